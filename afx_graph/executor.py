@@ -1,0 +1,277 @@
+"""Evaluating a plan: static nodes once (cached by signature), per-frame nodes on batches of
+frames with a leading batch axis, sinks fed as batches come.
+
+Cache key of a static node: spec id + version + params + render context + the keys of its
+sources, so changing one parameter re-runs that node and its descendants only.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import devices
+from .context import FrameContext
+from .errors import AfxError, Issue, NodeCrash, NodeFailure, NodeInputError, PatchError
+from .graph import Graph
+from .plan import FRAME, Plan
+from .settings import RenderSettings
+from .types import AUDIO, IMAGE, SCALAR, Audio, adapt
+
+STATIC_CACHE_ENTRIES = 128
+
+
+@dataclass
+class Progress:
+    done: int                 # frames finished
+    total: int
+    elapsed: float            # seconds since the render started
+
+    @property
+    def fps(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float:
+        return (self.total - self.done) / self.fps if self.fps > 0 else float("inf")
+
+
+@dataclass
+class RenderStats:
+    frames: int
+    duration: float           # seconds of video
+    elapsed: float            # wall seconds
+    batch: int
+    node_seconds: dict[str, float] = field(default_factory=dict)
+    sink_stats: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def realtime(self) -> float:
+        return self.duration / self.elapsed if self.elapsed > 0 else 0.0
+
+
+class Executor:
+    def __init__(self, graph: Graph, *, device: str | torch.device = "auto",
+                 precision: str = "auto", out_dir: Path | None = None):
+        self.graph = graph
+        self.device = device if isinstance(device, torch.device) else devices.pick_device(device)
+        self.dtype = devices.compute_dtype(self.device, precision)
+        self.out_dir = Path(out_dir) if out_dir else Path.cwd()
+        self.calls: Counter[str] = Counter()          # process() calls per node id
+        self.node_seconds: Counter[str] = Counter()   # time spent per node id
+        self._instances: dict[str, tuple[type, Any]] = {}
+        self._cache: OrderedDict[str, dict] = OrderedDict()
+
+    # -- context and instances ------------------------------------------------------------
+    def context(self, settings: RenderSettings, total_frames: int | None = None) -> FrameContext:
+        return FrameContext(settings, self.device, self.dtype, self.out_dir, None, total_frames)
+
+    def instance(self, nid: str):
+        cls = self.graph.nodes[nid].spec.cls
+        have = self._instances.get(nid)
+        if have is None or have[0] is not cls:
+            have = (cls, cls())
+            self._instances[nid] = have
+        return have[1]
+
+    def reset(self, plan: Plan) -> None:
+        """Start a render afresh: stateful nodes forget their past."""
+        for nid in plan.order:
+            if self.graph.nodes[nid].spec.stateful:
+                self.instance(nid).reset()
+
+    # -- static part ----------------------------------------------------------------------
+    def evaluate_static(self, plan: Plan, settings: RenderSettings) -> dict[str, dict]:
+        ctx = self.context(settings)
+        values: dict[str, dict] = {}
+        keys: dict[str, str] = {}
+        for nid in plan.static_nodes:
+            key = self._key(nid, keys, ctx)
+            keys[nid] = key
+            hit = self._cache.get(key)
+            if hit is None:
+                hit = self._run(nid, ctx.for_node(nid), self._gather(nid, values, plan, ctx))
+                self._cache[key] = hit
+                while len(self._cache) > STATIC_CACHE_ENTRIES:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(key)
+            values[nid] = hit
+        return values
+
+    def _key(self, nid: str, keys: dict[str, str], ctx: FrameContext) -> str:
+        n = self.graph.nodes[nid]
+        params = self.graph.resolved_params(nid, self.out_dir)
+        stamp = []
+        for name, p in n.spec.params.items():   # a changed file on disk is a changed input
+            if p.kind == "path" and params.get(name):
+                try:
+                    st = os.stat(params[name])
+                    stamp.append((name, st.st_mtime_ns, st.st_size))
+                except OSError:
+                    stamp.append((name, None))
+        srcs = sorted((port, keys[l.src], l.src_port) for port, l in self.graph.inputs_of(nid).items())
+        text = repr((n.spec.id, n.spec.version, sorted(params.items()), stamp, srcs,
+                     ctx.settings.size, ctx.settings.fps, str(self.device), str(self.dtype)))
+        return hashlib.sha1(text.encode()).hexdigest()
+
+    # -- per-frame part -------------------------------------------------------------------
+    def evaluate_frames(self, plan: Plan, settings: RenderSettings, frames: np.ndarray,
+                        static: dict[str, dict], total_frames: int | None = None) -> dict[str, dict]:
+        ctx = FrameContext(settings, self.device, self.dtype, self.out_dir,
+                           np.asarray(frames, dtype=np.int64), total_frames)
+        values = dict(static)
+        for nid in plan.frame_nodes:
+            values[nid] = self._run(nid, ctx.for_node(nid), self._gather(nid, values, plan, ctx))
+        return values
+
+    def _gather(self, nid: str, values: dict[str, dict], plan: Plan, ctx: FrameContext) -> dict:
+        n = self.graph.nodes[nid]
+        spec = n.spec
+        links = self.graph.inputs_of(nid)
+        framewise = plan.rate[nid] == FRAME and not ctx.static
+        kwargs: dict[str, Any] = {}
+        for port, decl in spec.inputs.items():
+            link = links.get(port)
+            if link is None:
+                kwargs[port] = None
+                continue
+            v = values[link.src][link.src_port]
+            src_type = self.graph.nodes[link.src].spec.outputs[link.src_port].type
+            kwargs[port] = adapt(v, src_type, decl.type, ctx) if framewise else v
+        params = self.graph.resolved_params(nid, self.out_dir)
+        for name, p in spec.params.items():
+            link = links.get(name)
+            if link is None:
+                kwargs[name] = params[name]
+                continue
+            v = values[link.src][link.src_port]
+            src_type = self.graph.nodes[link.src].spec.outputs[link.src_port].type
+            if framewise:
+                v = adapt(v, src_type, SCALAR, ctx).float()
+                v = torch.nan_to_num(v, nan=float(p.default))
+                if p.min is not None or p.max is not None:
+                    v = v.clamp(p.min, p.max)
+                if p.type is int:
+                    v = v.round()
+            else:
+                v = float(v) if not isinstance(v, torch.Tensor) else float(v.reshape(-1)[0])
+                if p.min is not None:
+                    v = max(v, p.min)
+                if p.max is not None:
+                    v = min(v, p.max)
+                if p.type is int:
+                    v = int(round(v))
+            kwargs[name] = v
+        return kwargs
+
+    def _run(self, nid: str, ctx: FrameContext, kwargs: dict) -> dict:
+        spec = self.graph.nodes[nid].spec
+        inst = self.instance(nid)
+        t0 = time.perf_counter()
+        try:
+            out = inst.process(ctx, **kwargs)
+        except NodeInputError as e:
+            raise NodeFailure(e.issue.message, file=self.graph.file, node=nid,
+                              field=e.issue.field) from None
+        except AfxError:
+            raise
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as e:
+            if isinstance(e, torch.cuda.OutOfMemoryError):
+                raise NodeFailure("ran out of GPU memory; try a smaller --size or --device cpu",
+                                  file=self.graph.file, node=nid) from e
+            raise NodeCrash(nid, spec.id, e) from e
+        finally:
+            self.calls[nid] += 1
+            self.node_seconds[nid] += time.perf_counter() - t0
+        out = out or {}
+        missing = [o for o in spec.outputs if o not in out]
+        if missing:
+            raise NodeCrash(nid, spec.id, RuntimeError(f"did not return outputs {missing}"))
+        return out
+
+    # -- a whole render -------------------------------------------------------------------
+    def duration_of(self, plan: Plan, settings: RenderSettings, static: dict[str, dict]) -> float:
+        """The render's length: the setting, or what remains of the patch's audio after start."""
+        if settings.duration is not None:
+            return settings.duration
+        for nid in plan.static_nodes:
+            spec = self.graph.nodes[nid].spec
+            for name, o in spec.outputs.items():
+                if o.type is AUDIO and isinstance(static[nid].get(name), Audio):
+                    left = static[nid][name].duration - settings.start
+                    if left <= 0:
+                        raise AfxError(f"--start {settings.start:g}s is past the end of the audio "
+                                       f"({static[nid][name].duration:.2f}s)", file=self.graph.file,
+                                       node=nid, field="start")
+                    return left
+        raise PatchError([Issue("settings.duration is not set and the patch has no audio to take "
+                                "the length from", self.graph.file, field="settings.duration")])
+
+    def auto_batch(self, settings: RenderSettings) -> int:
+        return int(max(1, min(64, devices.pixel_budget(self.device) // (settings.width * settings.height))))
+
+    def render(self, plan: Plan, settings: RenderSettings, *, batch: int | None = None,
+               on_progress: Callable[[Progress], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> RenderStats:
+        t0 = time.perf_counter()
+        self.node_seconds.clear()
+        static = self.evaluate_static(plan, settings)
+        duration = self.duration_of(plan, settings, static)
+        total = settings.frame_count(duration)
+        batch = batch or self.auto_batch(settings)
+        self.reset(plan)
+        ctx = self.context(settings, total)
+        sinks = [(nid, self.instance(nid)) for nid in plan.sinks]
+        opened = []
+        try:
+            for nid, sink in sinks:
+                if hasattr(sink, "begin"):
+                    self._call_hook(nid, sink.begin, ctx.for_node(nid))
+                opened.append((nid, sink))
+            with torch.inference_mode():
+                for start in range(0, total, batch):
+                    if should_stop and should_stop():
+                        raise KeyboardInterrupt
+                    frames = np.arange(start, min(total, start + batch))
+                    self.evaluate_frames(plan, settings, frames, static, total)
+                    if on_progress:
+                        on_progress(Progress(int(frames[-1]) + 1, total, time.perf_counter() - t0))
+            stats = {}
+            for nid, sink in opened:
+                if hasattr(sink, "finish"):
+                    stats[nid] = self._call_hook(nid, sink.finish, ctx.for_node(nid)) or {}
+        except BaseException:
+            for nid, sink in opened:
+                if hasattr(sink, "abort"):
+                    try:
+                        sink.abort(ctx.for_node(nid))
+                    except Exception:
+                        pass
+            raise
+        return RenderStats(total, duration, time.perf_counter() - t0, batch,
+                           dict(self.node_seconds), stats)
+
+    def _call_hook(self, nid: str, fn, ctx):
+        try:
+            return fn(ctx)
+        except NodeInputError as e:
+            raise NodeFailure(e.issue.message, file=self.graph.file, node=nid,
+                              field=e.issue.field) from None
+        except AfxError:
+            raise
+        except Exception as e:
+            raise NodeCrash(nid, self.graph.nodes[nid].spec.id, e) from e

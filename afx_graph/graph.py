@@ -1,0 +1,399 @@
+"""The graph: a patch bound to node specs, on a networkx multigraph, editable through a small
+API (the editor's only way to change it), and checked in one pass that collects every error.
+
+Edges are ``src -> dst`` with key = the destination port and attribute ``src_port``; each
+input has at most one source by construction.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import networkx as nx
+
+from . import paths, settings as settings_mod
+from .errors import GraphEditError, Issue, PatchError
+from .patch import NODE_ID, NodeEntry, Patch, parse_link
+from .registry import Registry, UnknownNodeType
+from .spec import NodeSpec, ParamValueError
+
+
+@dataclass
+class GraphNode:
+    id: str
+    type: str                                  # as written in the patch (may be an alias)
+    spec: NodeSpec | None                      # None: unknown type (kept so nothing is lost)
+    params: dict[str, Any] = field(default_factory=dict)   # explicit values only
+    ui: dict[str, Any] = field(default_factory=dict)
+    version: int = 1
+
+    def param(self, name: str) -> Any:
+        if name in self.params:
+            return self.params[name]
+        return self.spec.params[name].default
+
+
+@dataclass(frozen=True)
+class Link:
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+
+    def __str__(self) -> str:
+        return f"{self.src}.{self.src_port} -> {self.dst}.{self.dst_port}"
+
+
+class Graph:
+    def __init__(self, registry: Registry, *, path: Path | None = None):
+        self.registry = registry
+        self.path = path
+        self.meta: dict[str, Any] = {}
+        self.settings: dict[str, Any] = {}
+        self.g = nx.MultiDiGraph()
+        self.nodes: dict[str, GraphNode] = {}
+        self.dangling: dict[tuple[str, str], Any] = {}   # (dst, port) -> link text we could not bind
+        self.file_issues: list[Issue] = []
+        # (node, param) output paths the user typed (-o, a save dialog): not confined
+        self.user_outputs: set[tuple[str, str]] = set()
+        self.revision = 0
+        self._listeners: list[Callable[[str, str | None], None]] = []
+
+    # -- building -------------------------------------------------------------------------
+    @classmethod
+    def from_patch(cls, patch: Patch, registry: Registry) -> "Graph":
+        g = cls(registry, path=patch.path)
+        g.meta, g.settings = dict(patch.meta), dict(patch.settings)
+        g.file_issues = list(patch.issues)
+        for nid, e in patch.nodes.items():
+            g._insert(nid, e)
+        for nid, e in patch.nodes.items():
+            for port, text in e.inputs.items():
+                parsed = parse_link(text)
+                if parsed and parsed[0] in g.nodes:
+                    g.g.add_edge(parsed[0], nid, key=port, src_port=parsed[1])
+                else:
+                    g.dangling[(nid, port)] = text
+        return g
+
+    def _insert(self, nid: str, e: NodeEntry) -> GraphNode:
+        try:
+            spec = self.registry.get(e.type)
+        except UnknownNodeType:
+            spec = None
+        params = dict(e.params)
+        version = e.version
+        if spec is not None and version < spec.version and spec.migrate is not None:
+            params = dict(spec.migrate(dict(params), version))
+            version = spec.version
+        elif spec is not None and version < spec.version:
+            version = spec.version
+        n = GraphNode(nid, e.type, spec, params, dict(e.ui), version)
+        self.nodes[nid] = n
+        self.g.add_node(nid)
+        return n
+
+    @property
+    def file(self) -> str:
+        return str(self.path) if self.path else "<patch>"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    # -- reading --------------------------------------------------------------------------
+    def links(self) -> list[Link]:
+        return [Link(s, d_["src_port"], d, k) for s, d, k, d_ in self.g.edges(keys=True, data=True)]
+
+    def link_into(self, node: str, port: str) -> Link | None:
+        for s, _, k, d in self.g.in_edges(node, keys=True, data=True):
+            if k == port:
+                return Link(s, d["src_port"], node, k)
+        return None
+
+    def inputs_of(self, node: str) -> dict[str, Link]:
+        return {k: Link(s, d["src_port"], node, k)
+                for s, _, k, d in self.g.in_edges(node, keys=True, data=True)}
+
+    def is_linked(self, node: str, port: str) -> bool:
+        return self.link_into(node, port) is not None
+
+    def descendants(self, node: str) -> set[str]:
+        return nx.descendants(self.g, node)
+
+    def resolved_params(self, node: str, out_dir: Path | None = None) -> dict[str, Any]:
+        """Every param of a node with defaults filled in and file paths made absolute."""
+        n = self.nodes[node]
+        out = {}
+        for name, p in n.spec.params.items():
+            v = n.param(name)
+            if p.kind == "path" and isinstance(v, str) and v:
+                v = str(paths.resolve_asset(v, self.base_dir))
+            elif p.kind == "output" and isinstance(v, str) and v:
+                v = str(Path(v) if Path(v).is_absolute() else (out_dir or Path.cwd()) / v)
+            out[name] = v
+        return out
+
+    def render_settings(self) -> settings_mod.RenderSettings:
+        s, issues = settings_mod.from_patch(self.settings, self.file)
+        if issues:
+            raise PatchError(issues)
+        return s
+
+    # -- editing (the editor's API) -------------------------------------------------------
+    def subscribe(self, fn: Callable[[str, str | None], None]) -> None:
+        self._listeners.append(fn)
+
+    def _changed(self, what: str, node: str | None) -> None:
+        self.revision += 1
+        for fn in list(self._listeners):
+            fn(what, node)
+
+    def new_id(self, type_id: str) -> str:
+        base = type_id.split(".")[-1].replace("-", "_") or "node"
+        if not NODE_ID.match(base):
+            base = "node"
+        for i in itertools.count(1):
+            nid = base if i == 1 and base not in self.nodes else f"{base}{i}"
+            if nid not in self.nodes:
+                return nid
+
+    def add_node(self, type_id: str, node_id: str | None = None, *, params: dict | None = None,
+                 ui: dict | None = None) -> str:
+        try:
+            spec = self.registry.get(type_id)
+        except UnknownNodeType as e:
+            raise GraphEditError(str(e), field="type") from None
+        nid = node_id or self.new_id(spec.id)
+        if nid in self.nodes:
+            raise GraphEditError(f"a node called '{nid}' already exists", node=nid)
+        if not NODE_ID.match(nid):
+            raise GraphEditError("node ids are letters, digits, '_' and '-'", node=nid)
+        clean = {}
+        for k, v in (params or {}).items():
+            clean[k] = self._coerce(nid, spec, k, v)
+        self._insert(nid, NodeEntry(spec.id, clean, {}, dict(ui or {}), spec.version))
+        self._changed("add", nid)
+        return nid
+
+    def remove_node(self, node: str) -> None:
+        self._need(node)
+        self.g.remove_node(node)
+        del self.nodes[node]
+        self.dangling = {k: v for k, v in self.dangling.items() if k[0] != node}
+        self._changed("remove", node)
+
+    def set_param(self, node: str, name: str, value: Any) -> None:
+        n = self._need(node)
+        if n.spec is None:
+            raise GraphEditError("unknown node type", node=node, field="type")
+        n.params[name] = self._coerce(node, n.spec, name, value)
+        self._changed("param", node)
+
+    def reset_param(self, node: str, name: str) -> None:
+        self._need(node).params.pop(name, None)
+        self._changed("param", node)
+
+    def set_ui(self, node: str, **ui) -> None:
+        self._need(node).ui.update(ui)   # layout only: no effect on rendering, no revision
+        for fn in list(self._listeners):
+            fn("ui", node)
+
+    def check_link(self, src: str, src_port: str, dst: str, dst_port: str) -> str | None:
+        """Why this link cannot be made, or None if it can (type rule of the engine)."""
+        for nid in (src, dst):
+            if nid not in self.nodes:
+                return f"there is no node '{nid}'"
+            if self.nodes[nid].spec is None:
+                return f"node '{nid}' has an unknown type"
+        s, d = self.nodes[src].spec, self.nodes[dst].spec
+        out = s.outputs.get(src_port)
+        if out is None:
+            return f"'{src}' has no output '{src_port}' (outputs: {', '.join(s.outputs) or 'none'})"
+        in_type = d.input_type(dst_port)
+        if in_type is None:
+            return f"'{dst}' has no input '{dst_port}' (inputs: {', '.join(d.input_ports()) or 'none'})"
+        if not in_type.accepts(out.type):
+            return (f"{in_type} input '{dst_port}' of '{dst}' cannot take {out.type} "
+                    f"from '{src}.{src_port}'")
+        if src == dst or nx.has_path(self.g, dst, src):
+            return f"linking {src}.{src_port} -> {dst}.{dst_port} would make a cycle"
+        return None
+
+    def connect(self, src: str, src_port: str, dst: str, dst_port: str) -> Link | None:
+        """Link an output to an input, replacing what fed that input; returns the old link."""
+        reason = self.check_link(src, src_port, dst, dst_port)
+        if reason:
+            raise GraphEditError(reason, node=dst, field=f"inputs.{dst_port}")
+        old = self._unlink(dst, dst_port)
+        self.g.add_edge(src, dst, key=dst_port, src_port=src_port)
+        self._changed("link", dst)
+        return old
+
+    def disconnect(self, dst: str, dst_port: str) -> Link | None:
+        old = self._unlink(dst, dst_port)
+        if old:
+            self._changed("unlink", dst)
+        return old
+
+    def _unlink(self, dst: str, dst_port: str) -> Link | None:
+        old = self.link_into(dst, dst_port)
+        if old:
+            self.g.remove_edge(old.src, dst, key=dst_port)
+        self.dangling.pop((dst, dst_port), None)
+        return old
+
+    def _need(self, node: str) -> GraphNode:
+        if node not in self.nodes:
+            raise GraphEditError(f"there is no node '{node}'", node=node)
+        return self.nodes[node]
+
+    def _coerce(self, node: str, spec: NodeSpec, name: str, value: Any) -> Any:
+        p = spec.params.get(name)
+        if p is None:
+            raise GraphEditError(f"unknown param (params: {', '.join(spec.params) or 'none'})",
+                                 node=node, field=f"params.{name}")
+        try:
+            return p.coerce(value)
+        except ParamValueError as e:
+            raise GraphEditError(str(e), node=node, field=f"params.{name}") from None
+
+    # -- back to plain data ---------------------------------------------------------------
+    def to_patch(self) -> Patch:
+        nodes = {}
+        for nid, n in self.nodes.items():
+            order = list(n.spec.params) if n.spec else []
+            params = {k: n.params[k] for k in sorted(n.params, key=lambda k: (
+                order.index(k) if k in order else len(order), k))}
+            inputs = {}
+            port_order = n.spec.input_ports() if n.spec else []
+            links = self.inputs_of(nid)
+            texts = {p: f"{l.src}.{l.src_port}" for p, l in links.items()}
+            texts.update({p: t for (d, p), t in self.dangling.items() if d == nid})
+            for p in sorted(texts, key=lambda p: (port_order.index(p) if p in port_order
+                                                  else len(port_order), p)):
+                inputs[p] = texts[p]
+            nodes[nid] = NodeEntry(n.type, params, inputs, dict(n.ui), n.version)
+        return Patch(nodes, dict(self.settings), dict(self.meta), self.path)
+
+    # -- validation -----------------------------------------------------------------------
+    def validate(self, *, out_dir: Path | None = None, check_files: bool = True) -> list[Issue]:
+        """Every problem in one pass, each naming the file, node and field."""
+        f = self.file
+        issues = list(self.file_issues)
+        issues += settings_mod.from_patch(self.settings, f)[1]
+        for nid, n in self.nodes.items():
+            if n.spec is None:
+                hint = self.registry.suggest(n.type)
+                issues.append(Issue(f"unknown node type '{n.type}'" +
+                                    (f" (did you mean '{hint}'?)" if hint else ""), f, nid, "type"))
+                continue
+            if n.version > n.spec.version:
+                issues.append(Issue(f"saved by a newer '{n.spec.id}' (version {n.version}; this afx "
+                                    f"has version {n.spec.version})", f, nid, "version"))
+            issues += self._param_issues(n, out_dir, check_files)
+            issues += self._input_issues(n)
+        for (nid, port), text in self.dangling.items():
+            parsed = parse_link(text)
+            if parsed is None:
+                issues.append(Issue(f"{text!r} is not of the form node.port (e.g. music.audio)",
+                                    f, nid, f"inputs.{port}"))
+            else:
+                hint = self._suggest_node(parsed[0])
+                issues.append(Issue(f"links to '{text}' but there is no node '{parsed[0]}'" +
+                                    (f" (did you mean '{hint}'?)" if hint else ""),
+                                    f, nid, f"inputs.{port}"))
+        for cycle in sorted(nx.simple_cycles(nx.DiGraph(self.g)), key=lambda c: sorted(c)):
+            start = min(cycle)
+            i = cycle.index(start)
+            ring = cycle[i:] + cycle[:i] + [start]
+            issues.append(Issue(f"nodes {' -> '.join(ring)} form a cycle", f, start, "inputs"))
+        return issues
+
+    def _param_issues(self, n: GraphNode, out_dir, check_files) -> Iterator[Issue]:
+        f, spec = self.file, n.spec
+        for name, value in n.params.items():
+            p = spec.params.get(name)
+            if p is None:
+                hint = _closest(name, spec.params)
+                yield Issue(f"unknown param" + (f" (did you mean '{hint}'?)" if hint else
+                                                f" (params: {', '.join(spec.params) or 'none'})"),
+                            f, n.id, f"params.{name}")
+                continue
+            try:
+                value = p.coerce(value)
+            except ParamValueError as e:
+                yield Issue(str(e), f, n.id, f"params.{name}")
+                continue
+        for name, p in spec.params.items():
+            if name in n.params and not _coerces(p, n.params[name]):
+                continue
+            value = n.param(name)
+            if p.kind == "output" and isinstance(value, str):
+                problem = (None if (n.id, name) in self.user_outputs
+                           else paths.output_path_problem(value))
+                if problem:
+                    yield Issue(problem, f, n.id, f"params.{name}")
+            elif p.kind == "path" and check_files and isinstance(value, str) and value:
+                path = paths.resolve_asset(value, self.base_dir)
+                if not path.exists():
+                    yield Issue(f"file not found: {path}", f, n.id, f"params.{name}")
+
+    def _input_issues(self, n: GraphNode) -> Iterator[Issue]:
+        f, spec = self.file, n.spec
+        links = self.inputs_of(n.id)
+        for port, link in links.items():
+            src = self.nodes[link.src]
+            in_type = spec.input_type(port)
+            if in_type is None:
+                hint = _closest(port, spec.input_ports())
+                yield Issue(f"unknown input port" + (f" (did you mean '{hint}'?)" if hint else
+                                                     f" (inputs: {', '.join(spec.input_ports()) or 'none'})"),
+                            f, n.id, f"inputs.{port}")
+                continue
+            if src.spec is None:
+                continue  # reported on the source node
+            out = src.spec.outputs.get(link.src_port)
+            if out is None:
+                yield Issue(f"'{link.src}' ({src.spec.id}) has no output '{link.src_port}' "
+                            f"(outputs: {', '.join(src.spec.outputs) or 'none'})",
+                            f, n.id, f"inputs.{port}")
+                continue
+            if not in_type.accepts(out.type):
+                yield Issue(f"{in_type} input cannot take {out.type} from '{link.src}.{link.src_port}'",
+                            f, n.id, f"inputs.{port}")
+        for name, i in spec.inputs.items():
+            if not i.optional and name not in links and (n.id, name) not in self.dangling:
+                yield Issue(f"required input is not connected (needs {i.type})", f, n.id,
+                            f"inputs.{name}")
+
+    def _suggest_node(self, name: str) -> str | None:
+        return _closest(name, self.nodes)
+
+    def check(self, **kw) -> "Graph":
+        """Raise PatchError with every issue if the graph is not valid."""
+        issues = self.validate(**kw)
+        if issues:
+            raise PatchError(issues)
+        return self
+
+
+def _closest(name: str, options) -> str | None:
+    import difflib
+    best = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return best[0] if best else None
+
+
+def _coerces(p, value) -> bool:
+    try:
+        p.coerce(value)
+        return True
+    except ParamValueError:
+        return False
+
+
+def load_graph(path, registry: Registry) -> Graph:
+    from .patch import load_patch
+    return Graph.from_patch(load_patch(path), registry)

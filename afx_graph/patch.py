@@ -1,0 +1,260 @@
+"""The patch file: its meaning as plain Python data (no torch, no UI), loading and saving.
+
+Format (DESIGN.md section 4)::
+
+    afx: 1
+    meta: {name: Demo}
+    settings: {size: [640, 360], fps: 30, duration: 10}
+    nodes:
+      music: {type: audio.synth, params: {tempo: 120}}
+      video:
+        type: output.video
+        params: {path: out/demo.mp4}
+        inputs: {image: field.image, audio: music.audio}
+        ui: {pos: [620, 80]}
+
+Saving is stable: keys in a fixed order, so save -> load -> save gives the same bytes.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from . import safe_yaml
+from .errors import Issue, PatchError
+
+FORMAT_VERSION = 1
+TOP_KEYS = ("afx", "meta", "settings", "nodes")
+NODE_KEYS = ("type", "version", "params", "inputs", "ui")
+NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+# format migrations: FORMAT_MIGRATIONS[n] turns a version-n document into version n+1
+FORMAT_MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+@dataclass
+class NodeEntry:
+    type: str
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)     # port -> "node.port"
+    ui: dict[str, Any] = field(default_factory=dict)
+    version: int = 1
+
+
+@dataclass
+class Patch:
+    nodes: dict[str, NodeEntry] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None                 # where it was loaded from / saved to
+    issues: list[Issue] = field(default_factory=list)   # structural problems found on load
+
+    @property
+    def file(self) -> str:
+        return str(self.path) if self.path else "<patch>"
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder that relative asset paths resolve against."""
+        return self.path.parent if self.path else Path.cwd()
+
+
+def parse_link(text: Any) -> tuple[str, str] | None:
+    """'node.port' -> (node, port); None if it is not of that form."""
+    if not isinstance(text, str) or text.count(".") != 1:
+        return None
+    node, port = text.split(".")
+    if not NODE_ID.match(node) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", port):
+        return None
+    return node, port
+
+
+# -- loading ----------------------------------------------------------------------------------
+def load_patch(path: str | os.PathLike) -> Patch:
+    """Read a patch file. Raises PatchError for a file that cannot be a patch at all;
+    smaller structural problems are collected in ``patch.issues`` for validation to report."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > safe_yaml.MAX_BYTES:
+            raise PatchError([Issue(f"file is {size // 1024} KiB; a patch is at most "
+                                    f"{safe_yaml.MAX_BYTES // 1024} KiB", str(path))])
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise PatchError([Issue("no such file", str(path))]) from None
+    except IsADirectoryError:
+        raise PatchError([Issue("is a folder, not a patch file", str(path))]) from None
+    except PermissionError:
+        raise PatchError([Issue("permission denied", str(path))]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PatchError([Issue("not a text file (not UTF-8)", str(path))]) from None
+    return loads(text, path=path)
+
+
+def loads(text: str, *, path: Path | None = None) -> Patch:
+    file = str(path) if path else "<patch>"
+    try:
+        data = safe_yaml.load(text)
+    except safe_yaml.YamlRejected as e:
+        raise PatchError([Issue(str(e), file)]) from None
+    return from_data(data, path=path)
+
+
+def from_data(data: Any, *, path: Path | None = None) -> Patch:
+    file = str(path) if path else "<patch>"
+    if not isinstance(data, dict):
+        raise PatchError([Issue("a patch is a mapping with 'afx', 'settings' and 'nodes'", file)])
+    version = data.get("afx")
+    if version is None:
+        raise PatchError([Issue(f"missing format version (add 'afx: {FORMAT_VERSION}' at the top)",
+                                file, field="afx")])
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise PatchError([Issue(f"format version must be a whole number, got {version!r}",
+                                file, field="afx")])
+    if version > FORMAT_VERSION:
+        raise PatchError([Issue(f"this patch uses format afx: {version}, newer than this afx "
+                                f"understands ({FORMAT_VERSION}); upgrade afx to open it",
+                                file, field="afx")])
+    while version < FORMAT_VERSION:
+        data = FORMAT_MIGRATIONS[version](dict(data))
+        version += 1
+
+    issues: list[Issue] = []
+    for key in data:
+        if key not in TOP_KEYS:
+            issues.append(Issue(f"unknown top-level key (expected {', '.join(TOP_KEYS)})", file,
+                                field=str(key)))
+    meta = _mapping(data.get("meta"), file, None, "meta", issues)
+    settings = _mapping(data.get("settings"), file, None, "settings", issues)
+    raw_nodes = _mapping(data.get("nodes"), file, None, "nodes", issues)
+    if "nodes" not in data:
+        issues.append(Issue("missing 'nodes'", file, field="nodes"))
+
+    nodes: dict[str, NodeEntry] = {}
+    for nid, raw in raw_nodes.items():
+        nid = str(nid)
+        if not NODE_ID.match(nid):
+            issues.append(Issue("node ids are letters, digits, '_' and '-' and start with a "
+                                "letter", file, nid))
+            continue
+        if isinstance(raw, str):   # shorthand "id: type"
+            raw = {"type": raw}
+        if not isinstance(raw, dict):
+            issues.append(Issue("a node is a mapping with 'type', 'params', 'inputs'", file, nid))
+            continue
+        for key in raw:
+            if key not in NODE_KEYS:
+                issues.append(Issue(f"unknown key (expected {', '.join(NODE_KEYS)})", file, nid,
+                                    str(key)))
+        typ = raw.get("type")
+        if not isinstance(typ, str) or not typ:
+            issues.append(Issue("missing node type", file, nid, "type"))
+            continue
+        ver = raw.get("version", 1)
+        if not isinstance(ver, int) or isinstance(ver, bool) or ver < 1:
+            issues.append(Issue(f"version must be a whole number >= 1, got {ver!r}", file, nid,
+                                "version"))
+            ver = 1
+        params = {str(k): v for k, v in _mapping(raw.get("params"), file, nid, "params", issues).items()}
+        inputs = {}
+        for port, src in _mapping(raw.get("inputs"), file, nid, "inputs", issues).items():
+            inputs[str(port)] = src   # syntax is checked by validation, with the rest
+        ui = _mapping(raw.get("ui"), file, nid, "ui", issues)
+        nodes[nid] = NodeEntry(typ, params, inputs, dict(ui), ver)
+    return Patch(nodes, dict(settings), dict(meta), path, issues)
+
+
+def _mapping(value, file, node, fieldname, issues) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        issues.append(Issue(f"expected a mapping, got {type(value).__name__}", file, node, fieldname))
+        return {}
+    return value
+
+
+# -- saving -----------------------------------------------------------------------------------
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _repr_list(dumper, data):
+    flow = all(isinstance(v, (int, float, str, bool)) or v is None for v in data) and len(data) <= 8
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_Dumper.add_representer(list, _repr_list)
+_Dumper.add_representer(tuple, _repr_list)
+
+
+def to_data(patch: Patch) -> dict:
+    nodes = {}
+    for nid, e in patch.nodes.items():
+        d: dict[str, Any] = {"type": e.type}
+        if e.version != 1:
+            d["version"] = e.version
+        if e.params:
+            d["params"] = {k: _plain(v) for k, v in e.params.items()}
+        if e.inputs:
+            d["inputs"] = dict(e.inputs)
+        if e.ui:
+            d["ui"] = {k: _plain(v) for k, v in e.ui.items()}
+        nodes[nid] = d
+    data: dict[str, Any] = {"afx": FORMAT_VERSION}
+    if patch.meta:
+        data["meta"] = {k: _plain(v) for k, v in patch.meta.items()}
+    if patch.settings:
+        data["settings"] = {k: _plain(v) for k, v in patch.settings.items()}
+    data["nodes"] = nodes
+    return data
+
+
+def _plain(v):
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):   # numpy scalars
+        return v.item()
+    return v
+
+
+def dumps(patch: Patch) -> str:
+    return yaml.dump(to_data(patch), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=100)
+
+
+def save_patch(patch: Patch, path: str | os.PathLike) -> Path:
+    """Write atomically (temporary file beside it, then rename): a failure never leaves a
+    half-written patch where the old one was."""
+    path = Path(path)
+    write_atomic(path, dumps(patch).encode("utf-8"))
+    patch.path = path
+    return path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,64 @@
+"""What to compute for a set of targets, in which order, and how often."""
+from __future__ import annotations
+
+import networkx as nx
+
+from .errors import Issue, PatchError
+from .graph import Graph
+from .types import SCALAR, TIMELINE, VECTOR
+
+STATIC, FRAME = "static", "frame"
+
+
+class Plan:
+    """The nodes the targets need, in topological order, each with a rate: ``static``
+    (computed once per render) or ``frame`` (computed for every frame batch).
+
+    A node is ``frame`` if its spec says so, if any source is ``frame``, or if it samples a
+    timeline per frame (a timeline linked into a scalar or vector input)."""
+
+    def __init__(self, graph: Graph, targets: list[str] | None = None):
+        self.graph = graph
+        if targets is None:
+            targets = [n for n, gn in graph.nodes.items() if gn.spec and gn.spec.sink]
+            if not targets:
+                raise PatchError([Issue("the patch has no output node (add output.video or "
+                                        "output.frames)", graph.file)])
+        missing = [t for t in targets if t not in graph.nodes]
+        if missing:
+            raise PatchError([Issue(f"no node '{m}' to render", graph.file) for m in missing])
+        self.targets = list(targets)
+        needed = set(targets)
+        for t in targets:
+            needed |= nx.ancestors(graph.g, t)
+        sub = graph.g.subgraph(needed)
+        try:
+            self.order = list(nx.lexicographical_topological_sort(sub))
+        except nx.NetworkXUnfeasible:
+            cycle = [u for u, _, *_ in nx.find_cycle(sub)]
+            raise PatchError([Issue(f"nodes {' -> '.join(cycle + cycle[:1])} form a cycle",
+                                    graph.file, cycle[0], "inputs")]) from None
+        self.rate: dict[str, str] = {}
+        for nid in self.order:
+            spec = graph.nodes[nid].spec
+            frame = spec.rate == FRAME
+            for port, link in graph.inputs_of(nid).items():
+                src_spec = graph.nodes[link.src].spec
+                if self.rate[link.src] == FRAME:
+                    frame = True
+                elif (src_spec.outputs[link.src_port].type is TIMELINE
+                      and spec.input_type(port) in (SCALAR, VECTOR)):
+                    frame = True
+            self.rate[nid] = FRAME if frame else STATIC
+
+    @property
+    def static_nodes(self) -> list[str]:
+        return [n for n in self.order if self.rate[n] == STATIC]
+
+    @property
+    def frame_nodes(self) -> list[str]:
+        return [n for n in self.order if self.rate[n] == FRAME]
+
+    @property
+    def sinks(self) -> list[str]:
+        return [n for n in self.order if self.graph.nodes[n].spec.sink]

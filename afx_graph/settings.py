@@ -1,0 +1,86 @@
+"""Render settings (size, fps, duration, start): from a patch's ``settings:`` and the command
+line, checked against limits that keep a typo from asking for a 100000x100000 frame."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from .errors import Issue
+
+MAX_SIDE = 8192
+MAX_PIXELS = 8192 * 4608
+MIN_SIDE = 8
+MAX_FPS = 240
+MAX_DURATION = 6 * 3600
+DEFAULT_SIZE = (640, 360)
+DEFAULT_FPS = 30.0
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    size: tuple[int, int] = DEFAULT_SIZE     # (width, height)
+    fps: float = DEFAULT_FPS
+    duration: float | None = None            # None: the length of the patch's audio
+    start: float = 0.0                       # seconds into the audio where frame 0 sits
+
+    @property
+    def width(self) -> int:
+        return self.size[0]
+
+    @property
+    def height(self) -> int:
+        return self.size[1]
+
+    def frame_count(self, duration: float) -> int:
+        return max(1, int(math.floor(duration * self.fps + 1e-6)))
+
+    def with_(self, **kw) -> "RenderSettings":
+        return replace(self, **{k: v for k, v in kw.items() if v is not None})
+
+
+KEYS = ("size", "fps", "duration", "start")
+
+
+def check_size(value, where: str = "size") -> tuple[tuple[int, int] | None, str | None]:
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        return None, f"expected [width, height] in whole pixels, got {value!r}"
+    w, h = value
+    if min(w, h) < MIN_SIDE:
+        return None, f"{w}x{h} is too small (at least {MIN_SIDE} pixels a side)"
+    if max(w, h) > MAX_SIDE or w * h > MAX_PIXELS:
+        return None, f"{w}x{h} is too large (at most {MAX_SIDE} pixels a side, {MAX_PIXELS // 1_000_000} megapixels)"
+    return (w, h), None
+
+
+def check_number(name, value, lo, hi, allow_zero=False) -> tuple[float | None, str | None]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None, f"expected a number, got {value!r}"
+    if value < lo or (value == lo and not allow_zero and lo == 0) or value > hi:
+        rng = f"from {lo:g} to {hi:g}" if allow_zero or lo else f"above 0 and at most {hi:g}"
+        return None, f"{value:g} is out of range ({name} is {rng})"
+    return float(value), None
+
+
+def from_patch(settings: dict, file: str) -> tuple[RenderSettings, list[Issue]]:
+    issues: list[Issue] = []
+    out = RenderSettings()
+    for key in settings:
+        if key not in KEYS:
+            issues.append(Issue(f"unknown setting (expected {', '.join(KEYS)})", file,
+                                field=f"settings.{key}"))
+    if "size" in settings:
+        size, err = check_size(settings["size"])
+        if err:
+            issues.append(Issue(err, file, field="settings.size"))
+        else:
+            out = replace(out, size=size)
+    for key, lo, hi, zero in (("fps", 1, MAX_FPS, False), ("duration", 0, MAX_DURATION, False),
+                              ("start", 0, MAX_DURATION, True)):
+        if settings.get(key) is not None:
+            v, err = check_number(key, settings[key], lo, hi, zero)
+            if err:
+                issues.append(Issue(err, file, field=f"settings.{key}"))
+            else:
+                out = replace(out, **{key: v})
+    return out, issues

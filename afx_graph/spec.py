@@ -1,0 +1,219 @@
+"""Declaring a node type: one declaration feeds the registry, loader, validator, editor and
+executor.
+
+.. code-block:: python
+
+    @node("image.blur", category="Image", version=1)
+    class Blur:
+        \"\"\"Gaussian blur.\"\"\"
+        image  = In(IMAGE)
+        radius = Param(float, 4.0, min=0.0, max=64.0, doc="blur radius in pixels at 1080p")
+        out    = Out(IMAGE)
+
+        def process(self, ctx, image, radius):
+            return {"out": ...}
+
+A numeric ``Param`` is also an optional input port: link a scalar into it and it is driven per
+frame (its value then arrives as a ``(B,)`` tensor, clamped to the param's range).
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .types import PortType, SCALAR
+
+RATES = ("static", "frame")
+PARAM_KINDS = (None, "path", "output", "color", "text")
+
+
+class ParamValueError(ValueError):
+    """A literal that does not fit a parameter; the message says why."""
+
+
+@dataclass
+class In:
+    type: PortType
+    optional: bool = False
+    doc: str = ""
+    name: str = ""
+
+
+@dataclass
+class Out:
+    type: PortType
+    doc: str = ""
+    name: str = ""
+
+
+@dataclass
+class Param:
+    type: type                      # float, int, bool, str, or tuple (fixed-length numbers)
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    doc: str = ""
+    kind: str | None = None         # "path" (input file), "output" (file written), "color", "text"
+    linkable: bool | None = None    # numeric params are linkable unless told otherwise
+    name: str = ""
+
+    def __post_init__(self):
+        if self.type not in (float, int, bool, str, tuple):
+            raise TypeError(f"unsupported param type {self.type!r}")
+        if self.kind not in PARAM_KINDS:
+            raise TypeError(f"unknown param kind {self.kind!r}")
+        if self.choices is not None:
+            self.choices = tuple(self.choices)
+        if self.linkable is None:
+            self.linkable = self.type in (float, int) and self.choices is None
+        if self.type is tuple:
+            self.default = tuple(self.default)
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in (float, int)
+
+    @property
+    def port_type(self) -> PortType:
+        return SCALAR
+
+    def coerce(self, value: Any) -> Any:
+        """Check a literal from a patch or a widget and return it in canonical form."""
+        t = self.type
+        if t is bool:
+            if isinstance(value, bool):
+                return value
+            raise ParamValueError(f"expected true or false, got {_show(value)}")
+        if t in (int, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ParamValueError(f"expected a number, got {_show(value)}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ParamValueError(f"expected a finite number, got {value}")
+            if t is int:
+                if isinstance(value, float) and not value.is_integer():
+                    raise ParamValueError(f"expected a whole number, got {value}")
+                value = int(value)
+            else:
+                value = float(value)
+            self._check_range(value)
+        elif t is str:
+            if not isinstance(value, str):
+                raise ParamValueError(f"expected text, got {_show(value)}")
+        elif t is tuple:
+            n = len(self.default)
+            if not isinstance(value, (list, tuple)) or len(value) != n or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                raise ParamValueError(f"expected a list of {n} numbers, got {_show(value)}")
+            value = tuple(float(v) for v in value)
+            if not all(math.isfinite(v) for v in value):
+                raise ParamValueError("expected finite numbers")
+            for v in value:
+                self._check_range(v)
+        if self.choices is not None and value not in self.choices:
+            raise ParamValueError(
+                f"{_show(value)} is not one of {', '.join(map(str, self.choices))}")
+        return value
+
+    def _check_range(self, v: float) -> None:
+        if self.min is not None and v < self.min:
+            raise ParamValueError(f"{v:g} is below the minimum {self.min:g}")
+        if self.max is not None and v > self.max:
+            raise ParamValueError(f"{v:g} is above the maximum {self.max:g}")
+
+    def to_dict(self) -> dict:
+        d = {"type": self.type.__name__ if self.type is not tuple else "list",
+             "default": list(self.default) if self.type is tuple else self.default, "doc": self.doc}
+        for k in ("min", "max", "kind"):
+            if getattr(self, k) is not None:
+                d[k] = getattr(self, k)
+        if self.choices is not None:
+            d["choices"] = list(self.choices)
+        d["linkable"] = bool(self.linkable)
+        return d
+
+
+def _show(value: Any) -> str:
+    s = repr(value)
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+@dataclass
+class NodeSpec:
+    """Everything known about a node type without running it."""
+
+    id: str
+    cls: type
+    category: str
+    version: int
+    doc: str
+    inputs: dict[str, In]
+    outputs: dict[str, Out]
+    params: dict[str, Param]
+    rate: str = "static"            # "frame" when it depends on time itself
+    stateful: bool = False          # keeps state across frames: reset() at render start
+    sink: bool = False              # consumes frames (video, png, preview): a render target
+    aliases: tuple[str, ...] = ()
+    migrate: Callable[[dict, int], dict] | None = None
+    source: str = "builtin"         # "builtin" or the entry point that registered it
+
+    @property
+    def title(self) -> str:
+        return self.doc.strip().splitlines()[0] if self.doc.strip() else self.id
+
+    def input_type(self, port: str) -> PortType | None:
+        """Type of an input port, including linkable params; None if there is no such port."""
+        if port in self.inputs:
+            return self.inputs[port].type
+        p = self.params.get(port)
+        if p is not None and p.linkable:
+            return p.port_type
+        return None
+
+    def input_ports(self) -> list[str]:
+        return list(self.inputs) + [n for n, p in self.params.items() if p.linkable]
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "category": self.category, "version": self.version,
+            "doc": inspect.cleandoc(self.doc) if self.doc else "", "rate": self.rate,
+            "stateful": self.stateful, "sink": self.sink, "aliases": list(self.aliases),
+            "inputs": {n: {"type": i.type.id, "optional": i.optional, "doc": i.doc}
+                       for n, i in self.inputs.items()},
+            "outputs": {n: {"type": o.type.id, "doc": o.doc} for n, o in self.outputs.items()},
+            "params": {n: p.to_dict() for n, p in self.params.items()},
+            "source": self.source,
+        }
+
+
+def node(type_id: str, *, category: str, version: int = 1, rate: str = "static",
+         stateful: bool = False, sink: bool = False, aliases: tuple[str, ...] = ()):
+    """Class decorator that reads In/Out/Param attributes (in declaration order) into a
+    :class:`NodeSpec` stored as ``cls.spec``."""
+    if rate not in RATES:
+        raise ValueError(f"rate must be one of {RATES}")
+
+    def wrap(cls):
+        inputs, outputs, params = {}, {}, {}
+        for name, value in list(vars(cls).items()):
+            if isinstance(value, (In, Out, Param)):
+                value.name = name
+                {In: inputs, Out: outputs, Param: params}[type(value)][name] = value
+        clash = set(inputs) & set(params)
+        if clash:
+            raise TypeError(f"{type_id}: {sorted(clash)} are both an input and a param")
+        if not hasattr(cls, "process"):
+            raise TypeError(f"{type_id}: a node class needs a process(self, ctx, ...) method")
+        if stateful and not hasattr(cls, "reset"):
+            raise TypeError(f"{type_id}: a stateful node needs a reset() method")
+        migrate = getattr(cls, "migrate", None)
+        cls.spec = NodeSpec(
+            id=type_id, cls=cls, category=category, version=version,
+            doc=inspect.cleandoc(cls.__doc__ or ""), inputs=inputs, outputs=outputs,
+            params=params, rate=rate, stateful=stateful, sink=sink, aliases=tuple(aliases),
+            migrate=migrate if callable(migrate) else None)
+        return cls
+
+    return wrap

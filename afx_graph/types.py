@@ -1,0 +1,147 @@
+"""Port types and the values that travel along links.
+
+A port type is an object with a compatibility rule (``accepts``), never a bare string.
+Values:
+
+* ``AUDIO``     an :class:`Audio` (a whole decoded track), static.
+* ``TIMELINE``  a :class:`Timeline` (T x D rows at the video frame rate, with names), static.
+* ``SCALAR``    per frame: a float tensor of shape ``(B,)``.
+* ``VECTOR``    per frame: a float tensor of shape ``(B, D)``.
+* ``IMAGE``     a float tensor ``(B, H, W, C)`` on the device, nominally in [0, 1]
+                (``B`` is 1 for an image that does not change over time).
+* ``COORDS``    a float tensor ``(H, W, 3)`` holding x, y, r for the output size, static.
+
+A timeline linked into a SCALAR or VECTOR input is sampled at each frame's time by the
+executor (see :func:`adapt`); a SCALAR linked into a VECTOR input becomes a 1-D vector.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class PortType:
+    id: str
+    doc: str
+    color: tuple[int, int, int]
+    # ids of other types this one accepts, with the conversion the executor applies
+    _converts: tuple[str, ...] = field(default=(), repr=False)
+
+    def accepts(self, source: "PortType") -> bool:
+        return source is self or source.id in self._converts
+
+    def __str__(self) -> str:  # used in messages: "expected IMAGE, got AUDIO"
+        return self.id.upper()
+
+
+AUDIO = PortType("audio", "a whole decoded audio track", (80, 200, 120))
+TIMELINE = PortType("timeline", "feature rows at the video frame rate (T x D, named)", (230, 180, 60))
+SCALAR = PortType("scalar", "one number per frame", (120, 170, 255), ("timeline",))
+VECTOR = PortType("vector", "several numbers per frame", (170, 130, 255), ("timeline", "scalar"))
+IMAGE = PortType("image", "an RGB image batch (B x H x W x 3) on the device", (255, 110, 150))
+COORDS = PortType("coords", "the x, y, r coordinate grid of the output size", (150, 220, 220))
+
+PORT_TYPES = {t.id: t for t in (AUDIO, TIMELINE, SCALAR, VECTOR, IMAGE, COORDS)}
+
+
+@dataclass
+class Audio:
+    """A decoded track. ``samples`` keep the original channels for muxing; ``mono`` is the
+    mixdown used for analysis; both are float32 in [-1, 1] at ``sr``."""
+
+    samples: np.ndarray            # (channels, n)
+    sr: int
+    source: Path | None = None     # the file it came from, if any
+    layout: str = "mono"
+    _mono: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def mono(self) -> np.ndarray:
+        if self._mono is None:
+            self._mono = np.ascontiguousarray(self.samples.mean(axis=0), dtype=np.float32)
+        return self._mono
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return self.samples.shape[1] / float(self.sr)
+
+
+@dataclass
+class Timeline:
+    """Feature rows sampled at ``fps`` (one row per video frame), with a name per column."""
+
+    values: np.ndarray             # (T, D) float32
+    fps: float
+    names: tuple[str, ...]
+
+    def __post_init__(self):
+        self.values = np.asarray(self.values, dtype=np.float32)
+        if self.values.ndim == 1:
+            self.values = self.values[:, None]
+        if len(self.names) != self.values.shape[1]:
+            raise ValueError(f"timeline has {self.values.shape[1]} columns but {len(self.names)} names")
+
+    @property
+    def dims(self) -> int:
+        return int(self.values.shape[1])
+
+    def sample(self, times: np.ndarray) -> np.ndarray:
+        """Rows at the given times (seconds), linearly interpolated, clamped at the ends."""
+        pos = np.clip(np.asarray(times, dtype=np.float64) * self.fps, 0, len(self.values) - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, len(self.values) - 1)
+        w = (pos - lo)[:, None].astype(np.float32)
+        return self.values[lo] * (1 - w) + self.values[hi] * w
+
+    def column(self, name: str) -> "Timeline":
+        i = self.names.index(name)
+        return Timeline(self.values[:, i:i + 1], self.fps, (name,))
+
+
+def adapt(value, source: PortType, target: PortType, ctx) -> object:
+    """Convert a value produced for ``source`` so it fits an input of type ``target`` for a
+    frame batch described by ``ctx`` (a FrameContext with ``times``/``batch``)."""
+    import torch
+
+    if source is TIMELINE and target in (SCALAR, VECTOR):
+        rows = torch.from_numpy(value.sample(ctx.times)).to(ctx.device)
+        return rows[:, 0] if target is SCALAR else rows
+    if target is SCALAR:
+        return as_batch(value, ctx)
+    if target is VECTOR:
+        v = as_batch(value, ctx) if source is SCALAR else value
+        return v[:, None] if v.ndim == 1 else v
+    return value
+
+
+def as_batch(value, ctx) -> "torch.Tensor":
+    """A per-frame scalar as a ``(B,)`` float tensor, whatever form it came in."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        v = value.to(ctx.device, torch.float32)
+        if v.ndim == 0 or v.numel() == 1:
+            return v.reshape(1).expand(ctx.batch)
+        return v.reshape(-1)
+    return torch.full((ctx.batch,), float(value), device=ctx.device)
+
+
+def per_frame(value, ctx, ndim: int = 4) -> "torch.Tensor":
+    """A scalar or ``(B,)`` tensor shaped to broadcast against ``(B, H, W, C)`` images."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        v = value.to(ctx.device)
+        return v.reshape((-1,) + (1,) * (ndim - 1))
+    return torch.tensor(float(value), device=ctx.device).reshape((1,) * ndim)
+
+
+Adapter = Callable[[object, object], object]

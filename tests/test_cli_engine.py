@@ -1,0 +1,104 @@
+"""`afx validate`, `afx nodes`, `afx schema` as a user runs them."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+
+GOOD = """\
+afx: 1
+settings: {size: [64, 48], fps: 10, duration: 1}
+nodes:
+  clock: {type: test.clock}
+  img: {type: test.image, inputs: {level: clock.out}}
+  sink: {type: test.sink, inputs: {image: img.out}}
+"""
+
+BROKEN = """\
+afx: 1
+settings: {size: [100000, 100000], fps: 10}
+nodes:
+  img: {type: test.imag}
+  sink: {type: test.sink, inputs: {image: img.out}}
+  other: {type: test.image, params: {level: 3, colour: red}}
+"""
+
+
+@pytest.fixture
+def afx(tmp_path):
+    """Run `python -m afx_graph.cli` with the fixture pack installed as an entry point."""
+    site = tmp_path / "site"
+    dist = site / "afx_fixture-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: afx-fixture\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[afx.nodes]\nfixture = fixture_pack\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(TESTS)]))
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "afx_graph.cli", *map(str, args)],
+                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    return run
+
+
+def test_validate_good_patch(afx, tmp_path):
+    (tmp_path / "good.yaml").write_text(GOOD)
+    r = afx("validate", "good.yaml")
+    assert r.returncode == 0, r.stderr
+    assert "ok: good.yaml (3 nodes, 2 links)" in r.stdout
+
+
+def test_validate_lists_every_error(afx, tmp_path):
+    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "bad.yaml").write_text(BROKEN)
+    r = afx("validate", "good.yaml", "bad.yaml")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert "bad.yaml: settings.size: 100000x100000 is too large" in lines[0]
+    joined = "\n".join(lines)
+    assert "error: bad.yaml: node 'img' type: unknown node type 'test.imag' (did you mean 'test.image'?)" in joined
+    assert "error: bad.yaml: node 'other' params.level: 3 is above the maximum 1" in joined
+    assert "error: bad.yaml: node 'other' params.colour: unknown param" in joined
+    assert lines[-1] == "1 of 2 patches invalid"
+    assert "Traceback" not in r.stderr
+
+
+def test_validate_yaml_garbage_and_missing_file(afx, tmp_path):
+    (tmp_path / "junk.yaml").write_text("afx: 1\nnodes: [unclosed\n")
+    r = afx("validate", "junk.yaml", "missing.yaml")
+    assert r.returncode == 2
+    assert "error: junk.yaml: not valid YAML at line" in r.stderr
+    assert "error: missing.yaml: no such file" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_nodes_lists_and_describes(afx):
+    r = afx("nodes")
+    assert r.returncode == 0
+    assert "Test:" in r.stdout and "test.image" in r.stdout
+    r = afx("nodes", "test.image")
+    assert "level" in r.stdout and "[0..1]" in r.stdout and "(linkable)" in r.stdout
+    r = afx("nodes", "--json", "test.image")
+    d = json.loads(r.stdout)
+    assert d["params"]["level"]["max"] == 1.0 and d["outputs"]["out"]["type"] == "image"
+    r = afx("nodes", "test.imag")
+    assert r.returncode == 2 and "did you mean 'test.image'" in r.stderr
+
+
+def test_schema_is_json_schema_of_the_registry(afx):
+    r = afx("schema")
+    assert r.returncode == 0
+    s = json.loads(r.stdout)
+    assert s["properties"]["afx"]["const"] == 1
+    node = s["properties"]["nodes"]["additionalProperties"]
+    assert "test.image" in node["properties"]["type"]["enum"]
+    rule = next(r for r in node["allOf"] if r["if"]["properties"]["type"]["enum"][0] == "test.image")
+    assert rule["then"]["properties"]["params"]["properties"]["level"]["maximum"] == 1.0
+
+
+def test_bad_arguments_exit_2(afx):
+    r = afx("frobnicate")
+    assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr

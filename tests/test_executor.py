@@ -1,0 +1,164 @@
+import numpy as np
+import pytest
+import torch
+
+from afx_graph import Executor, Graph, NodeFailure, PatchError, Plan, RenderSettings, loads
+
+PATCH = """\
+afx: 1
+settings: {size: [32, 24], fps: 10, duration: 10}
+nodes:
+  ramp: {type: test.timeline, params: {frames: 100}}
+  offset: {type: test.number, params: {value: 2.0}}
+  sum: {type: test.add, inputs: {a: ramp.out, b: offset.out}}
+  acc: {type: test.accum, inputs: {x: sum.out}}
+  img: {type: test.image, inputs: {level: ramp.out}}
+  sink: {type: test.sink, inputs: {image: img.out, value: acc.out}}
+  unused: {type: test.number}
+"""
+
+
+def build(registry, text=PATCH):
+    g = Graph.from_patch(loads(text), registry)
+    g.check()
+    return g
+
+
+def render(g, batch):
+    ex = Executor(g, device="cpu")
+    plan = Plan(g)
+    stats = ex.render(plan, g.render_settings(), batch=batch)
+    return ex, plan, stats, ex.instance("sink")
+
+
+def test_plan_prunes_orders_and_rates(registry):
+    g = build(registry)
+    plan = Plan(g)
+    assert "unused" not in plan.order
+    assert plan.order.index("ramp") < plan.order.index("sum") < plan.order.index("acc")
+    assert plan.rate["ramp"] == "static" and plan.rate["offset"] == "static"
+    # a timeline linked into a scalar input is sampled per frame
+    assert plan.rate["sum"] == "frame" and plan.rate["img"] == "frame"
+
+
+def test_static_node_runs_once_over_100_frames(registry):
+    g = build(registry)
+    ex, plan, stats, sink = render(g, batch=7)
+    assert stats.frames == 100
+    assert ex.calls["ramp"] == 1 and ex.calls["offset"] == 1
+    assert ex.calls["sum"] == 15      # ceil(100 / 7) batches
+    assert sink.frames == list(range(100))
+
+
+def test_timeline_is_sampled_at_each_frame(registry):
+    g = build(registry)
+    _, _, _, sink = render(g, batch=8)
+    # acc is the running sum of (ramp + 2) = sum(i + 2)
+    expected = np.cumsum(np.arange(100) + 2.0)
+    np.testing.assert_allclose(sink.values, expected)
+
+
+def test_batch_size_does_not_change_output(registry):
+    g = build(registry)
+    _, _, _, s1 = render(g, batch=1)
+    a = (list(s1.means), list(s1.values))
+    _, _, _, s8 = render(build(registry), batch=8)
+    assert s8.batches[0] == 8 and s1.batches[0] == 1
+    np.testing.assert_array_equal(a[0], s8.means)
+    np.testing.assert_array_equal(a[1], s8.values)
+
+
+def test_stateful_nodes_reset_between_renders(registry):
+    g = build(registry)
+    ex = Executor(g, device="cpu")
+    plan = Plan(g)
+    ex.render(plan, g.render_settings(), batch=10)
+    first = list(ex.instance("sink").values)
+    ex.render(plan, g.render_settings(), batch=10)
+    assert ex.instance("sink").values == first
+
+
+def test_param_change_reruns_only_that_node_and_descendants(registry):
+    text = """\
+afx: 1
+settings: {size: [16, 16], fps: 10, duration: 1}
+nodes:
+  a: {type: test.number, params: {value: 1}}
+  b: {type: test.number, params: {value: 2}}
+  sa: {type: test.add, inputs: {a: a.out}}
+  sb: {type: test.add, inputs: {a: b.out}}
+  both: {type: test.add, inputs: {a: sa.out, b: sb.out}}
+"""
+    g = build(registry, text)
+    ex = Executor(g, device="cpu")
+    plan = Plan(g, targets=["both"])
+    st = RenderSettings((16, 16), 10, 1)
+    v = ex.evaluate_static(plan, st)
+    assert v["both"]["out"] == 3
+    assert dict(ex.calls) == {"a": 1, "b": 1, "sa": 1, "sb": 1, "both": 1}
+    ex.calls.clear()
+    g.set_param("a", "value", 10)
+    v = ex.evaluate_static(plan, st)
+    assert v["both"]["out"] == 12
+    assert dict(ex.calls) == {"a": 1, "sa": 1, "both": 1}   # b and sb came from the cache
+    ex.calls.clear()
+    ex.evaluate_static(plan, st)
+    assert dict(ex.calls) == {}
+
+
+def test_linked_param_is_clamped_to_its_range(registry):
+    text = """\
+afx: 1
+settings: {size: [8, 8], fps: 10, duration: 1}
+nodes:
+  ramp: {type: test.timeline, params: {frames: 10}}
+  img: {type: test.image, inputs: {level: ramp.out}}
+  sink: {type: test.sink, inputs: {image: img.out}}
+"""
+    g = build(registry, text)
+    _, _, _, sink = render(g, batch=4)
+    assert max(sink.means) <= 0.5 + 1e-6      # level clamped to 1.0, gradient mean 0.5
+    assert sink.means[0] == 0.0
+
+
+def test_node_failure_names_node_and_field(registry, tmp_path):
+    text = f"""\
+afx: 1
+settings: {{size: [8, 8], fps: 10, duration: 1}}
+nodes:
+  bad: {{type: test.failing}}
+  add: {{type: test.add, inputs: {{a: bad.out}}}}
+  img: {{type: test.image, inputs: {{level: add.out}}}}
+  sink: {{type: test.sink, inputs: {{image: img.out}}}}
+"""
+    g = build(registry, text)
+    with pytest.raises(NodeFailure) as e:
+        Executor(g, device="cpu").render(Plan(g), g.render_settings())
+    assert str(e.value) == "<patch>: node 'bad' path: cannot read this file"
+
+
+def test_duration_from_audio(registry):
+    text = """\
+afx: 1
+settings: {size: [8, 8], fps: 10}
+nodes:
+  tone: {type: test.tone, params: {seconds: 2.5}}
+  img: {type: test.image}
+  sink: {type: test.sink, inputs: {image: img.out}}
+"""
+    g = build(registry, text)
+    plan = Plan(g, targets=["sink", "tone"])
+    stats = Executor(g, device="cpu").render(plan, g.render_settings())
+    assert stats.frames == 25
+
+
+def test_no_duration_and_no_audio_is_an_error(registry):
+    g = build(registry, "afx: 1\nnodes:\n  img: {type: test.image}\n  s: {type: test.sink, inputs: {image: img.out}}\n")
+    with pytest.raises(PatchError, match="settings.duration is not set"):
+        Executor(g, device="cpu").render(Plan(g), g.render_settings())
+
+
+def test_patch_without_outputs(registry):
+    g = build(registry, "afx: 1\nnodes:\n  n: {type: test.number}\n")
+    with pytest.raises(PatchError, match="no output node"):
+        Plan(g)

@@ -1,0 +1,72 @@
+import pytest
+
+from afx_graph import IMAGE, SCALAR, TIMELINE, VECTOR, In, Out, Param, node
+from afx_graph.spec import ParamValueError
+
+
+def test_spec_is_introspectable_without_running(registry):
+    spec = registry.get("test.image")
+    assert spec.category == "Test" and spec.version == 1
+    assert spec.outputs["out"].type is IMAGE
+    level = spec.params["level"]
+    assert (level.type, level.default, level.min, level.max) == (float, 0.5, 0.0, 1.0)
+    assert level.doc == "brightness"
+    # a numeric param is also a (scalar) input port
+    assert spec.input_type("level") is SCALAR
+    assert "level" in spec.input_ports()
+    d = spec.to_dict()
+    assert d["params"]["level"] == {"type": "float", "default": 0.5, "doc": "brightness",
+                                    "min": 0.0, "max": 1.0, "linkable": True}
+    assert d["outputs"] == {"out": {"type": "image", "doc": ""}}
+
+
+def test_declaration_order_is_kept(registry):
+    spec = registry.get("test.sink")
+    assert list(spec.inputs) == ["image", "value"]
+
+
+def test_choice_and_text_params_are_not_ports(registry):
+    spec = registry.get("test.modern")
+    assert spec.input_type("mode") is None
+    assert spec.input_type("gain") is SCALAR
+
+
+def test_port_types_are_objects_with_a_rule():
+    assert SCALAR.accepts(SCALAR) and SCALAR.accepts(TIMELINE)
+    assert VECTOR.accepts(SCALAR) and VECTOR.accepts(TIMELINE)
+    assert not IMAGE.accepts(SCALAR) and not SCALAR.accepts(IMAGE)
+    assert not TIMELINE.accepts(SCALAR)
+
+
+@pytest.mark.parametrize("value,msg", [
+    ("x", "expected a number"), (True, "expected a number"), (2.0, "above the maximum 1"),
+    (-1, "below the minimum 0"), (float("nan"), "finite"),
+])
+def test_param_coercion_messages(registry, value, msg):
+    p = registry.get("test.image").params["level"]
+    with pytest.raises(ParamValueError, match=msg):
+        p.coerce(value)
+
+
+def test_int_param_refuses_fractions():
+    p = Param(int, 3, min=1, max=10)
+    assert p.coerce(4.0) == 4 and isinstance(p.coerce(4.0), int)
+    with pytest.raises(ParamValueError, match="whole number"):
+        p.coerce(4.5)
+
+
+def test_node_without_process_is_refused():
+    with pytest.raises(TypeError, match="process"):
+        @node("bad.node", category="X")
+        class Bad:
+            out = Out(SCALAR)
+
+
+def test_stateful_node_needs_reset():
+    with pytest.raises(TypeError, match="reset"):
+        @node("bad.state", category="X", rate="frame", stateful=True)
+        class Bad:
+            x = In(SCALAR)
+
+            def process(self, ctx, x):
+                return {}
