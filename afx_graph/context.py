@@ -19,6 +19,7 @@ class FrameContext:
     frames: np.ndarray | None = None      # absolute frame indices of this batch; None: static
     total_frames: int | None = None       # frames in the render, when known
     node: str | None = None               # id of the node being run
+    overwrite: bool = False               # sinks may replace existing files (--force)
 
     @property
     def static(self) -> bool:

@@ -23,7 +23,7 @@ from .errors import AfxError, Issue, NodeCrash, NodeFailure, NodeInputError, Pat
 from .graph import Graph
 from .plan import FRAME, Plan
 from .settings import RenderSettings
-from .types import AUDIO, IMAGE, SCALAR, Audio, adapt
+from .types import AUDIO, SCALAR, Audio, adapt
 
 STATIC_CACHE_ENTRIES = 128
 
@@ -63,11 +63,12 @@ class RenderStats:
 
 class Executor:
     def __init__(self, graph: Graph, *, device: str | torch.device = "auto",
-                 precision: str = "auto", out_dir: Path | None = None):
+                 precision: str = "auto", out_dir: Path | None = None, overwrite: bool = False):
         self.graph = graph
         self.device = device if isinstance(device, torch.device) else devices.pick_device(device)
         self.dtype = devices.compute_dtype(self.device, precision)
         self.out_dir = Path(out_dir) if out_dir else Path.cwd()
+        self.overwrite = overwrite
         self.calls: Counter[str] = Counter()          # process() calls per node id
         self.node_seconds: Counter[str] = Counter()   # time spent per node id
         self._instances: dict[str, tuple[type, Any]] = {}
@@ -75,7 +76,8 @@ class Executor:
 
     # -- context and instances ------------------------------------------------------------
     def context(self, settings: RenderSettings, total_frames: int | None = None) -> FrameContext:
-        return FrameContext(settings, self.device, self.dtype, self.out_dir, None, total_frames)
+        return FrameContext(settings, self.device, self.dtype, self.out_dir, None, total_frames,
+                            overwrite=self.overwrite)
 
     def instance(self, nid: str):
         cls = self.graph.nodes[nid].spec.cls
@@ -129,8 +131,7 @@ class Executor:
     # -- per-frame part -------------------------------------------------------------------
     def evaluate_frames(self, plan: Plan, settings: RenderSettings, frames: np.ndarray,
                         static: dict[str, dict], total_frames: int | None = None) -> dict[str, dict]:
-        ctx = FrameContext(settings, self.device, self.dtype, self.out_dir,
-                           np.asarray(frames, dtype=np.int64), total_frames)
+        ctx = self.context(settings, total_frames).with_frames(np.asarray(frames, dtype=np.int64))
         values = dict(static)
         for nid in plan.frame_nodes:
             values[nid] = self._run(nid, ctx.for_node(nid), self._gather(nid, values, plan, ctx))

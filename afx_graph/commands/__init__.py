@@ -1,4 +1,5 @@
 """One module per ``afx`` sub-command; each exposes ``register(subparsers)``."""
-from . import info, validate
+from . import bench, info, run, validate
 
-ALL = [validate.register, info.register_nodes, info.register_schema]
+ALL = [run.register, validate.register, info.register_nodes, info.register_schema,
+       bench.register]

@@ -1,0 +1,212 @@
+"""``afx bench``: the project's speed figures, measured on this machine.
+
+Sections (all by default):
+  cppn    CPPN frames per second at 256x256 and 640x360 through the engine, next to a plain
+          loop calling the same math with no graph (the overhead of the graph is the gap)
+  render  the demo patch end to end: total time, rendering vs encoding split
+  memory  peak memory (RSS) of 10 s and 60 s renders, each in a fresh process
+"""
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import devices
+from ..executor import Executor
+from ..graph import Graph
+from ..errors import AfxError
+from ..patch import load_patch, loads
+from ..plan import Plan
+from ..registry import default_registry
+from ..render import RunOptions, render_graph
+from ..settings import RenderSettings
+
+SECTIONS = ("cppn", "render", "memory")
+DEMO = Path(__file__).resolve().parents[2] / "graphs" / "demo.yaml"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="measure render speed on this machine")
+    p.add_argument("sections", nargs="*",
+                   metavar="SECTION", help=f"any of {', '.join(SECTIONS)} (default: all)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", choices=devices.PRECISIONS)
+    p.add_argument("--frames", type=int, default=60, help="frames per CPPN measurement")
+    p.add_argument("--hidden", type=int, default=32)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--sizes", default="256x256,640x360")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--patch", type=Path, default=DEMO, help="patch for the render/memory sections")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def machine() -> str:
+    dev = devices.pick_device("auto")
+    gpu = torch.cuda.get_device_name(0) if dev.type == "cuda" else "no GPU"
+    return (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+            f"{gpu}, torch {torch.__version__}")
+
+
+CPPN_PATCH = """\
+afx: 1
+settings: {{size: [{w}, {h}], fps: 30, duration: {d}}}
+nodes:
+  clock: {{type: field.coords}}
+  field: {{type: cppn, params: {{hidden: {hidden}, layers: {layers}, seed: 7}}, inputs: {{coords: clock.coords}}}}
+"""
+
+
+def bench_cppn(args) -> list[dict]:
+    from ..nodes.cppn import CPPN, evaluate, ACTIVATIONS, CPU_CHUNK
+
+    rows = []
+    for size in args.sizes.split(","):
+        w, h = (int(v) for v in size.lower().split("x"))
+        text = CPPN_PATCH.format(w=w, h=h, d=args.frames / 30, hidden=args.hidden, layers=args.layers)
+        g = Graph.from_patch(loads(text), default_registry())
+        ex = Executor(g, device=args.device, precision=args.precision)
+        plan = Plan(g, targets=["field"])
+        st = RenderSettings((w, h), 30.0, args.frames / 30)
+        batch = args.batch or ex.auto_batch(st)
+        static = ex.evaluate_static(plan, st)
+        ex.evaluate_frames(plan, st, np.arange(batch), static, args.frames)     # warm-up
+        _sync(ex.device)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for s in range(0, args.frames, batch):
+                out = ex.evaluate_frames(plan, st, np.arange(s, min(args.frames, s + batch)),
+                                         static, args.frames)
+                out["field"]["image"].float().mean().item()        # force completion
+        graph_s = time.perf_counter() - t0
+        # the same math with no graph: weights, coordinates and a loop
+        node = ex.instance("field")
+        weights = node._weights
+        coords = static["clock"]["coords"].reshape(-1, 3).to(ex.dtype)
+        acts = [ACTIVATIONS[a] for a in "sin,cos,gaussian,tanh".split(",")]
+        chunk = CPU_CHUNK if ex.device.type == "cpu" else None
+        _sync(ex.device)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for s in range(0, args.frames, batch):
+                b = min(args.frames, s + batch) - s
+                frame_in = torch.randn(b, weights.first.shape[0] - 3, device=ex.device, dtype=ex.dtype)
+                one = torch.ones(b, device=ex.device, dtype=ex.dtype)
+                evaluate(weights, coords, frame_in, one, one * 2.5, None, acts, chunk).float().mean().item()
+        plain_s = time.perf_counter() - t0
+        rows.append({"size": f"{w}x{h}", "device": str(ex.device), "dtype": str(ex.dtype).split(".")[-1],
+                     "batch": batch, "hidden": args.hidden, "layers": args.layers,
+                     "params": weights.parameters, "fps": args.frames / graph_s,
+                     "plain_fps": args.frames / plain_s,
+                     "mpix_per_s": args.frames * w * h / graph_s / 1e6})
+    return rows
+
+
+def bench_render(args) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        g = Graph.from_patch(load_patch(args.patch), default_registry())
+        out = Path(tmp) / "demo.mp4"
+        t0 = time.perf_counter()
+        stats, _ = render_graph(g, RunOptions(output=str(out), device=args.device,
+                                              precision=args.precision, batch=args.batch))
+        total = time.perf_counter() - t0
+        sink = next(iter(stats.sink_stats.values()), {})
+        nodes = {k: v for k, v in stats.node_seconds.items() if k != "video"}
+        return {"patch": args.patch.name, "frames": stats.frames, "video_seconds": stats.duration,
+                "total_s": total, "fps": stats.frames / total, "realtime": stats.duration / total,
+                "node_seconds": nodes, "sink_process_s": stats.node_seconds.get("video", 0.0),
+                "encode_s": sink.get("encode_seconds", 0.0),
+                "final_wait_s": sink.get("wait_seconds", 0.0)}
+
+
+MEMORY_SCRIPT = """
+import resource, sys
+from afx_graph.cli import main
+rc = main(["run", sys.argv[1], "-o", sys.argv[2], "--duration", sys.argv[3], "--quiet", "--force",
+           "--audio", sys.argv[4]] + sys.argv[5:])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+sys.exit(rc)
+"""
+
+
+def bench_memory(args) -> list[dict]:
+    from ..nodes.audio import decode_audio  # noqa: F401 - fail early if audio is missing
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        song = Path(tmp) / "song.wav"
+        _write_song(song, 62.0)
+        for seconds in (10, 60):
+            t0 = time.perf_counter()
+            r = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(args.patch), str(Path(tmp) / "m.mp4"),
+                                str(seconds), str(song), "--device", args.device],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(r.stderr)
+            rows.append({"video_seconds": seconds, "peak_rss_mb": int(r.stdout.split()[-1]) / 1024,
+                         "wall_s": time.perf_counter() - t0})
+    return rows
+
+
+def _write_song(path: Path, seconds: float) -> None:
+    """A long track for the memory measurement, from the built-in synth, as a WAV file."""
+    import av
+    from ..nodes.audio import Synth
+    audio = Synth().process(None, tempo=124.0, seed=1, length=seconds)["audio"]
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("pcm_s16le", rate=audio.sr, layout="stereo")
+        pcm = (np.clip(audio.samples, -1, 1) * 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm.T.reshape(1, -1)), format="s16",
+                                           layout="stereo")
+        frame.sample_rate = audio.sr
+        for p in s.encode(frame):
+            c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def run(args) -> int:
+    sections = args.sections or list(SECTIONS)
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise AfxError(f"unknown bench section {unknown[0]!r} (choose from {', '.join(SECTIONS)})")
+    result = {"machine": machine()}
+    if "cppn" in sections:
+        result["cppn"] = bench_cppn(args)
+    if "render" in sections:
+        result["render"] = bench_render(args)
+    if "memory" in sections:
+        result["memory"] = bench_memory(args)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"machine: {result['machine']}")
+    for r in result.get("cppn", []):
+        print(f"cppn {r['size']:>9} {r['device']}/{r['dtype']} batch {r['batch']:>2}, "
+              f"{r['hidden']}x{r['layers']} ({r['params']} params): {r['fps']:7.1f} fps "
+              f"({r['mpix_per_s']:.1f} Mpix/s); plain loop {r['plain_fps']:7.1f} fps")
+    if "render" in result:
+        r = result["render"]
+        nodes = ", ".join(f"{k} {v:.2f}s" for k, v in sorted(r["node_seconds"].items(), key=lambda kv: -kv[1]))
+        print(f"render {r['patch']}: {r['frames']} frames ({r['video_seconds']:.1f} s of video) in "
+              f"{r['total_s']:.2f} s = {r['fps']:.1f} fps, {r['realtime']:.2f}x realtime")
+        print(f"  nodes: {nodes}")
+        print(f"  video sink on the render thread {r['sink_process_s']:.2f}s; encoder thread busy "
+              f"{r['encode_s']:.2f}s (overlapped), left to finish after the last frame {r['final_wait_s']:.2f}s")
+    for r in result.get("memory", []):
+        print(f"memory: {r['video_seconds']:>3} s render -> peak RSS {r['peak_rss_mb']:.0f} MB "
+              f"({r['wall_s']:.1f} s wall)")
+    return 0

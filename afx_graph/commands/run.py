@@ -1,0 +1,83 @@
+"""``afx run PATCH``: render a patch headlessly to its outputs."""
+from __future__ import annotations
+
+import sys
+import time
+
+from ..errors import AfxError
+from ..graph import Graph
+from ..patch import load_patch
+from ..registry import default_registry
+from ..render import RunOptions, render_graph
+from ..settings import check_size
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="render a patch to video (or frames)")
+    p.add_argument("patch", metavar="PATCH")
+    p.add_argument("-o", "--output", metavar="OUT", help="path of the patch's single file output")
+    p.add_argument("--audio", metavar="FILE", help="feed this audio file into the patch")
+    p.add_argument("--size", metavar="WxH", type=parse_size, help="frame size, e.g. 1280x720")
+    p.add_argument("--fps", type=float, metavar="N")
+    p.add_argument("--duration", type=float, metavar="S", help="seconds (default: the audio's)")
+    p.add_argument("--start", type=float, metavar="S", help="start this many seconds into the audio")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
+                   help="auto: half precision on a GPU, fp32 on a CPU")
+    p.add_argument("--batch", type=int, metavar="N", help="frames per batch (default: fit the device)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                   help="override a parameter (repeatable)")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=run)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    w, sep, h = text.lower().partition("x")
+    if not sep or not w.isdigit() or not h.isdigit():
+        raise AfxError(f"--size: '{text}' is not WIDTHxHEIGHT (e.g. 1280x720)")
+    size, err = check_size([int(w), int(h)])
+    if err:
+        raise AfxError(f"--size: {err}")
+    return size
+
+
+class ProgressBar:
+    """frames, fps and ETA on one terminal line, redrawn at most 10 times a second."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream, self.last = stream, 0.0
+
+    def __call__(self, p) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 and p.done < p.total:
+            return
+        self.last = now
+        width = 30
+        filled = int(width * p.done / max(p.total, 1))
+        eta = f"{p.eta:5.0f}s" if p.eta != float("inf") else "    ?"
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total} frames "
+                          f"{p.fps:6.1f} fps  ETA {eta}")
+        if p.done >= p.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def run(args) -> int:
+    for name in ("fps", "duration", "start"):
+        v = getattr(args, name)
+        if v is not None and (v != v or v < 0 or (v == 0 and name != "start")):
+            raise AfxError(f"--{name}: {v:g} is out of range")
+    if args.batch is not None and not 1 <= args.batch <= 1024:
+        raise AfxError("--batch: must be from 1 to 1024")
+    graph = Graph.from_patch(load_patch(args.patch), default_registry())
+    opts = RunOptions(output=args.output, audio=args.audio, size=args.size, fps=args.fps,
+                      duration=args.duration, start=args.start, device=args.device,
+                      precision=args.precision, sets=args.sets, force=args.force, batch=args.batch)
+    show = not args.quiet and sys.stderr.isatty()
+    stats, outputs = render_graph(graph, opts, on_progress=ProgressBar() if show else None)
+    if not args.quiet:
+        where = ", ".join(str(p) for p in outputs)
+        print(f"wrote {where}: {stats.frames} frames, {stats.duration:.2f} s of video in "
+              f"{stats.elapsed:.2f} s ({stats.fps:.1f} fps, {stats.realtime:.2f}x realtime)")
+    return 0

@@ -1,0 +1,153 @@
+"""Rendering a patch to its outputs: the one code path behind ``afx run`` and the editor's
+Render... command. Overrides from the command line are applied through the graph's editing
+API, then the whole graph is validated before any work starts."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import settings as settings_mod
+from .errors import AfxError, PatchError
+from .executor import Executor, Progress, RenderStats
+from .graph import Graph
+from .plan import Plan
+from .safe_yaml import YamlRejected, load as yaml_load
+from .types import AUDIO
+
+AUDIO_FILE = "audio.file"
+
+
+@dataclass
+class RunOptions:
+    output: str | None = None              # -o: the single file output's path
+    audio: str | None = None               # --audio: feed this file into the patch
+    size: tuple[int, int] | None = None
+    fps: float | None = None
+    duration: float | None = None
+    start: float | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    sets: list[str] = field(default_factory=list)   # NODE.PARAM=VALUE
+    force: bool = False
+    batch: int | None = None
+    out_dir: Path | None = None
+
+
+def apply_overrides(graph: Graph, opts: RunOptions) -> None:
+    """Apply command-line choices to the graph (in memory: the patch file is not touched)."""
+    if opts.audio is not None:
+        set_audio(graph, opts.audio)
+    for item in opts.sets:
+        set_param_from_text(graph, item)
+    if opts.output is not None:
+        set_output(graph, opts.output)
+    s = dict(graph.settings)
+    for key in ("fps", "duration", "start"):
+        if getattr(opts, key) is not None:
+            s[key] = getattr(opts, key)
+    if opts.size is not None:
+        s["size"] = list(opts.size)
+    graph.settings = s
+
+
+def audio_sources(graph: Graph) -> list[str]:
+    """Nodes that produce audio from nothing (files, synths): the patch's audio sources."""
+    out = []
+    for nid, n in graph.nodes.items():
+        if n.spec and any(o.type is AUDIO for o in n.spec.outputs.values()) \
+                and not any(i.type is AUDIO for i in n.spec.inputs.values()):
+            out.append(nid)
+    return out
+
+
+def set_audio(graph: Graph, file: str) -> None:
+    path = str(Path(file).expanduser().resolve())
+    if not Path(path).is_file():
+        raise AfxError(f"{file}: no such audio file", field="--audio")
+    sources = audio_sources(graph)
+    files = [n for n in sources if graph.nodes[n].spec.id == AUDIO_FILE]
+    if len(sources) == 0:
+        raise AfxError("the patch has no audio source to feed --audio into", file=graph.file,
+                       field="--audio")
+    if len(sources) > 1:
+        raise AfxError(f"the patch has {len(sources)} audio sources ({', '.join(sources)}); "
+                       f"choose one with --set NODE.path=FILE", file=graph.file, field="--audio")
+    nid = sources[0]
+    if nid not in files:                       # e.g. audio.synth: swap in a file reader
+        links = [l for l in graph.links() if l.src == nid]
+        ui = dict(graph.nodes[nid].ui)
+        graph.remove_node(nid)
+        graph.add_node(AUDIO_FILE, nid, ui=ui)
+        for l in links:
+            graph.connect(nid, l.src_port, l.dst, l.dst_port)
+    graph.set_param(nid, "path", path)
+
+
+def set_output(graph: Graph, path: str) -> None:
+    outs = [(nid, name) for nid, n in graph.nodes.items() if n.spec and n.spec.sink
+            for name, p in n.spec.params.items() if p.kind == "output"]
+    if len(outs) != 1:
+        names = ", ".join(nid for nid, _ in outs) or "none"
+        raise AfxError(f"-o needs a patch with exactly one file output (it has {names}); "
+                       "use --set NODE.path=FILE", file=graph.file, field="-o")
+    nid, name = outs[0]
+    graph.set_param(nid, name, str(Path(path).expanduser().resolve()))
+    graph.user_outputs.add((nid, name))
+
+
+def set_param_from_text(graph: Graph, item: str) -> None:
+    """--set NODE.PARAM=VALUE, the value read as a YAML scalar (3, 0.5, true, text, [1, 2])."""
+    target, sep, text = item.partition("=")
+    node, dot, param = target.partition(".")
+    if not sep or not dot or not node or not param:
+        raise AfxError(f"'{item}' is not of the form NODE.PARAM=VALUE", field="--set")
+    if node not in graph.nodes:
+        raise AfxError(f"there is no node '{node}'", file=graph.file, node=node, field="--set")
+    try:
+        value = yaml_load(text) if text.strip() else ""
+    except YamlRejected as e:
+        raise AfxError(f"cannot read value {text!r}: {e}", node=node, field=f"--set {param}") from None
+    spec = graph.nodes[node].spec
+    if spec is not None and param in spec.params and spec.params[param].type is str:
+        value = text   # text params take the text as typed
+        if spec.params[param].kind == "path" and value:
+            value = str(Path(value).expanduser().resolve())
+        if spec.params[param].kind == "output":
+            value = str(Path(value).expanduser().resolve())
+            graph.user_outputs.add((node, param))
+    graph.set_param(node, param, value)
+
+
+def output_targets(graph: Graph, plan: Plan, out_dir: Path) -> list[tuple[str, Path]]:
+    out = []
+    for nid in plan.sinks:
+        params = graph.resolved_params(nid, out_dir)
+        for name, p in graph.nodes[nid].spec.params.items():
+            if p.kind == "output" and params.get(name):
+                out.append((nid, Path(params[name])))
+    return out
+
+
+def prepare(graph: Graph, opts: RunOptions) -> tuple[Plan, settings_mod.RenderSettings]:
+    apply_overrides(graph, opts)
+    graph.check(out_dir=opts.out_dir)
+    plan = Plan(graph)
+    out_dir = opts.out_dir or Path.cwd()
+    if not opts.force:       # fail before any work, not after minutes of rendering
+        for nid, path in output_targets(graph, plan, out_dir):
+            if path.exists():
+                raise AfxError(f"{path} already exists (use --force to overwrite it)",
+                               file=graph.file, node=nid, field="path")
+    return plan, graph.render_settings()
+
+
+def render_graph(graph: Graph, opts: RunOptions,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> tuple[RenderStats, list[Path]]:
+    plan, settings = prepare(graph, opts)
+    ex = Executor(graph, device=opts.device, precision=opts.precision, out_dir=opts.out_dir,
+                  overwrite=opts.force)
+    stats = ex.render(plan, settings, batch=opts.batch, on_progress=on_progress,
+                      should_stop=should_stop)
+    return stats, [p for _, p in output_targets(graph, plan, opts.out_dir or Path.cwd())]

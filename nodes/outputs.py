@@ -1,0 +1,311 @@
+"""Sinks: MP4 video with the source audio, and PNG frame sequences.
+
+Both write to a temporary name beside the target and rename at the end, so a failed or
+interrupted render never leaves a half-written file at the final path, and both refuse to
+replace an existing file unless the render was started with ``--force``. Encoding runs in a
+worker thread fed through a bounded queue: rendering and encoding overlap, and no more than a
+few batches of frames are ever held in memory.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from afx_graph import AUDIO, IMAGE, In, Out, Param, node
+from afx_graph.errors import NodeInputError
+from afx_graph.png import write_png
+
+QUEUE_BATCHES = 4
+AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+           "veryslow")
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(B, H, W, C) float on any device -> (B, H, W, 3) uint8 on the host, in one transfer."""
+    img = image.detach()
+    if img.shape[-1] == 1:
+        img = img.expand(*img.shape[:-1], 3)
+    img = torch.nan_to_num(img[..., :3].float(), nan=0.0).clamp_(0, 1).mul_(255).round_()
+    return img.to(torch.uint8).cpu().numpy()
+
+
+def check_target(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise NodeInputError(f"{path} already exists (use --force to overwrite it)", field="path")
+
+
+def partial_name(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+
+
+class EncoderThread:
+    """Runs ``work(item)`` for each queued item on a worker thread; the queue is bounded so a
+    fast renderer waits for a slow encoder instead of piling frames up in memory."""
+
+    def __init__(self, work, name: str):
+        self._work = work
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
+        self.error: BaseException | None = None
+        self.busy_seconds = 0.0
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self.error is None:
+                t0 = time.perf_counter()
+                try:
+                    self._work(item)
+                except BaseException as e:  # reported on the render thread
+                    self.error = e
+                self.busy_seconds += time.perf_counter() - t0
+
+    def put(self, item) -> None:
+        self._raise()
+        self._queue.put(item)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self):
+        if self.error is not None:
+            raise self.error
+
+
+class AudioTrack:
+    """The part of the source audio that goes with the video, encoded to AAC bit by bit as
+    the video advances, so the two streams stay interleaved in the file."""
+
+    def __init__(self, container, audio, start: float, duration: float):
+        samples = audio.samples
+        if samples.shape[0] > 2:                      # 5.1 etc.: a stereo downmix plays anywhere
+            samples = np.stack([samples[0::2].mean(0), samples[1::2].mean(0)])
+        a, n = int(round(start * audio.sr)), int(round(duration * audio.sr))
+        clip = samples[:, a:a + n]
+        if clip.shape[1] < n:                         # shorter than the video: pad with silence
+            clip = np.pad(clip, ((0, 0), (0, n - clip.shape[1])))
+        self.samples = np.ascontiguousarray(np.clip(clip, -1, 1), dtype=np.float32)
+        self.sr = audio.sr
+        self.layout = "mono" if self.samples.shape[0] == 1 else "stereo"
+        rate = audio.sr if audio.sr in AAC_RATES else 48000
+        self.stream = container.add_stream("aac", rate=rate)
+        self.stream.layout = self.layout
+        self.stream.bit_rate = 192_000
+        self.resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=rate)
+        self.container = container
+        self.done = 0
+
+    def encode_until(self, seconds: float | None) -> None:
+        end = self.samples.shape[1] if seconds is None else min(self.samples.shape[1],
+                                                                 int(round(seconds * self.sr)))
+        step = 1024
+        while self.done < end:
+            chunk = self.samples[:, self.done:min(end, self.done + step)]
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=self.layout)
+            frame.sample_rate = self.sr
+            frame.pts = self.done
+            frame.time_base = Fraction(1, self.sr)
+            self.done += chunk.shape[1]
+            for rf in self.resampler.resample(frame):
+                self._mux(rf)
+        if seconds is None:
+            for rf in self.resampler.resample(None):
+                self._mux(rf)
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+
+    def _mux(self, frame):
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+
+def pick_codec(choice: str, device: torch.device) -> str:
+    if choice != "auto":
+        return choice
+    if device.type == "cuda" and "h264_nvenc" in av.codecs_available:
+        return "h264_nvenc"
+    return "libx264"
+
+
+@node("output.video", category="Output", rate="frame", sink=True)
+class VideoOut:
+    """Video file (MP4)
+
+    H.264 yuv420p with the source audio as AAC. Plays in browsers and QuickTime (index at the front of the file). Odd sizes are padded by
+    one pixel, as yuv420p needs even sizes."""
+
+    image = In(IMAGE)
+    audio = In(AUDIO, optional=True, doc="muxed into the file (the part the video covers)")
+    path = Param(str, "out/video.mp4", kind="output", doc="where to write the MP4")
+    crf = Param(int, 18, min=0, max=51, linkable=False,
+                doc="quality: lower is better and larger (18 looks lossless)")
+    preset = Param(str, "medium", choices=PRESETS, doc="x264 speed/size trade-off")
+    codec = Param(str, "auto", choices=("auto", "libx264", "h264_nvenc"),
+                  doc="auto: NVENC on a CUDA machine that has it, else libx264")
+
+    def begin(self, ctx):
+        self._out = None
+
+    def process(self, ctx, image, audio, path, crf, preset, codec):
+        if self._out is None:
+            self._open(ctx, image, audio, Path(path), crf, preset, codec)
+        frames = to_uint8(image)
+        if frames.shape[0] == 1 and ctx.batch > 1:   # a still image: repeat it
+            frames = np.repeat(frames, ctx.batch, axis=0)
+        self._encoder.put(frames)
+        return {}
+
+    def _open(self, ctx, image, audio, path, crf, preset, codec):
+        check_target(path, ctx.overwrite)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._final, self._tmp = path, partial_name(path)
+        h, w = image.shape[1], image.shape[2]
+        self._pad = (h % 2, w % 2)
+        rate = Fraction(ctx.fps).limit_denominator(1001)
+        container = av.open(str(self._tmp), "w", format="mp4",
+                            options={"movflags": "+faststart"})
+        name = pick_codec(codec, ctx.device)
+        try:
+            stream = container.add_stream(name, rate=rate)
+        except Exception:
+            if codec != "auto":
+                container.close()
+                self._tmp.unlink(missing_ok=True)
+                raise NodeInputError(f"video encoder {name} is not available here", field="codec")
+            name, stream = "libx264", container.add_stream("libx264", rate=rate)
+        stream.width, stream.height = w + self._pad[1], h + self._pad[0]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = 1 / rate
+        if name == "libx264":
+            stream.options = {"crf": str(crf), "preset": preset}
+        else:
+            stream.options = {"cq": str(crf), "preset": "p5"}
+        self._container, self._stream, self._rate = container, stream, rate
+        self._duration = (ctx.total_frames or 0) / ctx.fps
+        self._audio = AudioTrack(container, audio, ctx.settings.start, self._duration) \
+            if audio is not None else None
+        self._written = 0
+        self._encoder = EncoderThread(self._encode, "afx-video-encoder")
+        self._out = path
+
+    def _encode(self, frames: np.ndarray) -> None:
+        if any(self._pad):
+            frames = np.pad(frames, ((0, 0), (0, self._pad[0]), (0, self._pad[1]), (0, 0)),
+                            mode="edge")
+        for f in frames:
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts = self._written
+            vf.time_base = 1 / self._rate
+            self._written += 1
+            for packet in self._stream.encode(vf):
+                self._container.mux(packet)
+        if self._audio is not None:
+            self._audio.encode_until(self._written / float(self._rate))
+
+    def finish(self, ctx):
+        if self._out is None:
+            return {}
+        t0 = time.perf_counter()
+        self._encoder.close()
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        if self._audio is not None:
+            self._audio.encode_until(None)
+        self._container.close()
+        os.replace(self._tmp, self._final)
+        self._out = None
+        return {"path": str(self._final), "frames": self._written,
+                "encode_seconds": self._encoder.busy_seconds,
+                "wait_seconds": time.perf_counter() - t0}
+
+    def abort(self, ctx):
+        if self._out is None:
+            return
+        try:
+            self._encoder.close()
+        except BaseException:
+            pass
+        try:
+            self._container.close()
+        except Exception:
+            pass
+        self._tmp.unlink(missing_ok=True)
+        self._out = None
+
+
+@node("output.frames", category="Output", rate="frame", sink=True)
+class FramesOut:
+    """PNG frames
+
+    An image sequence (frame_000000.png, ...) written into a folder."""
+
+    image = In(IMAGE)
+    path = Param(str, "out/frames", kind="output", doc="folder to write the PNG files into")
+    every = Param(int, 1, min=1, max=10000, linkable=False, doc="keep every n-th frame")
+
+    def begin(self, ctx):
+        self._dir = None
+
+    def process(self, ctx, image, path, every):
+        if self._dir is None:
+            final = Path(path)
+            check_target(final, ctx.overwrite)
+            self._final, self._dir = final, partial_name(final)
+            self._dir.mkdir(parents=True, exist_ok=True)
+            self._every, self._count = every, 0
+            self._encoder = EncoderThread(self._write, "afx-png-writer")
+        frames = to_uint8(image)
+        if frames.shape[0] == 1 and ctx.batch > 1:
+            frames = np.repeat(frames, ctx.batch, axis=0)
+        keep = [(int(i), f) for i, f in zip(ctx.frames, frames) if i % self._every == 0]
+        if keep:
+            self._encoder.put(keep)
+        return {}
+
+    def _write(self, frames) -> None:
+        for index, f in frames:
+            write_png(self._dir / f"frame_{index:06d}.png", f)
+            self._count += 1
+
+    def finish(self, ctx):
+        if self._dir is None:
+            return {}
+        self._encoder.close()
+        if self._final.exists():               # --force: swap the new folder in, then drop the old
+            old = self._final.with_name(f".{self._final.name}.old-{os.getpid()}")
+            os.replace(self._final, old)
+            os.replace(self._dir, self._final)
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+        else:
+            os.replace(self._dir, self._final)
+        self._dir = None
+        return {"path": str(self._final), "frames": self._count,
+                "encode_seconds": self._encoder.busy_seconds}
+
+    def abort(self, ctx):
+        if self._dir is None:
+            return
+        try:
+            self._encoder.close()
+        except BaseException:
+            pass
+        shutil.rmtree(self._dir, ignore_errors=True)
+        self._dir = None
+
+
+NODES = [VideoOut, FramesOut]

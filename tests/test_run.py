@@ -1,0 +1,145 @@
+"""`afx run` as a user runs it: the demo patch, --audio, overrides, bad input."""
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import run_afx
+from media import beat_track, read_video, write_wav
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "graphs" / "demo.yaml"
+SMALL = ["--size", "96x54", "--fps", "12"]
+
+
+def frame_changes(frames: np.ndarray) -> np.ndarray:
+    """Mean absolute difference between consecutive frames (0..255)."""
+    f = frames.astype(np.float32)
+    return np.abs(f[1:] - f[:-1]).mean(axis=(1, 2, 3))
+
+
+def test_demo_renders_a_living_video_with_sound(tmp_path):
+    out = tmp_path / "demo.mp4"
+    r = run_afx("run", DEMO, "-o", out, "--duration", "4", *SMALL, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "48 frames, 4.00 s of video" in r.stdout and "x realtime" in r.stdout
+    v = read_video(out)
+    assert v["frames"].shape == (48, 54, 96, 3)
+    assert v["audio"] is not None and abs(v["audio"]["duration"] - 4.0) < 1 / 12
+    # the prototype's static grey video, as a regression test
+    assert v["frames"].std(axis=(1, 2, 3)).min() > 20          # structured, not flat
+    changes = frame_changes(v["frames"])
+    assert changes.min() > 0.5 and changes.mean() > 3         # every frame moves
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_frames_follow_the_audio(tmp_path):
+    """Same patch, two songs: the pictures differ, and beats show as bigger changes."""
+    sr = 22050
+    beats = write_wav(tmp_path / "beats.wav", beat_track(3.0, sr, bpm=120), sr)
+    quiet = write_wav(tmp_path / "quiet.wav", 0.01 * np.sin(np.linspace(0, 400, int(3 * sr)))[None], sr)
+    vids = {}
+    for name, song in (("beats", beats), ("quiet", quiet)):
+        out = tmp_path / f"{name}.mp4"
+        r = run_afx("run", DEMO, "-o", out, "--audio", song, "--size", "96x54", "--fps", "30",
+                    cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        vids[name] = read_video(out)["frames"].astype(np.float32)
+    assert vids["beats"].shape == vids["quiet"].shape == (90, 54, 96, 3)
+    assert np.abs(vids["beats"] - vids["quiet"]).mean() > 5
+    # 120 bpm at 30 fps: a beat every 15 frames. The change into a frame on a beat is far
+    # larger than the change between two frames in the middle of a beat.
+    ch = frame_changes(vids["beats"])
+    on_beat = np.array([ch[i - 2:i + 1].max() for i in range(14, len(ch), 15)])
+    between = np.concatenate([ch[i::15] for i in range(5, 11)])
+    assert on_beat.mean() > 2 * between.mean(), (on_beat.mean(), between.mean())
+    assert between.mean() > 1          # and it still moves between beats
+
+
+def test_audio_override_replaces_synth_and_takes_its_length(tmp_path):
+    song = write_wav(tmp_path / "song.wav", beat_track(2.5), 22050)
+    r = run_afx("run", DEMO, "-o", tmp_path / "o.mp4", "--audio", song, *SMALL, "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert len(read_video(tmp_path / "o.mp4")["frames"]) == 30      # 2.5 s x 12 fps
+
+
+def test_set_and_start(tmp_path):
+    song = write_wav(tmp_path / "song.wav", beat_track(3.0), 22050)
+    r = run_afx("run", DEMO, "-o", tmp_path / "o.mp4", "--audio", song, "--start", "1", "--set",
+                "field.seed=99", "--set", "field.hidden=8", *SMALL, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert len(read_video(tmp_path / "o.mp4")["frames"]) == 24       # 3 s - 1 s start
+
+
+@pytest.mark.parametrize("content,expect", [
+    (b"", "empty"),
+    (b"this is not audio at all" * 20, ""),
+    (b"RIFF\x24\x00\x00\x00WAVEfmt ", ""),
+])
+def test_bad_audio_file_exit_2_one_line_no_output(tmp_path, content, expect):
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(content)
+    out = tmp_path / "o.mp4"
+    r = run_afx("run", DEMO, "-o", out, "--audio", bad, *SMALL, cwd=tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert "node 'music' path:" in lines[0] and expect in lines[0].lower()
+    assert "Traceback" not in r.stderr
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_existing_output_is_untouched_without_force(tmp_path):
+    out = tmp_path / "o.mp4"
+    out.write_bytes(b"my old video")
+    r = run_afx("run", DEMO, "-o", out, "--duration", "1", *SMALL, cwd=tmp_path)
+    assert r.returncode == 2 and "already exists (use --force" in r.stderr
+    assert out.read_bytes() == b"my old video"
+    r = run_afx("run", DEMO, "-o", out, "--duration", "1", "--force", *SMALL, cwd=tmp_path)
+    assert r.returncode == 0 and len(read_video(out)["frames"]) == 12
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--size", "100000x100000"], "--size: 100000x100000 is too large"),
+    (["--size", "big"], "--size: 'big' is not WIDTHxHEIGHT"),
+    (["--fps", "0"], "--fps: 0 is out of range"),
+    (["--set", "field.hidden=100000"], "node 'field' params.hidden: 100000 is above the maximum 512"),
+    (["--set", "nope.x=1"], "there is no node 'nope'"),
+    (["--audio", "missing.wav"], "missing.wav: no such audio file"),
+    (["--device", "cuda"], "no CUDA device"),
+])
+def test_bad_arguments(tmp_path, args, msg):
+    import torch
+    if args[:2] == ["--device", "cuda"] and torch.cuda.is_available():
+        args = ["--device", "mps"]; msg = "MPS"
+    r = run_afx("run", DEMO, "-o", tmp_path / "o.mp4", *args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert msg in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_patch_output_path_stays_in_the_output_folder(tmp_path):
+    text = DEMO.read_text().replace("path: out/demo.mp4", "path: ../../escape.mp4")
+    (tmp_path / "p.yaml").write_text(text)
+    r = run_afx("run", tmp_path / "p.yaml", *SMALL, cwd=tmp_path)
+    assert r.returncode == 2 and "leaves the output folder" in r.stderr
+    assert "node 'video' params.path" in r.stderr
+
+
+def test_patch_writes_relative_to_the_current_folder(tmp_path):
+    shutil.copy(DEMO, tmp_path / "demo.yaml")
+    work = tmp_path / "work"
+    work.mkdir()
+    r = run_afx("run", tmp_path / "demo.yaml", "--duration", "1", *SMALL, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert (work / "out" / "demo.mp4").exists()
+
+
+def test_example_file_patch_renders_with_audio(tmp_path):
+    song = write_wav(tmp_path / "song.wav", beat_track(1.5), 22050)
+    r = run_afx("run", ROOT / "graphs" / "cppn_audio_file.yaml", "-o", tmp_path / "o.mp4",
+                "--audio", song, *SMALL, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert len(read_video(tmp_path / "o.mp4")["frames"]) == 18
