@@ -74,6 +74,11 @@ class Executor:
         self._instances: dict[str, tuple[type, Any]] = {}
         self._cache: OrderedDict[str, dict] = OrderedDict()
 
+    def set_graph(self, graph: Graph) -> None:
+        """Follow an edited graph: node instances (and their state) and cached static results
+        are kept wherever node ids, types and signatures still match."""
+        self.graph = graph
+
     # -- context and instances ------------------------------------------------------------
     def context(self, settings: RenderSettings, total_frames: int | None = None) -> FrameContext:
         return FrameContext(settings, self.device, self.dtype, self.out_dir, None, total_frames,

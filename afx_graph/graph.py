@@ -260,6 +260,13 @@ class Graph:
         except ParamValueError as e:
             raise GraphEditError(str(e), node=node, field=f"params.{name}") from None
 
+    def copy(self) -> "Graph":
+        """An independent snapshot (for a worker thread to render while editing goes on)."""
+        g = Graph.from_patch(self.to_patch(), self.registry)
+        g.user_outputs = set(self.user_outputs)
+        g.revision = self.revision
+        return g
+
     # -- back to plain data ---------------------------------------------------------------
     def to_patch(self) -> Patch:
         nodes = {}

@@ -162,3 +162,19 @@ def test_patch_without_outputs(registry):
     g = build(registry, "afx: 1\nnodes:\n  n: {type: test.number}\n")
     with pytest.raises(PatchError, match="no output node"):
         Plan(g)
+
+
+def test_graph_copy_is_independent_and_executor_follows_edits(registry):
+    g = build(registry)
+    snap = g.copy()
+    g.set_param("offset", "value", 5.0)
+    assert snap.nodes["offset"].params["value"] == 2.0
+    ex = Executor(snap, device="cpu")
+    plan = Plan(snap, targets=["sum"])
+    st = snap.render_settings()
+    ex.evaluate_static(plan, st)
+    ex.calls.clear()
+    edited = g.copy()
+    ex.set_graph(edited)
+    ex.evaluate_static(Plan(edited, targets=["sum"]), st)
+    assert dict(ex.calls) == {"offset": 1}      # ramp came from the cache

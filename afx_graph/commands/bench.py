@@ -159,8 +159,8 @@ def bench_memory(args) -> list[dict]:
 def _write_song(path: Path, seconds: float) -> None:
     """A long track for the memory measurement, from the built-in synth, as a WAV file."""
     import av
-    from ..nodes.audio import Synth
-    audio = Synth().process(None, tempo=124.0, seed=1, length=seconds)["audio"]
+    from ..nodes.audio import synth_track
+    audio = synth_track(tempo=124.0, seed=1, length=seconds)
     with av.open(str(path), "w") as c:
         s = c.add_stream("pcm_s16le", rate=audio.sr, layout="stereo")
         pcm = (np.clip(audio.samples, -1, 1) * 32767).astype(np.int16)
