@@ -17,7 +17,7 @@ from .spec import NodeSpec
 
 ENTRY_POINT_GROUP = "afx.nodes"
 BUILTIN_MODULES = ("audio", "features", "field", "cppn", "outputs", "patterns", "image", "modulation",
-                   "embeddings")
+                   "embeddings", "projection")
 
 
 class UnknownNodeType(KeyError):

@@ -6,22 +6,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-
-def write_wav(path: Path, samples: np.ndarray, sr: int) -> Path:
-    """samples: (channels, n) float in [-1, 1] -> 16-bit PCM WAV."""
-    samples = np.atleast_2d(samples)
-    layout = {1: "mono", 2: "stereo"}[samples.shape[0]]
-    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("pcm_s16le", rate=sr, layout=layout)
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm.T.reshape(1, -1)), format="s16",
-                                           layout=layout)
-        frame.sample_rate = sr
-        for p in s.encode(frame):
-            c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
-    return path
+from afx_graph.wav import write_wav  # noqa: F401 - re-exported for the tests
 
 
 def beat_track(seconds: float, sr: int = 22050, bpm: float = 120.0) -> np.ndarray:

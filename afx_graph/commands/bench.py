@@ -29,6 +29,7 @@ from ..plan import Plan
 from ..registry import default_registry
 from ..render import RunOptions, render_graph
 from ..settings import RenderSettings
+from ..wav import write_wav
 
 SECTIONS = ("cppn", "render", "memory")
 DEMO = Path(__file__).resolve().parents[2] / "graphs" / "demo.yaml"
@@ -158,19 +159,9 @@ def bench_memory(args) -> list[dict]:
 
 def _write_song(path: Path, seconds: float) -> None:
     """A long track for the memory measurement, from the built-in synth, as a WAV file."""
-    import av
     from ..nodes.audio import synth_track
     audio = synth_track(tempo=124.0, seed=1, length=seconds)
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("pcm_s16le", rate=audio.sr, layout="stereo")
-        pcm = (np.clip(audio.samples, -1, 1) * 32767).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm.T.reshape(1, -1)), format="s16",
-                                           layout="stereo")
-        frame.sample_rate = audio.sr
-        for p in s.encode(frame):
-            c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+    write_wav(path, audio.samples, audio.sr)
 
 
 def _sync(device):

@@ -1,0 +1,113 @@
+"""``afx gallery``: a contact sheet of the example patches, one strip per patch (a frame at a
+few moments), for a person to look at. Patches that read an audio file get the built-in synth
+track, so the gallery needs no media."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import AfxError, PatchError
+from ..executor import Executor
+from ..graph import Graph
+from ..patch import load_patch
+from ..plan import Plan
+from ..png import write_png
+from ..registry import default_registry
+from ..render import RunOptions, apply_overrides
+from ..types import IMAGE
+from ..wav import write_wav
+
+ROOT = Path(__file__).resolve().parents[2]
+MOMENTS = (1.0, 3.5, 6.0, 8.5)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("gallery", help="render a contact sheet of example patches")
+    p.add_argument("patches", nargs="*", type=Path, metavar="PATCH",
+                   help="patches to show (default: graphs/*.yaml)")
+    p.add_argument("-o", "--out-dir", type=Path, default=ROOT / "docs" / "gallery",
+                   help="where the PNG strips and index.md go (default: docs/gallery)")
+    p.add_argument("--size", default="192x108", help="size of each frame (keeps each strip under 300 KB)")
+    p.add_argument("--times", default=",".join(f"{t:g}" for t in MOMENTS),
+                   help="seconds at which to take frames")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=run)
+
+
+def image_sources(graph: Graph, plan: Plan) -> list[tuple[str, str]]:
+    """(node, port) of each image that feeds an output node."""
+    out = []
+    for sink in plan.sinks:
+        spec = graph.nodes[sink].spec
+        for port, link in graph.inputs_of(sink).items():
+            if port in spec.inputs and spec.inputs[port].type is IMAGE:
+                out.append((link.src, link.src_port))
+    return out
+
+
+def strip(patch: Path, size: tuple[int, int], times: list[float], device: str,
+          song: Path) -> np.ndarray:
+    graph = Graph.from_patch(load_patch(patch), default_registry())
+    files = [n for n, g in graph.nodes.items() if g.spec and g.spec.id == "audio.file"]
+    apply_overrides(graph, RunOptions(size=size, audio=str(song) if files else None))
+    graph.check()
+    plan = Plan(graph)
+    sources = image_sources(graph, plan)
+    if not sources:
+        raise AfxError("has no image going into an output", file=str(patch))
+    node, port = sources[0]
+    plan = Plan(graph, targets=[node])
+    ex = Executor(graph, device=device)
+    st = graph.render_settings()
+    static = ex.evaluate_static(plan, st)
+    total = st.frame_count(ex.duration_of(plan, st, static))
+    ex.reset(plan)
+    wanted = sorted({min(total - 1, int(t * st.fps)) for t in times})
+    frames = []
+    with torch.inference_mode():   # stateful nodes (feedback) need every frame up to the last
+        for start in range(0, wanted[-1] + 1, 8):
+            idx = np.arange(start, min(wanted[-1] + 1, start + 8))
+            img = ex.evaluate_frames(plan, st, idx, static, total)[node][port]
+            for k, i in enumerate(idx):
+                if i in wanted:
+                    one = img[min(k, img.shape[0] - 1)].float().clamp(0, 1)
+                    frames.append((one * 255).round().to(torch.uint8).cpu().numpy())
+    gap = np.full((size[1], 4, 3), 16, np.uint8)
+    parts = []
+    for f in frames:
+        parts += [f, gap]
+    return np.concatenate(parts[:-1], axis=1)
+
+
+def run(args) -> int:
+    from ..nodes.audio import synth_track
+
+    w, _, h = args.size.partition("x")
+    size = (int(w), int(h))
+    times = [float(t) for t in args.times.split(",")]
+    patches = args.patches or sorted((ROOT / "graphs").glob("*.yaml"))
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    rows = ["# afx gallery", "", "One frame at " + ", ".join(f"{t:g} s" for t in times) +
+            " of each example patch (made by `afx gallery`; patches that read an audio file get "
+            "the built-in synth track).", ""]
+    with tempfile.TemporaryDirectory() as tmp:
+        song = Path(tmp) / "song.wav"
+        track = synth_track(tempo=118.0, seed=5, length=max(times) + 2)
+        write_wav(song, track.samples, track.sr)
+        for patch in patches:
+            try:
+                img = strip(patch, size, times, args.device, song)
+            except PatchError as e:
+                raise AfxError(f"cannot show {patch}: {e.lines[0]}") from None
+            out = args.out_dir / f"{patch.stem}.png"
+            write_png(out, img)
+            name = load_patch(patch).meta.get("name", patch.stem)
+            desc = " ".join(str(load_patch(patch).meta.get("description", "")).split())
+            rows += [f"## {name} (`graphs/{patch.name}`)", "", desc, "", f"![{name}]({out.name})", ""]
+            print(f"wrote {out} ({out.stat().st_size // 1024} KB)")
+    (args.out_dir / "index.md").write_text("\n".join(rows))
+    print(f"wrote {args.out_dir / 'index.md'}")
+    return 0
