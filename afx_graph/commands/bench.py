@@ -5,6 +5,8 @@ Sections (all by default):
           loop calling the same math with no graph (the overhead of the graph is the gap)
   render  the demo patch end to end: total time, rendering vs encoding split
   memory  peak memory (RSS) of 10 s and 60 s renders, each in a fresh process
+  nodes   per-node cost: every example patch in graphs/ for --frames frames at 640x360,
+          time per frame of each per-frame node type (median over the patches using it)
 """
 from __future__ import annotations
 
@@ -27,11 +29,11 @@ from ..errors import AfxError
 from ..patch import load_patch, loads
 from ..plan import Plan
 from ..registry import default_registry
-from ..render import RunOptions, render_graph
+from ..render import RunOptions, apply_overrides, render_graph
 from ..settings import RenderSettings
 from ..wav import write_wav
 
-SECTIONS = ("cppn", "render", "memory")
+SECTIONS = ("cppn", "render", "memory", "nodes")
 DEMO = Path(__file__).resolve().parents[2] / "graphs" / "demo.yaml"
 
 
@@ -164,6 +166,40 @@ def _write_song(path: Path, seconds: float) -> None:
     write_wav(path, audio.samples, audio.sr)
 
 
+def bench_nodes(args) -> list[dict]:
+    from .gallery import image_sources
+    from collections import defaultdict
+
+    per_frame = defaultdict(list)
+    with tempfile.TemporaryDirectory() as tmp:
+        song = Path(tmp) / "song.wav"
+        _write_song(song, args.frames / 30 + 2)
+        for patch in sorted(DEMO.parent.glob("*.yaml")):
+            g = Graph.from_patch(load_patch(patch), default_registry())
+            files = [n for n, gn in g.nodes.items() if gn.spec and gn.spec.id == "audio.file"]
+            apply_overrides(g, RunOptions(size=(640, 360), audio=str(song) if files else None,
+                                          duration=args.frames / 30))
+            g.check()
+            node, _ = image_sources(g, Plan(g))[0]
+            plan = Plan(g, targets=[node])
+            ex = Executor(g, device=args.device, precision=args.precision)
+            st = g.render_settings()
+            values = ex.evaluate_static(plan, st)
+            ex.reset(plan)
+            batch = args.batch or ex.auto_batch(st)
+            ex.node_seconds.clear()
+            with torch.inference_mode():
+                for s in range(0, args.frames, batch):
+                    ex.evaluate_frames(plan, st, np.arange(s, min(args.frames, s + batch)), values,
+                                       args.frames)
+            for nid in plan.frame_nodes:
+                per_frame[g.nodes[nid].spec.id].append(ex.node_seconds[nid] / args.frames * 1000)
+    rows = [{"type": t, "rate": "frame", "ms_per_frame": float(np.median(v)), "patches": len(v)}
+            for t, v in per_frame.items()]
+    rows.sort(key=lambda r: -r["ms_per_frame"])
+    return rows
+
+
 def _sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -181,6 +217,8 @@ def run(args) -> int:
         result["render"] = bench_render(args)
     if "memory" in sections:
         result["memory"] = bench_memory(args)
+    if "nodes" in sections:
+        result["nodes"] = bench_nodes(args)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -197,6 +235,9 @@ def run(args) -> int:
         print(f"  nodes: {nodes}")
         print(f"  video sink on the render thread {r['sink_process_s']:.2f}s; encoder thread busy "
               f"{r['encode_s']:.2f}s (overlapped), left to finish after the last frame {r['final_wait_s']:.2f}s")
+    for r in result.get("nodes", []):
+        print(f"node {r['type']:<20} {r['ms_per_frame']:7.1f} ms/frame at 640x360 "
+              f"(median over {r['patches']} patch{'es' if r['patches'] > 1 else ''})")
     for r in result.get("memory", []):
         print(f"memory: {r['video_seconds']:>3} s render -> peak RSS {r['peak_rss_mb']:.0f} MB "
               f"({r['wall_s']:.1f} s wall)")

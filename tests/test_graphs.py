@@ -1,0 +1,66 @@
+"""Every example patch renders (with a user's song in place of its audio), moves, and reacts;
+the gallery command makes its contact sheet."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from afx_graph import Graph, default_registry, load_patch
+from afx_graph.png import read_png
+from afx_graph.render import RunOptions, render_graph
+from conftest import run_afx
+from media import beat_track, read_video, write_wav
+
+GRAPHS = sorted((Path(__file__).resolve().parents[1] / "graphs").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    return write_wav(tmp_path_factory.mktemp("song") / "song.wav", beat_track(3.0), 22050)
+
+
+def test_there_are_enough_examples():
+    assert len(GRAPHS) >= 8
+    for g in GRAPHS:
+        meta = load_patch(g).meta
+        assert meta.get("name") and meta.get("description"), g.name
+
+
+@pytest.mark.parametrize("patch", GRAPHS, ids=[g.stem for g in GRAPHS])
+def test_example_renders_with_a_users_song(patch, song, tmp_path):
+    """What `afx run PATCH --audio song.wav -o out.mp4` does, in-process, at a tiny size."""
+    graph = Graph.from_patch(load_patch(patch), default_registry())
+    out = tmp_path / "o.mp4"
+    stats, outputs = render_graph(graph, RunOptions(output=str(out), audio=str(song), size=(64, 36),
+                                                    fps=10, duration=2.0))
+    assert outputs == [out]
+    v = read_video(out)
+    assert v["frames"].shape == (20, 36, 64, 3)
+    assert v["audio"] is not None
+    f = v["frames"].astype(np.float32)
+    assert f.std(axis=(1, 2, 3)).min() > 5, "a flat frame"
+    assert np.abs(f[1:] - f[:-1]).mean() > 0.5, "frames do not move"
+
+
+def test_beat_driven_patch_changes_more_on_beats(tmp_path):
+    """kaleido_beats turns a notch on every beat: the change into a beat frame is larger than
+    the change between two frames in the middle of a beat."""
+    song = write_wav(tmp_path / "beats.wav", beat_track(4.0, bpm=120), 22050)
+    patch = next(g for g in GRAPHS if g.stem == "kaleido_beats")
+    out = tmp_path / "k.mp4"
+    graph = Graph.from_patch(load_patch(patch), default_registry())
+    render_graph(graph, RunOptions(output=str(out), audio=str(song), size=(96, 54), fps=30))
+    f = read_video(out)["frames"].astype(np.float32)
+    ch = np.abs(f[1:] - f[:-1]).mean(axis=(1, 2, 3))
+    on = np.array([ch[i - 2:i + 1].max() for i in range(14, len(ch), 15)])    # beats every 15 frames
+    mid = np.concatenate([ch[i::15] for i in range(5, 11)])
+    assert on.mean() > 1.5 * mid.mean(), (on.mean(), mid.mean())
+
+
+def test_gallery_command_writes_a_contact_sheet(tmp_path):
+    r = run_afx("gallery", GRAPHS[0], "-o", tmp_path, "--size", "48x27", "--times", "0.5,1",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    img = read_png(tmp_path / f"{GRAPHS[0].stem}.png")
+    assert img.shape == (27, 48 * 2 + 4, 3) and img.std() > 5
+    assert f"{GRAPHS[0].stem}.png" in (tmp_path / "index.md").read_text()
