@@ -7,6 +7,7 @@ Sections (all by default):
   memory  peak memory (RSS) of 10 s and 60 s renders, each in a fresh process
   nodes   per-node cost: every example patch in graphs/ for --frames frames at 640x360,
           time per frame of each per-frame node type (median over the patches using it)
+  embeddings  ms per second of audio for each learned embedding (random weights) and timbre
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from ..render import RunOptions, apply_overrides, render_graph
 from ..settings import RenderSettings
 from ..wav import write_wav
 
-SECTIONS = ("cppn", "render", "memory", "nodes")
+SECTIONS = ("cppn", "render", "memory", "nodes", "embeddings")
 DEMO = Path(__file__).resolve().parents[2] / "graphs" / "demo.yaml"
 
 
@@ -219,6 +220,9 @@ def run(args) -> int:
         result["memory"] = bench_memory(args)
     if "nodes" in sections:
         result["nodes"] = bench_nodes(args)
+    if "embeddings" in sections:
+        from ..nodes.embeddings import bench_embeddings
+        result["embeddings"] = bench_embeddings(device=str(devices.pick_device(args.device)))
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -238,6 +242,9 @@ def run(args) -> int:
     for r in result.get("nodes", []):
         print(f"node {r['type']:<20} {r['ms_per_frame']:7.1f} ms/frame at 640x360 "
               f"(median over {r['patches']} patch{'es' if r['patches'] > 1 else ''})")
+    for r in result.get("embeddings", []):
+        print("embedding " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
+                                       for k, v in r.items()))
     for r in result.get("memory", []):
         print(f"memory: {r['video_seconds']:>3} s render -> peak RSS {r['peak_rss_mb']:.0f} MB "
               f"({r['wall_s']:.1f} s wall)")
