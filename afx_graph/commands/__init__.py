@@ -1,5 +1,5 @@
 """One module per ``afx`` sub-command; each exposes ``register(subparsers)``."""
-from . import bench, gallery, info, run, validate
+from . import bench, edit, gallery, info, models, run, validate
 
-ALL = [run.register, validate.register, info.register_nodes, info.register_schema,
-       bench.register, gallery.register]
+ALL = [run.register, edit.register, validate.register, info.register_nodes, info.register_schema,
+       models.register, bench.register, gallery.register]

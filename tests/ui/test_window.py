@@ -1,0 +1,360 @@
+"""The editor in a real Dear PyGui window on a private Xvfb display, driven through the same
+callbacks a person triggers (palette clicks, pin drags, widget edits, key presses), checked
+on the graph, the saved file and screenshots.
+
+Dear PyGui allows one context per process, so the whole module shares one window."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from afx_graph import load_patch
+from afx_graph.png import read_png
+
+PREVIEW = 64
+
+
+@pytest.fixture(scope="module")
+def app(xvfb, tmp_path_factory):
+    from afx_graph.ui.app import EditorApp
+    rec = tmp_path_factory.mktemp("recovery")
+    a = EditorApp(None, recovery=rec, audio=False, preview_size=PREVIEW, device="cpu",
+                  offer_recovery=False, width=1680, height=960)
+    a.build()
+    yield a
+    errors = list(a.callback_errors)
+    worker_exc = a.worker.exception
+    a.shutdown()
+    assert not errors, errors[0]
+    assert worker_exc is None
+
+
+@pytest.fixture
+def demo_app(app, demo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert app.open(demo)
+    app.worker.pause()
+    app.worker.seek(0.0)
+    app.select([])
+    app.step(3)
+    return app
+
+
+def items():
+    import dearpygui.dearpygui as dpg
+    return dpg
+
+
+def test_opens_the_demo_with_every_node_and_link(demo_app):
+    dpg = items()
+    from afx_graph.ui.nodes import link_tag, node_tag
+    g = demo_app.controller.graph
+    for nid in g.nodes:
+        assert dpg.does_item_exist(node_tag(nid))
+    for l in g.links():
+        assert dpg.does_item_exist(link_tag(l.dst, l.dst_port))
+    assert dpg.get_viewport_title().startswith("demo.yaml - afx")
+    # driven params show as linked, not as a widget
+    assert not dpg.is_item_shown("afx.param.field.punch")
+    assert "beats.beat" in dpg.get_value("afx.param.field.punch.linked")
+    # the editor's layout fix-up left no two nodes on top of each other
+    from afx_graph.ui import layout
+    demo_app.step(3)
+    sizes = demo_app.views.sizes()
+    rects = layout.rects(g, sizes)
+    ids = sorted(rects)
+    assert not any(layout.overlaps(rects[a], rects[b]) for i, a in enumerate(ids) for b in ids[i + 1:])
+    assert not demo_app.controller.dirty
+
+
+def test_palette_link_param_save_and_reload(demo_app, tmp_path):
+    dpg = items()
+    app = demo_app
+    assert "cppn" in app.type_in_search("neural")
+    nid = app.add_from_palette("field.coords")
+    app.type_in_search("")
+    assert nid == "coords1" or nid.startswith("coords")
+    app.step(2)
+    assert dpg.does_item_exist(f"afx.node.{nid}")
+    assert app.link(f"afx.out.{nid}.coords", "afx.in.field.coords") is None
+    app.step(2)
+    assert dpg.does_item_exist("afx.link.field.coords")
+    assert dpg.get_item_configuration("afx.link.field.coords")["attr_1"] == f"afx.out.{nid}.coords"
+    app.set_param_widget(nid, "scale", 2.5)
+    app.set_param_widget("field", "activations", "sin,tanh")
+    assert app.controller.graph.nodes[nid].params == {"scale": 2.5}
+    assert dpg.get_viewport_title().startswith("demo.yaml * - afx")
+    out = tmp_path / "edited.yaml"
+    assert app.save(out)
+    app.step(1)
+    assert dpg.get_viewport_title().startswith("edited.yaml - afx")
+    assert app.open(out)
+    app.step(2)
+    p = load_patch(out)
+    assert p.nodes[nid].params == {"scale": 2.5}
+    assert p.nodes["field"].inputs["coords"] == f"{nid}.coords"
+    assert p.nodes["field"].params["activations"] == "sin,tanh"
+    assert app.controller.dumps() == out.read_text()
+    assert dpg.get_value(f"afx.param.{nid}.scale") == pytest.approx(2.5)
+
+
+def test_refused_link_shows_why_and_draws_nothing(demo_app):
+    dpg = items()
+    app = demo_app
+    before = app.controller.dumps()
+    reason = app.link("afx.out.field.image", "afx.in.spectrum.audio")
+    app.step(2)
+    assert reason and "AUDIO" in reason
+    assert "cannot link" in dpg.get_value("afx.status") and "IMAGE" in dpg.get_value("afx.status")
+    assert dpg.is_item_shown("afx.toast")
+    assert app.controller.dumps() == before
+    assert dpg.get_item_configuration("afx.link.spectrum.audio")["attr_1"] == "afx.out.music.audio"
+
+
+def test_keyboard_undo_redo_delete_copy_paste(demo_app):
+    dpg = items()
+    app = demo_app
+    app.select(["coords"])
+    app.press(dpg.mvKey_Delete)
+    app.step(2)
+    assert "coords" not in app.controller.graph.nodes and not dpg.does_item_exist("afx.node.coords")
+    assert not dpg.does_item_exist("afx.link.field.coords")
+    app.press(dpg.mvKey_Z, ctrl=True)
+    app.step(2)
+    assert dpg.does_item_exist("afx.node.coords") and dpg.does_item_exist("afx.link.field.coords")
+    app.press(dpg.mvKey_Z, ctrl=True, shift=True)
+    app.step(1)
+    assert "coords" not in app.controller.graph.nodes
+    app.press(dpg.mvKey_Y, ctrl=True) if app.controller.can_redo else None
+    app.press(dpg.mvKey_Z, ctrl=True)
+    app.select(["spectrum", "field"])
+    app.press(dpg.mvKey_C, ctrl=True)
+    app.press(dpg.mvKey_V, ctrl=True)
+    app.step(2)
+    assert dpg.does_item_exist("afx.node.spectrum2") and dpg.does_item_exist("afx.link.field2.features")
+    app.select(["music"])
+    app.press(dpg.mvKey_D, ctrl=True)
+    app.step(1)
+    assert "music2" in app.controller.graph.nodes
+
+
+def test_slider_drag_is_one_undo_step(demo_app):
+    dpg = items()
+    app = demo_app
+    for v in (1.0, 2.0, 3.5):
+        app.set_param_widget("field", "scale", v, drag=True)
+        app.step(1)
+    app.release_widget("field", "scale")
+    assert app.controller.param_value("field", "scale") == 3.5
+    app.undo()
+    app.step(1)
+    assert app.controller.param_value("field", "scale") == 1.0
+    assert dpg.get_value("afx.param.field.scale") == pytest.approx(1.0)   # the widget follows
+    assert not app.controller.dirty
+
+
+def test_moving_a_node_is_recorded(demo_app):
+    dpg = items()
+    app = demo_app
+    dpg.set_item_pos("afx.node.video", [900, 300])       # as a drag leaves it
+    app.step(2)
+    assert app.controller.graph.nodes["video"].ui["pos"] == [900, 300]
+    app.undo()
+    app.step(2)
+    assert dpg.get_item_pos("afx.node.video") == [800, 80]
+
+
+def test_preview_panel_shows_the_rendered_field(demo_app, tmp_path):
+    app = demo_app
+    f = app.wait_preview(lambda f: f.kind == "image" and f.node == "field", timeout=60)
+    assert f is not None, app.worker.status
+    app.worker.play()
+    f2 = app.wait_preview(lambda f: f.frame >= 5, timeout=60)
+    app.worker.pause()
+    assert f2 is not None
+    shot = app.screenshot(tmp_path / "editor.png")
+    img = read_png(shot).astype(np.float32)
+    (x0, y0), (x1, y1) = app.preview_region()
+    assert x1 - x0 > 100 and y1 - y0 > 50
+    region = img[y0 + 2:y1 - 2, x0 + 2:x1 - 2]
+    assert region.std() > 10, region.std()
+    assert np.abs(region.mean(axis=(0, 1)) - img[5:40, x0:x1].mean(axis=(0, 1))).max() > 5
+
+
+def test_selecting_a_timeline_shows_a_plot(demo_app):
+    dpg = items()
+    app = demo_app
+    app.select(["spectrum"])
+    f = app.wait_preview(lambda f: f.node == "spectrum", timeout=30)
+    assert f is not None and f.kind == "timeline"
+    app.step(2)
+    assert dpg.is_item_shown("afx.preview.plot") and not dpg.is_item_shown("afx.preview.image")
+    kinds = [dpg.get_item_type(i) for i in dpg.get_item_children("afx.preview.y", 1)]
+    assert kinds == ["mvAppItemType::mvImageSeries", "mvAppItemType::mvLineSeries"]   # heat map, play head
+    app.select(["beats"])                   # a few curves: lines with a legend
+    f = app.wait_preview(lambda f: f.node == "beats", timeout=30)
+    app.step(2)
+    assert f.kind == "timeline" and len(dpg.get_item_children("afx.preview.y", 1)) == len(f.names)
+    app.select([])
+
+
+def test_a_failing_node_shows_its_error_and_the_app_goes_on(demo_app, not_audio, tmp_path):
+    dpg = items()
+    app = demo_app
+    nid = app.add_from_palette("audio.file")
+    app.set_param_widget(nid, "path", str(not_audio))
+    assert app.link(f"afx.out.{nid}.audio", "afx.in.spectrum.audio") is None
+    end = time.monotonic() + 60
+    while nid not in app.worker.errors and time.monotonic() < end:
+        app.step(1)
+        time.sleep(0.01)
+    app.step(2)
+    assert "not an audio file" in app.worker.errors.get(nid, ""), app.worker.status
+    assert dpg.is_item_shown(f"afx.msgattr.{nid}")
+    assert "not an audio file" in dpg.get_value(f"afx.msg.{nid}")
+    assert dpg.get_item_theme(f"afx.node.{nid}") in ("afx.theme.error", dpg.get_alias_id("afx.theme.error"))
+    shot = read_png(app.screenshot(tmp_path / "failing.png"))
+    x0, y0 = dpg.get_item_rect_min(f"afx.node.{nid}")
+    title = shot[y0 + 3:y0 + 12, x0 + 3:x0 + 40].reshape(-1, 3).mean(axis=0)
+    assert title[0] > 120 and title[0] > 2 * title[1]            # a red title bar
+    app.undo()                                                    # unlink: all well again
+    app.step(5)
+    assert app.worker.alive
+    f = app.wait_preview(lambda f: not app.worker.errors, timeout=60)
+    assert f is not None
+
+
+def test_render_dialog_renders_on_a_thread(demo_app, tmp_path):
+    dpg = items()
+    app = demo_app
+    app.controller.set_settings(size=[64, 36], duration=0.5)
+    out = tmp_path / "r.mp4"
+    assert app.start_render(str(out), force=False)
+    assert dpg.is_item_shown("afx.render")
+    end = time.monotonic() + 90
+    while app.render_dialog.busy and time.monotonic() < end:
+        app.step(1)
+        time.sleep(0.02)
+    app.step(2)
+    assert out.exists() and out.stat().st_size > 0, app.render_dialog.error
+    assert "wrote" in dpg.get_value("afx.render.msg")
+    assert app.start_render(str(out), force=False)               # exists: refused, clearly
+    app.render_dialog.wait()
+    app.step(2)
+    assert "already exists" in dpg.get_value("afx.render.msg")
+    dpg.configure_item("afx.render", show=False)
+
+
+def test_unsaved_changes_prompt_before_open(demo_app, tmp_path):
+    dpg = items()
+    app = demo_app
+    app.controller.set_param("music", "seed", 11)
+    app.request_open(Path(app.controller.path))
+    app.step(1)
+    assert dpg.is_item_shown("afx.confirm")
+    app.confirm_dialog.answer("cancel")
+    assert app.controller.param_value("music", "seed") == 11
+    app.request_open(Path(app.controller.path))
+    app.confirm_dialog.answer("discard")
+    app.step(1)
+    assert app.controller.param_value("music", "seed") == 3 and not app.controller.dirty
+
+
+def test_palette_enter_adds_the_first_match(demo_app):
+    app = demo_app
+    app.type_in_search("onsets")
+    nid = app.add_first_match()
+    app.type_in_search("")
+    assert app.controller.graph.nodes[nid].type == "features.onsets"
+
+
+def test_choosing_the_output_to_preview(demo_app):
+    dpg = items()
+    app = demo_app
+    app.select(["spectrum"])
+    app.step(2)
+    assert dpg.get_value("afx.inspect.port") == "features"
+    dpg.set_value("afx.inspect.port", "bass")
+    cb = dpg.get_item_callback("afx.inspect.port")
+    cb("afx.inspect.port", "bass")
+    f = app.wait_preview(lambda f: f.port == "bass", timeout=30)
+    assert f is not None and f.kind == "timeline" and f.names == ("bass",)
+    app.select([])
+
+
+def test_autosaved_work_is_offered_back(app, demo, tmp_path):
+    dpg = items()
+    from afx_graph.ui.controller import EditorController
+    other = EditorController(recovery=app.controller.recovery)   # an editor that crashed
+    other.open(demo)
+    other.set_param("music", "tempo", 99.0)
+    other.autosave()
+    app.controller.close()
+    app.new()
+    assert app.recovery_dialog.offer()
+    app.step(1)
+    assert dpg.is_item_shown("afx.recover")
+    (rec,) = app.controller.list_recoveries()
+    app.recovery_dialog.restore(rec)
+    app.step(2)
+    assert app.controller.param_value("music", "tempo") == 99.0
+    assert app.controller.dirty and dpg.get_viewport_title().startswith("demo.yaml * - afx")
+    app.controller.close()
+    assert not app.controller.list_recoveries()
+
+
+def test_a_patch_with_an_unknown_node_opens_and_saves_unchanged(app, tmp_path):
+    dpg = items()
+    p = tmp_path / "odd.yaml"
+    p.write_text("afx: 1\nnodes:\n  a:\n    type: field.coords\n  odd:\n    type: fancy.thing\n"
+                 "    params:\n      x: 1\n    inputs:\n      coords: a.coords\n")
+    app.controller.close()
+    assert app.open(p)
+    app.step(3)
+    assert dpg.does_item_exist("afx.node.odd") and dpg.does_item_exist("afx.link.odd.coords")
+    assert "problem" in dpg.get_value("afx.problems")
+    out = tmp_path / "odd2.yaml"
+    app.save(out)
+    assert load_patch(out).nodes["odd"].params == {"x": 1}
+    assert not app.callback_errors
+
+
+def test_file_dialogs(app, demo, tmp_path, not_audio):
+    dpg = items()
+    app.controller.close()
+    app.new()
+    app.add_from_palette("audio.file")
+    assert not app.save()                                   # a new patch asks where
+    app.step(1)
+    assert dpg.is_item_shown("afx.fd.save")
+    app.dialogs._saved("afx.fd.save", {"file_path_name": str(tmp_path / "mine.yaml")})
+    dpg.configure_item("afx.fd.save", show=False)
+    assert (tmp_path / "mine.yaml").exists() and not app.controller.dirty
+    # choosing an input file for a path param: relative to the patch's folder
+    app.dialogs.show_param("file", "path", "path")
+    app.dialogs._param_chosen("afx.fd.param", {"file_path_name": str(not_audio)})
+    dpg.configure_item("afx.fd.param", show=False)
+    assert app.controller.param_value("file", "path") == not_audio.name
+    app.dialogs._opened("afx.fd.open", {"file_path_name": str(demo)})
+    assert app.controller.path == demo.resolve()
+
+
+def test_every_registered_type_gets_a_node(app, tmp_path):
+    """New node families show up with no editor change: one of each builds its widgets."""
+    dpg = items()
+    app.new()
+    app.step(1)
+    for spec in app.registry.specs():
+        nid = app.add_from_palette(spec.id)
+        assert nid, app.status_text
+    app.step(2)
+    for nid, n in app.controller.graph.nodes.items():
+        for name in n.spec.params:
+            assert dpg.does_item_exist(f"afx.param.{nid}.{name}")
+    assert not app.callback_errors
+    app.controller.close()
+    app.new()
+    app.step(1)
