@@ -11,6 +11,8 @@ from afx_graph import (IMAGE, VECTOR, Executor, Graph, In, Out, Plan, Registry, 
                        loads, node)
 from afx_graph.context import FrameContext
 from afx_graph.nodes import image as im
+import graphkit
+from graphkit import render
 
 # -- helpers --------------------------------------------------------------------------------
 
@@ -77,6 +79,7 @@ class Capture:
         self.value = torch.cat(self.values) if self.values else None
 
 
+
 HELPERS = [Card, Still, Dot, Capture]
 
 
@@ -88,20 +91,7 @@ def reg():
 
 
 def build(reg, nodes, links, *, frames=12, fps=10, size=(32, 24)):
-    g = Graph(reg)
-    g.settings = {"size": list(size), "fps": fps, "duration": frames / fps}
-    for nid, (type_id, params) in nodes.items():
-        g.add_node(type_id, nid, params=params)
-    for src, dst in links:
-        g.connect(*src.split("."), *dst.split("."))
-    g.check()
-    return g
-
-
-def render(g, batch, ex=None):
-    ex = ex or Executor(g, device="cpu")
-    ex.render(Plan(g), g.render_settings(), batch=batch)
-    return ex.instance("sink")
+    return graphkit.build(reg, nodes, links, frames=frames, fps=fps, size=size)
 
 
 def ctx(frames=(0,), size=(32, 24), fps=30.0):

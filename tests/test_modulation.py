@@ -12,6 +12,8 @@ from afx_graph import (IMAGE, SCALAR, TIMELINE, VECTOR, Executor, Graph, In, Nod
                        node)
 from afx_graph.context import FrameContext
 from afx_graph.nodes import modulation as mod
+import graphkit
+from graphkit import render
 
 # -- helpers --------------------------------------------------------------------------------
 
@@ -72,6 +74,7 @@ class Sink:
         self.image = torch.cat(self.images) if self.images else None
 
 
+
 HELPERS = [Table, Const, Card, Sink]
 
 
@@ -83,20 +86,7 @@ def reg():
 
 
 def build(reg, nodes, links, *, frames=20, fps=10, size=(16, 12)):
-    g = Graph(reg)
-    g.settings = {"size": list(size), "fps": fps, "duration": frames / fps}
-    for nid, (type_id, params) in nodes.items():
-        g.add_node(type_id, nid, params=params)
-    for src, dst in links:
-        g.connect(*src.split("."), *dst.split("."))
-    g.check()
-    return g
-
-
-def render(g, batch, ex=None):
-    ex = ex or Executor(g, device="cpu")
-    ex.render(Plan(g), g.render_settings(), batch=batch)
-    return ex.instance("sink")
+    return graphkit.build(reg, nodes, links, frames=frames, fps=fps, size=size)
 
 
 def values(reg, nodes, links, batch=4, **kw):
