@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -143,5 +142,3 @@ def per_frame(value, ctx, ndim: int = 4) -> "torch.Tensor":
         return v.reshape((-1,) + (1,) * (ndim - 1))
     return torch.tensor(float(value), device=ctx.device).reshape((1,) * ndim)
 
-
-Adapter = Callable[[object, object], object]
