@@ -64,3 +64,11 @@ def test_gallery_command_writes_a_contact_sheet(tmp_path):
     img = read_png(tmp_path / f"{GRAPHS[0].stem}.png")
     assert img.shape == (27, 48 * 2 + 4, 3) and img.std() > 5
     assert f"{GRAPHS[0].stem}.png" in (tmp_path / "index.md").read_text()
+
+
+@pytest.mark.parametrize("patch", GRAPHS, ids=[g.stem for g in GRAPHS])
+def test_examples_are_saved_in_canonical_form(patch):
+    """Opening an example in the editor and saving it unchanged rewrites nothing."""
+    from afx_graph import dumps
+    graph = Graph.from_patch(load_patch(patch), default_registry())
+    assert dumps(graph.to_patch()) == patch.read_text()
