@@ -11,16 +11,18 @@ copied. What each follows:
   of 96 frames x 64 bands. VGG stack conv64-pool-conv128-pool-conv256x2-pool-conv512x2-pool,
   3x3 convs with SAME padding, then fc 4096-4096-128; the 128-D layer is linear, as in
   ``vggish_slim.py`` (torchvggish puts a ReLU there). Optional AudioSet PCA whitening and 8-bit
-  quantisation (``vggish_postprocess.py``).
+  quantisation (``vggish_postprocess.py``, which truncates to the step below: ``astype(uint8)``).
 * **YAMNet** (``tensorflow/models research/audioset/yamnet``): same 16 kHz front end with
   ``log(mel + 0.001)``, patches of 96 frames hopping 0.48 s, waveform padded to whole patches.
   MobileNetV1: a 3x3/2 conv (32) and 13 depthwise-separable blocks (64, 128/2, 128, 256/2, 256,
   512/2, 5x512, 1024/2, 1024), TensorFlow SAME padding, batch norm without scale (eps 1e-4),
   global average pooling -> 1024-D embedding, dense -> 521 sigmoid AudioSet scores.
 * **OpenL3** audio subnetwork (Cramer et al. 2019; ``marl/openl3``): 48 kHz, 1 s windows; the
-  kapre 0.1.4 front end it was trained with: mel256 / mel128 (2048-point periodic-Hann STFT, hop
-  242, SAME padding, power spectrum through an HTK mel filterbank with Slaney area norm, square
-  root, 10*log10, minus the window's maximum, floor -80 dB) or linear (512-point, VALID,
+  kapre 0.1.4 front end its published weights were trained with (not openl3 0.4's kapre 0.3
+  front end, which computes the spectrogram differently and so shifts the embeddings):
+  mel256 / mel128 (2048-point periodic-Hann STFT, hop 242, SAME padding, power spectrum through
+  an HTK mel filterbank with Slaney area norm, square root, 10*log10, minus the window's
+  maximum, floor -80 dB) or linear (512-point, VALID,
   magnitude, same dB scaling); batch norm on the input, four blocks of two 3x3 conv+BN+ReLU
   (64, 128, 256, 512) with 2x2 max pooling between the first three, the last conv
   (``audio_embedding_layer``) without BN/ReLU, then max pooling over the whole map -> 512-D.
@@ -247,7 +249,11 @@ class VGGish(nn.Module):
         if self.pca_matrix is None:
             raise WeightsError("no PCA parameters loaded")
         x = torch.clamp((emb - self.pca_means) @ self.pca_matrix.T, -2.0, 2.0)
-        return torch.round((x + 2.0) * (255.0 / 4.0)) if quantize else x
+        if not quantize:
+            return x
+        # vggish_postprocess.py: (x - min) * (255 / (max - min)), then astype(uint8), which
+        # truncates (the value is never negative here, so truncation is the floor)
+        return torch.floor((x + 2.0) * (255.0 / 4.0))
 
 
 # -- YAMNet -----------------------------------------------------------------------------------
@@ -595,8 +601,9 @@ def vggish_pca_from(fmt: str, content) -> tuple | None:
 def map_yamnet(model: YAMNet, fmt: str, content) -> dict:
     """Accepted: afx's own layout; w-hc/torch_audioset (``layer1.fused.conv``,
     ``layerN.{depthwise,pointwise}_conv.{conv,bn}``, ``classifier``); Google's Keras
-    ``yamnet.h5`` (``layerN/conv``, ``layerN/{depthwise,pointwise}_conv`` with ``/bn``,
-    ``logits``)."""
+    ``yamnet.h5`` (``layerN/conv``, ``layerN/{depthwise,pointwise}_conv`` with ``/bn``, and
+    the classifier, a dense layer with a ``(1024, 521)`` kernel under any name: ``logits`` in
+    the released file, ``dense`` in files saved from the current ``yamnet.py``)."""
     if fmt == "keras":
         return _yamnet_from_keras(content)
     if fmt != "torch":
@@ -632,11 +639,24 @@ def map_yamnet(model: YAMNet, fmt: str, content) -> dict:
     return out
 
 
+def _is_yamnet_classifier(weights: dict) -> bool:
+    """The 1024 -> 521 dense layer: found by its shapes, whatever it is called (``logits`` in
+    the first release, ``dense`` in files saved from the current ``yamnet.py``)."""
+    kernel, bias = weights.get("kernel"), weights.get("bias")
+    return (kernel is not None and bias is not None
+            and np.shape(kernel) == (YAMNet.dims, YAMNet.classes)
+            and np.shape(bias) == (YAMNet.classes,))
+
+
 def _yamnet_from_keras(layers) -> dict:
     out: dict[str, torch.Tensor] = {}
     pattern = re.compile(r"(?:^|/)layer(\d+)/(conv|depthwise_conv|pointwise_conv)(/bn)?$")
+    classifiers = [name for name, weights in layers if _is_yamnet_classifier(weights)]
+    if len(classifiers) > 1:
+        raise WeightsError(f"has {len(classifiers)} layers shaped like YAMNet's classifier "
+                           f"(1024 -> 521): {', '.join(classifiers)}")
     for name, weights in layers:
-        if re.search(r"(?:^|/)logits$", name):
+        if _is_yamnet_classifier(weights):
             out["logits.weight"] = _tensor(np.asarray(weights["kernel"]).T)
             out["logits.bias"] = _tensor(weights["bias"])
             continue
@@ -660,7 +680,8 @@ def _yamnet_from_keras(layers) -> dict:
         else:
             out[f"{dst}.weight"] = _keras_conv(weights["kernel"])
     if not out:
-        raise WeightsError("is a Keras file without YAMNet layers (layer1/conv ... logits)")
+        raise WeightsError("is a Keras file without YAMNet layers (layer1/conv ... and a "
+                           "1024 -> 521 dense classifier)")
     return out
 
 

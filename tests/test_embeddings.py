@@ -360,6 +360,31 @@ def test_numpy_1_pickles_load(tmp_path):
     assert fmt == "npy" and content["conv2d_1"]["weights"].sum() == 4
 
 
+def keras_conv(t):
+    return t.numpy().transpose(2, 3, 1, 0)          # torch -> Keras (kh, kw, in, out)
+
+
+def keras_yamnet_layers(sd, classifier="logits") -> list:
+    """A torch_audioset checkpoint as the Keras layers of Google's yamnet.h5 (the classifier
+    is ``logits`` in the released file, ``dense`` when saved from the current yamnet.py)."""
+    depthwise = lambda t: t.numpy().transpose(2, 3, 0, 1)        # (in,1,kh,kw) -> (kh,kw,in,1)
+    bn = lambda p: {"beta": sd[f"{p}.bias"].numpy(), "moving_mean": sd[f"{p}.running_mean"].numpy(),
+                    "moving_variance": sd[f"{p}.running_var"].numpy()}
+    layers = [("layer1/conv", {"kernel": keras_conv(sd["layer1.fused.conv.weight"])}),
+              ("layer1/conv/bn", bn("layer1.fused.bn"))]
+    for n in range(2, 15):
+        layers += [
+            (f"layer{n}/depthwise_conv",
+             {"depthwise_kernel": depthwise(sd[f"layer{n}.depthwise_conv.conv.weight"])}),
+            (f"layer{n}/depthwise_conv/bn", bn(f"layer{n}.depthwise_conv.bn")),
+            (f"layer{n}/pointwise_conv",
+             {"kernel": keras_conv(sd[f"layer{n}.pointwise_conv.conv.weight"])}),
+            (f"layer{n}/pointwise_conv/bn", bn(f"layer{n}.pointwise_conv.bn"))]
+    layers.append((classifier, {"kernel": sd["classifier.weight"].numpy().T,
+                                "bias": sd["classifier.bias"].numpy()}))
+    return layers
+
+
 def test_keras_h5_files_load(tmp_path):
     import h5py  # a test dependency: the .h5 path is real code and must run in CI
     gen = torch.Generator().manual_seed(5)
@@ -372,26 +397,13 @@ def test_keras_h5_files_load(tmp_path):
 
     # YAMNet as Google's yamnet.h5
     sd = torch_audioset_yamnet_checkpoint(gen)
-    conv = lambda t: t.numpy().transpose(2, 3, 1, 0)            # torch -> Keras (kh, kw, in, out)
-    depthwise = lambda t: t.numpy().transpose(2, 3, 0, 1)        # (in,1,kh,kw) -> (kh,kw,in,1)
-    bn = lambda p: {"beta": sd[f"{p}.bias"].numpy(), "moving_mean": sd[f"{p}.running_mean"].numpy(),
-                    "moving_variance": sd[f"{p}.running_var"].numpy()}
+    conv = keras_conv
     path = tmp_path / "yamnet.h5"
-    names = []
+    layers = keras_yamnet_layers(sd)
     with h5py.File(path, "w") as f:
-        def add(name, w):
+        for name, w in layers:
             keras_layer(f, name, w)
-            names.append(name.encode())
-        add("layer1/conv", {"kernel": conv(sd["layer1.fused.conv.weight"])})
-        add("layer1/conv/bn", bn("layer1.fused.bn"))
-        for n in range(2, 15):
-            add(f"layer{n}/depthwise_conv",
-                {"depthwise_kernel": depthwise(sd[f"layer{n}.depthwise_conv.conv.weight"])})
-            add(f"layer{n}/depthwise_conv/bn", bn(f"layer{n}.depthwise_conv.bn"))
-            add(f"layer{n}/pointwise_conv", {"kernel": conv(sd[f"layer{n}.pointwise_conv.conv.weight"])})
-            add(f"layer{n}/pointwise_conv/bn", bn(f"layer{n}.pointwise_conv.bn"))
-        add("logits", {"kernel": sd["classifier.weight"].numpy().T, "bias": sd["classifier.bias"].numpy()})
-        f.attrs["layer_names"] = names
+        f.attrs["layer_names"] = [name.encode() for name, _ in layers]
     model = em.load_model("yamnet", path)
     patches = torch.randn(2, 96, 64)
     with torch.inference_mode():
@@ -422,6 +434,50 @@ def test_keras_h5_files_load(tmp_path):
         ours = model.convs[-1](model_tail(model, spec))
     torch.testing.assert_close(F.max_pool2d(ours, (32, 24)).flatten(1),
                                torchopenl3_forward(sd, spec), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("classifier", ["logits", "dense", "yamnet_frames/dense_1"])
+def test_yamnet_keras_classifier_is_found_by_shape_under_any_name(classifier):
+    """Released yamnet.h5: ``logits``; saved from the current yamnet.py: ``dense``."""
+    sd = torch_audioset_yamnet_checkpoint(torch.Generator().manual_seed(8))
+    model = em.YAMNet()
+    em.load_into(model, em.map_yamnet(model, "keras", keras_yamnet_layers(sd, classifier)), "h5")
+    assert torch.equal(model.logits.weight, sd["classifier.weight"])
+    assert torch.equal(model.logits.bias, sd["classifier.bias"])
+
+
+def test_yamnet_keras_without_or_with_two_classifiers_is_refused():
+    sd = torch_audioset_yamnet_checkpoint(torch.Generator().manual_seed(9))
+    layers = keras_yamnet_layers(sd, "dense")
+    model = em.YAMNet()
+    with pytest.raises(em.WeightsError, match="missing .*logits"):
+        em.load_into(model, em.map_yamnet(model, "keras", layers[:-1]), "h5")
+    with pytest.raises(em.WeightsError, match="2 layers shaped like YAMNet's classifier"):
+        em.map_yamnet(model, "keras", layers + [("logits", layers[-1][1])])
+    # a dense layer of another shape is not taken for it
+    other = layers[:-1] + [("dense", {"kernel": np.zeros((1024, 10), np.float32),
+                                      "bias": np.zeros(10, np.float32)})]
+    with pytest.raises(em.WeightsError, match="missing"):
+        em.load_into(model, em.map_yamnet(model, "keras", other), "h5")
+
+
+def test_vggish_quantisation_truncates_like_googles_postprocessor():
+    """vggish_postprocess.py: clip to [-2, 2], (x + 2) * 255 / 4, then astype(uint8), which
+    truncates: a value just under a step stays on the step below."""
+    model = em.VGGish()
+    model.set_pca(np.eye(128), np.zeros(128))
+    step = 4.0 / 255.0
+    k = torch.arange(128, dtype=torch.float64) % 255
+    x = (-2.0 + (k + 0.999) * step).float()[None]       # 0.999 of the way to the next step
+    q = model.postprocess(x, quantize=True)
+    assert torch.equal(q[0], k.float())
+    google = ((np.clip(x.numpy().astype(np.float64), -2, 2) + 2.0) * (255.0 / 4.0)).astype(np.uint8)
+    np.testing.assert_array_equal(q.numpy(), google)
+    # the ends and the clipping
+    ends = model.postprocess(torch.tensor([[-5.0, -2.0, 2.0, 5.0] + [0.0] * 124]), quantize=True)
+    assert ends[0, :4].tolist() == [0.0, 0.0, 255.0, 255.0]
+    assert ends[0, 4].item() == 127.0                   # 63.75 * 2 = 127.5 -> 127, not 128
+    torch.testing.assert_close(model.postprocess(x, quantize=False), x)
 
 
 # -- front ends against librosa ----------------------------------------------------------------
