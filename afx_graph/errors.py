@@ -6,7 +6,33 @@ is an internal fault (exit 1).
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+
+# Characters that must not reach a terminal raw: C0/C1 controls (ESC starts escape sequences,
+# a newline splits one error into two lines), format characters (bidi overrides such as
+# U+202E reorder the text around them, zero-width characters hide), line/paragraph separators,
+# and lone surrogates (undecodable file-name bytes).
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control, format (bidi) and separator character written as an
+    escape (``\\x1b``, ``\\n``, ``\\u202e``), so text taken from a patch prints as one inert line."""
+    if text.isprintable():          # fast path: nothing to do (the usual case)
+        return text
+    out = []
+    for ch in text:
+        if ch in _SHORT:
+            out.append(_SHORT[ch])
+        elif unicodedata.category(ch) in _UNSAFE_CATEGORIES:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else
+                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -27,7 +53,7 @@ class Issue:
             parts.append(self.field)
         if parts:
             loc = f"{loc}: {' '.join(parts)}" if loc else " ".join(parts)
-        return f"{loc}: {self.message}" if loc else self.message
+        return escape_controls(f"{loc}: {self.message}" if loc else self.message)
 
 
 class AfxError(Exception):
