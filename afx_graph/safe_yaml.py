@@ -2,7 +2,10 @@
 
 Only the safe constructors (no Python tags), a cap on file size, a cap on aliases, and a
 budget on the size and depth of the loaded structure, so a 'billion laughs' file or a
-self-referencing alias fails fast with a clear message instead of eating memory.
+self-referencing alias fails fast with a clear message instead of eating memory. Nesting depth
+is counted while the document is composed, so ten thousand '[' fail at level MAX_DEPTH + 1
+instead of running PyYAML's recursive composer into a RecursionError. A key given twice in one
+mapping is an error (YAML says keys are unique; PyYAML would silently keep the last one).
 """
 from __future__ import annotations
 
@@ -18,10 +21,14 @@ class YamlRejected(ValueError):
     pass
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _BoundedLoader(yaml.SafeLoader):
     def __init__(self, stream):
         super().__init__(stream)
         self._aliases = 0
+        self._depth = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -29,7 +36,49 @@ class _BoundedLoader(yaml.SafeLoader):
             if self._aliases > MAX_ALIASES:
                 raise YamlRejected(f"too many YAML aliases (more than {MAX_ALIASES}); "
                                    "a patch file does not need them")
-        return super().compose_node(parent, index)
+            return super().compose_node(parent, index)
+        # the root is depth 0, as in _check_budget; refuse before PyYAML recurses any deeper
+        if self._depth > MAX_DEPTH:
+            mark = self.peek_event().start_mark
+            raise YamlRejected(f"patch is nested more than {MAX_DEPTH} levels deep "
+                               f"(at line {mark.line + 1}, column {mark.column + 1})")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node, deep=False):
+        """A scalar its tag cannot read (``2001-02-30``, ``!!int x``) is bad input, not a crash."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except (YamlRejected, yaml.YAMLError):
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError):
+            what = node.tag.rsplit(":", 1)[-1]
+            text = node.value if isinstance(node, yaml.ScalarNode) else ""
+            shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "..."
+            raise YamlRejected(f"cannot read {shown} as {what} at line {node.start_mark.line + 1}, "
+                               f"column {node.start_mark.column + 1}") from None
+
+    def construct_mapping(self, node, deep=False):
+        """Refuse a key written twice in the same mapping (at any level). Keys brought in
+        by a merge (``<<: *base``) may be overridden, as YAML intends."""
+        if isinstance(node, yaml.MappingNode):
+            first: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                    continue     # merges are flattened below; unhashable keys fail there too
+                key = self.construct_object(key_node)
+                try:
+                    earlier = first.setdefault(key, key_node)
+                except TypeError:
+                    continue
+                if earlier is not key_node:
+                    raise YamlRejected(
+                        f"duplicate key '{key_node.value}' at line {key_node.start_mark.line + 1}"
+                        f" (first at line {earlier.start_mark.line + 1})")
+        return super().construct_mapping(node, deep=deep)
 
 
 def load(text: str | bytes):
@@ -40,8 +89,16 @@ def load(text: str | bytes):
     except YamlRejected:
         raise
     except yaml.constructor.ConstructorError as e:
-        tag = getattr(e, "problem", "") or str(e)
-        raise YamlRejected(f"unsupported YAML tag ({tag.strip()}); patches hold plain data only") from None
+        problem = (getattr(e, "problem", "") or str(e)).strip()
+        if "constructor for the tag" in problem:
+            raise YamlRejected(f"unsupported YAML tag ({problem}); patches hold plain data only")\
+                from None
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        if "unhashable key" in problem:
+            raise YamlRejected(f"a list or mapping used as a key{where}; keys are plain names")\
+                from None
+        raise YamlRejected(f"cannot read the YAML{where}: {problem}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
