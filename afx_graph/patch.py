@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,8 @@ from .errors import Issue, PatchError
 FORMAT_VERSION = 1
 TOP_KEYS = ("afx", "meta", "settings", "nodes")
 NODE_KEYS = ("type", "version", "params", "inputs", "ui")
-NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")     # use fullmatch: '$' also matches before a final newline
+PORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # format migrations: FORMAT_MIGRATIONS[n] turns a version-n document into version n+1
 FORMAT_MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
@@ -70,7 +72,7 @@ def parse_link(text: Any) -> tuple[str, str] | None:
     if not isinstance(text, str) or text.count(".") != 1:
         return None
     node, port = text.split(".")
-    if not NODE_ID.match(node) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", port):
+    if not NODE_ID.fullmatch(node) or not PORT_NAME.fullmatch(port):
         return None
     return node, port
 
@@ -80,23 +82,71 @@ def load_patch(path: str | os.PathLike) -> Patch:
     """Read a patch file. Raises PatchError for a file that cannot be a patch at all;
     smaller structural problems are collected in ``patch.issues`` for validation to report."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > safe_yaml.MAX_BYTES:
-            raise PatchError([Issue(f"file is {size // 1024} KiB; a patch is at most "
-                                    f"{safe_yaml.MAX_BYTES // 1024} KiB", str(path))])
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise PatchError([Issue("no such file", str(path))]) from None
-    except IsADirectoryError:
-        raise PatchError([Issue("is a folder, not a patch file", str(path))]) from None
-    except PermissionError:
-        raise PatchError([Issue("permission denied", str(path))]) from None
+    raw = read_capped(path, safe_yaml.MAX_BYTES)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise PatchError([Issue("not a text file (not UTF-8)", str(path))]) from None
     return loads(text, path=path)
+
+
+_NOT_REGULAR = ((stat.S_ISDIR, "is a folder, not a patch file"),
+                (stat.S_ISFIFO, "is a FIFO (named pipe), not a patch file"),
+                (stat.S_ISCHR, "is a character device, not a patch file"),
+                (stat.S_ISBLK, "is a block device, not a patch file"),
+                (stat.S_ISSOCK, "is a socket, not a patch file"))
+
+
+def _not_regular(mode: int) -> str | None:
+    for test, why in _NOT_REGULAR:
+        if test(mode):
+            return why
+    return None if stat.S_ISREG(mode) else "is not a regular file, not a patch file"
+
+
+def read_capped(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, whatever its size claims.
+
+    A FIFO, device or socket is refused from ``stat`` without opening it (opening a FIFO for
+    reading blocks until a writer comes; /dev/zero never ends); the file is opened non-blocking
+    and checked again, so one swapped in between cannot hang the read; and no more than
+    ``limit + 1`` bytes are ever read (a file that grows, or a /proc file that claims size 0)."""
+    file = str(path)
+    too_big = f"a patch is at most {limit // 1024} KiB"
+    try:
+        st = os.stat(path)
+        why = _not_regular(st.st_mode)
+        if why:
+            raise PatchError([Issue(why, file)])
+        if st.st_size > limit:
+            raise PatchError([Issue(f"file is {st.st_size // 1024} KiB; {too_big}", file)])
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) \
+            | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+        fd = os.open(path, flags)
+        try:
+            why = _not_regular(os.fstat(fd).st_mode)
+            if why:
+                raise PatchError([Issue(why, file)])
+            chunks, size = [], 0
+            while size <= limit:
+                chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+    except FileNotFoundError:
+        raise PatchError([Issue("no such file", file)]) from None
+    except IsADirectoryError:
+        raise PatchError([Issue("is a folder, not a patch file", file)]) from None
+    except PermissionError:
+        raise PatchError([Issue("permission denied", file)]) from None
+    except OSError as e:
+        raise PatchError([Issue(f"cannot read: {e.strerror or e}", file)]) from None
+    if size > limit:
+        raise PatchError([Issue(f"file is more than {limit // 1024} KiB; {too_big}", file)])
+    return b"".join(chunks)
 
 
 def loads(text: str, *, path: Path | None = None) -> Patch:
@@ -140,10 +190,10 @@ def from_data(data: Any, *, path: Path | None = None) -> Patch:
 
     nodes: dict[str, NodeEntry] = {}
     for nid, raw in raw_nodes.items():
-        nid = str(nid)
-        if not NODE_ID.match(nid):
+        if not isinstance(nid, str) or not NODE_ID.fullmatch(nid):
+            # a key YAML reads as a number, true/false/yes/no or null is not a name either
             issues.append(Issue("node ids are letters, digits, '_' and '-' and start with a "
-                                "letter", file, nid))
+                                "letter", file, str(nid)))
             continue
         if isinstance(raw, str):   # shorthand "id: type"
             raw = {"type": raw}
