@@ -1,12 +1,22 @@
-"""``afx validate PATCH...``: check patches without rendering; every error listed."""
+"""``afx validate PATCH...``: check patches without rendering; every error listed.
+
+A patch that validates is one ``afx run`` accepts: besides the graph's own checks, the same
+render plan is built (no output node is refused in the same words) and the render must have a
+length (``settings.duration`` or an audio source to take it from).
+"""
 from __future__ import annotations
 
 import sys
 
-from ..errors import PatchError
+from ..errors import Issue, PatchError
 from ..graph import Graph
 from ..patch import load_patch
+from ..plan import Plan
 from ..registry import default_registry
+from ..types import AUDIO
+
+# the words Executor.duration_of uses when a render has no length
+NO_LENGTH = "settings.duration is not set and the patch has no audio to take the length from"
 
 
 def register(sub) -> None:
@@ -15,13 +25,27 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def render_issues(graph: Graph) -> list[Issue]:
+    """What ``afx run`` would still refuse in a graph with no validation issues, found the
+    way run finds it (its Plan), without running any node."""
+    try:
+        plan = Plan(graph)
+    except PatchError as e:
+        return e.issues
+    if graph.render_settings().duration is None and not any(
+            o.type is AUDIO for nid in plan.static_nodes
+            for o in graph.nodes[nid].spec.outputs.values()):
+        return [Issue(NO_LENGTH, graph.file, field="settings.duration")]
+    return []
+
+
 def run(args) -> int:
     registry = default_registry()
     bad = 0
     for path in args.patches:
         try:
             graph = Graph.from_patch(load_patch(path), registry)
-            issues = graph.validate()
+            issues = graph.validate() or render_issues(graph)
         except PatchError as e:
             issues = e.issues
         if issues:
