@@ -1,64 +1,123 @@
 """A JSON Schema of the patch format, generated from the registry, for editors such as VS Code
-(with the YAML extension: ``# yaml-language-server: $schema=afx.schema.json``)."""
+(with the YAML extension: ``# yaml-language-server: $schema=afx.schema.json``).
+
+It accepts what the loader accepts (the ``id: type`` shorthand; ``null`` for ``meta``,
+``settings``, ``params``, ``inputs``, ``ui`` and the numeric settings) and refuses, where JSON
+Schema can say it, what ``afx validate`` refuses: unknown keys, types, params and input ports,
+values out of range or not among the choices, node ids and links of the wrong form, a required
+input left unlinked, a node version newer than this afx, a patch without an output node.
+
+What it cannot say (``afx validate`` still checks these):
+
+- whole numbers: JSON has one kind of number, so ``"integer"`` accepts ``64.0`` (and ``const: 1``
+  accepts ``1.0``) where the loader wants ``64``; for frame sizes, the format version and node
+  versions the loader refuses ``64.0``; integer params take ``64.0`` in both;
+- NaN (YAML ``.nan``) passes every numeric bound; infinities are kept out by the bounds;
+- the frame area limit (``MAX_PIXELS``) on top of the per-side limits;
+- that a link names an existing node and one of its outputs, port types, cycles;
+- output paths staying inside the output folder, input files existing;
+- a render's length (``settings.duration`` or an audio source feeding an output);
+- duplicate keys (the loader refuses them; parsed YAML/JSON no longer shows them);
+- old node versions: their params are only checked after migration, so left open here.
+"""
 from __future__ import annotations
 
-from .patch import FORMAT_VERSION, NODE_ID
+import sys
+
+from .patch import FORMAT_VERSION
 from .registry import Registry
 from .settings import MAX_DURATION, MAX_FPS, MAX_SIDE, MIN_SIDE
-from .spec import Param
+from .spec import NodeSpec, Param
 
-LINK_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*\.[A-Za-z_][A-Za-z0-9_]*$"
+# '$' in a Python regex (which Python validators use) also matches before a final newline;
+# '(?![\s\S])' means "end of text" in both Python and ECMA-262 regexes.
+END = r"(?![\s\S])"
+NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*" + END
+LINK_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*\.[A-Za-z_][A-Za-z0-9_]*" + END
+FINITE = sys.float_info.max      # bounds that keep .inf / -.inf out of unbounded numbers
+
+
+def _bounded(p: Param) -> dict:
+    return {"minimum": p.min if p.min is not None else -FINITE,
+            "maximum": p.max if p.max is not None else FINITE}
 
 
 def _param_schema(p: Param) -> dict:
     s: dict = {"description": p.doc, "default": list(p.default) if p.type is tuple else p.default}
     if p.type is tuple:
-        item = {"type": "number"}
-        if p.min is not None:
-            item["minimum"] = p.min
-        if p.max is not None:
-            item["maximum"] = p.max
+        item = {"type": "number", **_bounded(p)}
         s.update(type="array", items=item, minItems=len(p.default), maxItems=len(p.default))
-        return s
-    s["type"] = {float: "number", int: "integer", bool: "boolean", str: "string"}[p.type]
-    if p.min is not None:
-        s["minimum"] = p.min
-    if p.max is not None:
-        s["maximum"] = p.max
+    else:
+        s["type"] = {float: "number", int: "integer", bool: "boolean", str: "string"}[p.type]
+        if p.is_numeric:
+            s.update(_bounded(p))
     if p.choices is not None:
         s["enum"] = list(p.choices)
     return s
 
 
+def _link(description: str = "") -> dict:
+    s = {"type": "string", "pattern": LINK_PATTERN}
+    if description:
+        s["description"] = description
+    return s
+
+
+def _required_inputs(spec: NodeSpec) -> list[str]:
+    return [n for n, i in spec.inputs.items() if not i.optional]
+
+
+def _type_rule(spec: NodeSpec) -> dict:
+    """Params, inputs and version of one node type (and its aliases)."""
+    params = {"type": ["object", "null"], "additionalProperties": False,
+              "properties": {n: _param_schema(p) for n, p in spec.params.items()}}
+    inputs: dict = {"type": ["object", "null"], "additionalProperties": False,
+                    "properties": {n: _link(f"{spec.input_type(n)} input")
+                                   for n in spec.input_ports()}}
+    then: dict = {"properties": {"version": {"maximum": spec.version}, "inputs": inputs}}
+    required = _required_inputs(spec)
+    if required:
+        inputs.update(type="object", required=required)
+        then["required"] = ["inputs"]
+    if spec.version > 1 and spec.migrate is not None:
+        # params written for an older version are migrated before they are checked
+        then["if"] = {"properties": {"version": {"const": spec.version}}, "required": ["version"]}
+        then["then"] = {"properties": {"params": params}}
+    else:
+        then["properties"]["params"] = params
+    return {"if": {"properties": {"type": {"enum": [spec.id, *spec.aliases]}},
+                   "required": ["type"]},
+            "then": then}
+
+
 def patch_schema(registry: Registry) -> dict:
-    type_ids = sorted({s.id for s in registry.specs()} | {a for s in registry.specs() for a in s.aliases})
-    per_type = []
-    for spec in registry.specs():
-        ids = [spec.id, *spec.aliases]
-        per_type.append({
-            "if": {"properties": {"type": {"enum": ids}}, "required": ["type"]},
-            "then": {"properties": {
-                "params": {"type": "object", "additionalProperties": False,
-                           "properties": {n: _param_schema(p) for n, p in spec.params.items()}},
-                "inputs": {"type": "object", "additionalProperties": False,
-                           "properties": {n: {"type": "string", "pattern": LINK_PATTERN,
-                                              "description": f"{spec.input_type(n)} input"}
-                                          for n in spec.input_ports()}},
-            }},
-        })
+    specs = registry.specs()
+    type_ids = sorted({s.id for s in specs} | {a for s in specs for a in s.aliases})
+    # "id: type" is a node with no params and no inputs: only types that need no input
+    short_ids = sorted({i for s in specs if not _required_inputs(s) for i in (s.id, *s.aliases)})
+    sink_ids = sorted({i for s in specs if s.sink for i in (s.id, *s.aliases)})
+    short_sinks = sorted(set(sink_ids) & set(short_ids))
     node_schema = {
-        "type": "object",
+        "type": ["object", "string"],
         "required": ["type"],
         "additionalProperties": False,
         "properties": {
             "type": {"type": "string", "enum": type_ids, "description": "node type id"},
             "version": {"type": "integer", "minimum": 1},
-            "params": {"type": "object"},
-            "inputs": {"type": "object", "additionalProperties": {"type": "string", "pattern": LINK_PATTERN}},
-            "ui": {"type": "object", "description": "editor layout; ignored when rendering"},
+            "params": {"type": ["object", "null"]},
+            "inputs": {"type": ["object", "null"], "additionalProperties": _link()},
+            "ui": {"type": ["object", "null"], "description": "editor layout; ignored when rendering"},
         },
-        "allOf": per_type,
+        # "id: type" is {type: TYPE} with no params and no inputs: a type that needs no input
+        "if": {"type": "string"},
+        "then": {"enum": short_ids, "description": "shorthand for {type: TYPE}"},
+        "allOf": [_type_rule(s) for s in specs],
     }
+    is_sink: dict = {"type": "object", "required": ["type"],
+                     "properties": {"type": {"enum": sink_ids}}}
+    if short_sinks:
+        is_sink = {"anyOf": [is_sink, {"type": "string", "enum": short_sinks}]}
+    number = ["number", "null"]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "afx patch",
@@ -66,20 +125,29 @@ def patch_schema(registry: Registry) -> dict:
         "required": ["afx", "nodes"],
         "additionalProperties": False,
         "properties": {
-            "afx": {"const": FORMAT_VERSION, "description": "patch format version"},
-            "meta": {"type": "object", "properties": {
-                "name": {"type": "string"}, "description": {"type": "string"},
-                "author": {"type": "string"}}},
-            "settings": {"type": "object", "additionalProperties": False, "properties": {
+            "afx": {"type": "integer", "const": FORMAT_VERSION,
+                    "description": "patch format version"},
+            "meta": {"type": ["object", "null"], "properties": {
+                "name": {"description": "title of the patch"},
+                "description": {"description": "what it does"},
+                "author": {"description": "who made it"}}},
+            "settings": {"type": ["object", "null"], "additionalProperties": False, "properties": {
                 "size": {"type": "array", "items": {"type": "integer", "minimum": MIN_SIDE,
                                                     "maximum": MAX_SIDE},
-                         "minItems": 2, "maxItems": 2, "description": "[width, height]"},
-                "fps": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_FPS},
-                "duration": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DURATION},
-                "start": {"type": "number", "minimum": 0},
+                         "minItems": 2, "maxItems": 2,
+                         "description": "[width, height] in whole pixels",
+                         "$comment": "the loader also caps width x height and refuses 64.0"},
+                "fps": {"type": number, "minimum": 1, "maximum": MAX_FPS},
+                "duration": {"type": number, "exclusiveMinimum": 0, "maximum": MAX_DURATION,
+                             "description": "seconds (default: the length of the audio)"},
+                "start": {"type": number, "minimum": 0, "maximum": MAX_DURATION,
+                          "description": "seconds into the audio where the first frame sits"},
             }},
             "nodes": {"type": "object",
-                      "propertyNames": {"pattern": NODE_ID.pattern},
-                      "additionalProperties": node_schema},
+                      "propertyNames": {"pattern": NODE_ID_PATTERN},
+                      "additionalProperties": node_schema,
+                      # "some node is an output": not every node is a non-output
+                      "not": {"additionalProperties": {"not": is_sink}},
+                      "description": "node id -> node; at least one output node"},
         },
     }
