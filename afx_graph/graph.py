@@ -335,14 +335,17 @@ class Graph:
                 continue
             value = n.param(name)
             if p.kind == "output" and isinstance(value, str):
-                problem = (None if (n.id, name) in self.user_outputs
-                           else paths.output_path_problem(value))
+                problem = paths.output_problem(
+                    value, out_dir or Path.cwd(), folder=p.folder,
+                    from_patch=(n.id, name) not in self.user_outputs,
+                    patch_dir=self.base_dir if self.path else None)
                 if problem:
                     yield Issue(problem, f, n.id, f"params.{name}")
             elif p.kind == "path" and check_files and isinstance(value, str) and value:
                 path = paths.resolve_asset(value, self.base_dir)
-                if not path.exists():
-                    yield Issue(f"file not found: {path}", f, n.id, f"params.{name}")
+                problem = paths.input_problem(path)
+                if problem:
+                    yield Issue(problem, f, n.id, f"params.{name}")
 
     def _input_issues(self, n: GraphNode) -> Iterator[Issue]:
         f, spec = self.file, n.spec
@@ -400,6 +403,7 @@ def _coerces(p, value) -> bool:
 def load_graph(path, registry: Registry) -> Graph:
     from .patch import load_patch
     return Graph.from_patch(load_patch(path), registry)
+
 
 # -- cycles -------------------------------------------------------------------------------------
 MAX_NAMED = 8      # node names listed in one cycle message before "and N more"

@@ -3,18 +3,39 @@
 * Input assets (audio, images) given relatively resolve against the patch file's folder, so a
   shared folder works wherever it is unpacked.
 * Output paths written in a patch must be relative and stay inside the output folder (the
-  current directory by default): a patch from someone else cannot write over ``~/.bashrc``.
-  A path the user types on the command line (``-o``) is theirs and may be anything.
+  current directory by default), also once symbolic links are followed: a patch from someone
+  else cannot write over ``~/.bashrc``. A path the user types on the command line (``-o``) is
+  theirs and may be anything, except a device, a FIFO, or (for frames) a folder that holds
+  the user's other files.
 """
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 
 def resolve_asset(value: str, base_dir: Path) -> Path:
     p = Path(os.path.expanduser(value))
     return p if p.is_absolute() else (base_dir / p)
+
+
+def input_problem(path: Path) -> str | None:
+    """Why an input file named in a patch cannot be read, or None (checked without opening
+    it, so a FIFO or device never blocks validation)."""
+    from .files import what_is
+
+    if "\x00" in str(path):
+        return "the path contains a NUL character"
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return f"file not found: {path}"
+    except OSError as e:
+        return f"cannot read {path}: {e.strerror}"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{path} is {what_is(st)}, not a file"
+    return None
 
 
 def output_path_problem(value: str) -> str | None:
@@ -35,3 +56,51 @@ def output_path_problem(value: str) -> str | None:
 
 def resolve_output(value: str, out_dir: Path) -> Path:
     return out_dir / value
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def protected_folders(out_dir: Path, patch_dir: Path | None) -> list[Path]:
+    """Folders that must never be a frames folder: the output folder (``.``), the patch's
+    folder, the home folder, and every folder above them (``..``)."""
+    out = [_real(out_dir), _real(Path.home())]
+    if patch_dir is not None:
+        out.append(_real(patch_dir))
+    return out
+
+
+def output_problem(value: str, out_dir: Path, *, folder: bool, from_patch: bool,
+                   patch_dir: Path | None = None) -> str | None:
+    """Why an output path cannot be used, or None. A path from a patch must stay inside the
+    output folder once symbolic links are resolved; a frames folder must not be (or contain)
+    the output folder, the patch's folder or the home folder; and whatever is on disk there
+    must be something afx may write (see files.target_problem)."""
+    from .files import target_problem
+
+    if "\x00" in value:
+        return "the path contains a NUL character"
+    if from_patch:
+        problem = output_path_problem(value)
+        if problem:
+            return problem
+    target = Path(os.path.expanduser(value))
+    target = target if target.is_absolute() else out_dir / target
+    real = _real(target)
+    if from_patch:
+        root = _real(out_dir)
+        if real != root and root not in real.parents:
+            return (f"'{value}' leads outside the output folder through a symbolic link "
+                    f"(to {real}); a patch may only write inside it")
+    if folder:
+        for p in protected_folders(out_dir, patch_dir):
+            if real == p or real in p.parents:
+                what = ("the output folder" if p == _real(out_dir) else
+                        "the home folder" if p == _real(Path.home()) else "the patch's folder")
+                rel = "is" if real == p else "contains"
+                return (f"'{value}' {rel} {what}; frames go into a folder of their own "
+                        "(for example out/frames)")
+    target = Path(os.path.abspath(target))
+    problem = target_problem(target, folder=folder)
+    return f"cannot write {target}: {problem}" if problem else None

@@ -3,12 +3,14 @@ Render... command. Overrides from the command line are applied through the graph
 API, then the whole graph is validated before any work starts."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+import stat
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from . import settings as settings_mod
-from .errors import AfxError, PatchError
+from . import files, settings as settings_mod
+from .errors import AfxError, NodeInputError, PatchError
 from .executor import Executor, Progress, RenderStats
 from .graph import Graph
 from .plan import Plan
@@ -63,10 +65,14 @@ def audio_sources(graph: Graph) -> list[str]:
 
 def set_audio(graph: Graph, file: str) -> None:
     path = str(Path(file).expanduser().resolve())
-    if not Path(path).is_file():
-        raise AfxError(f"{file}: no such audio file", field="--audio")
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise AfxError(f"{file}: no such audio file", field="--audio") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise AfxError(f"{file}: is {files.what_is(st)}, not an audio file", field="--audio")
     sources = audio_sources(graph)
-    files = [n for n in sources if graph.nodes[n].spec.id == AUDIO_FILE]
+    readers = [n for n in sources if graph.nodes[n].spec.id == AUDIO_FILE]
     if len(sources) == 0:
         raise AfxError("the patch has no audio source to feed --audio into", file=graph.file,
                        field="--audio")
@@ -74,7 +80,7 @@ def set_audio(graph: Graph, file: str) -> None:
         raise AfxError(f"the patch has {len(sources)} audio sources ({', '.join(sources)}); "
                        f"choose one with --set NODE.path=FILE", file=graph.file, field="--audio")
     nid = sources[0]
-    if nid not in files:                       # e.g. audio.synth: swap in a file reader
+    if nid not in readers:                       # e.g. audio.synth: swap in a file reader
         links = [l for l in graph.links() if l.src == nid]
         ui = dict(graph.nodes[nid].ui)
         graph.remove_node(nid)
@@ -119,13 +125,14 @@ def set_param_from_text(graph: Graph, item: str) -> None:
     graph.set_param(node, param, value)
 
 
-def output_targets(graph: Graph, plan: Plan, out_dir: Path) -> list[tuple[str, Path]]:
+def output_targets(graph: Graph, plan: Plan, out_dir: Path) -> list[tuple[str, str, Path]]:
+    """(node, param, absolute path) of every output the plan writes."""
     out = []
     for nid in plan.sinks:
         params = graph.resolved_params(nid, out_dir)
         for name, p in graph.nodes[nid].spec.params.items():
             if p.kind == "output" and params.get(name):
-                out.append((nid, Path(params[name])))
+                out.append((nid, name, Path(params[name])))
     return out
 
 
@@ -134,20 +141,36 @@ def prepare(graph: Graph, opts: RunOptions) -> tuple[Plan, settings_mod.RenderSe
     graph.check(out_dir=opts.out_dir)
     plan = Plan(graph)
     out_dir = opts.out_dir or Path.cwd()
-    if not opts.force:       # fail before any work, not after minutes of rendering
-        for nid, path in output_targets(graph, plan, out_dir):
-            if path.exists():
-                raise AfxError(f"{path} already exists (use --force to overwrite it)",
-                               file=graph.file, node=nid, field="path")
+    seen: dict[Path, str] = {}
+    for nid, name, path in output_targets(graph, plan, out_dir):
+        where = "-o" if (nid, name) in graph.user_outputs else f"params.{name}"
+        real = Path(os.path.realpath(path))
+        if real in seen:
+            raise AfxError(f"{path} is also written by node '{seen[real]}'; each output needs a "
+                           "path of its own", file=graph.file, node=nid, field=where)
+        seen[real] = nid
+        try:             # fail before any work, not after minutes of rendering
+            files.check_target(path, overwrite=opts.force,
+                               folder=graph.nodes[nid].spec.params[name].folder)
+        except NodeInputError as e:
+            raise AfxError(e.issue.message, file=graph.file, node=nid, field=where) from None
     return plan, graph.render_settings()
 
 
 def render_graph(graph: Graph, opts: RunOptions,
                  on_progress: Callable[[Progress], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> tuple[RenderStats, list[Path]]:
+                 should_stop: Callable[[], bool] | None = None,
+                 on_warning: Callable[[str], None] | None = None
+                 ) -> tuple[RenderStats, list[Path]]:
     plan, settings = prepare(graph, opts)
     ex = Executor(graph, device=opts.device, precision=opts.precision, out_dir=opts.out_dir,
                   overwrite=opts.force)
-    stats = ex.render(plan, settings, batch=opts.batch, on_progress=on_progress,
-                      should_stop=should_stop)
-    return stats, [p for _, p in output_targets(graph, plan, opts.out_dir or Path.cwd())]
+    try:
+        stats = ex.render(plan, settings, batch=opts.batch, on_progress=on_progress,
+                          should_stop=should_stop, on_warning=on_warning)
+    except AfxError as e:       # blame the flag where the value came from the command line
+        if e.issue.field in ("size", "start") and getattr(opts, e.issue.field) is not None:
+            e.issue = replace(e.issue, field=f"--{e.issue.field}")
+            e.args = (str(e.issue),)
+        raise
+    return stats, [p for _, _, p in output_targets(graph, plan, opts.out_dir or Path.cwd())]

@@ -58,6 +58,7 @@ class Param:
     doc: str = ""
     kind: str | None = None         # "path" (input file), "output" (file written), "color", "text"
     linkable: bool | None = None    # numeric params are linkable unless told otherwise
+    folder: bool = False            # an "output" that is a folder the node fills (frames)
     name: str = ""
 
     def __post_init__(self):

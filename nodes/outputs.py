@@ -8,7 +8,6 @@ few batches of frames are ever held in memory.
 """
 from __future__ import annotations
 
-import os
 import queue
 import shutil
 import threading
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from afx_graph import AUDIO, IMAGE, In, Out, Param, node
+from afx_graph import files
 from afx_graph.errors import NodeInputError
 from afx_graph.png import write_png
 
@@ -37,15 +37,6 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
         img = img.expand(*img.shape[:-1], 3)
     img = torch.nan_to_num(img[..., :3].float(), nan=0.0).clamp_(0, 1).mul_(255).round_()
     return img.to(torch.uint8).cpu().numpy()
-
-
-def check_target(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise NodeInputError(f"{path} already exists (use --force to overwrite it)", field="path")
-
-
-def partial_name(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
 
 
 class EncoderThread:
@@ -92,11 +83,9 @@ class AudioTrack:
     the video advances, so the two streams stay interleaved in the file."""
 
     def __init__(self, container, audio, start: float, duration: float):
-        samples = audio.samples
-        if samples.shape[0] > 2:                      # 5.1 etc.: a stereo downmix plays anywhere
-            samples = np.stack([samples[0::2].mean(0), samples[1::2].mean(0)])
-        a, n = int(round(start * audio.sr)), int(round(duration * audio.sr))
-        clip = samples[:, a:a + n]
+        samples = audio.stereo()                      # 5.1, 7.1: a stereo downmix plays anywhere
+        a, n = int(round((start - audio.offset) * audio.sr)), int(round(duration * audio.sr))
+        clip = samples[:, max(a, 0):max(a, 0) + n]
         if clip.shape[1] < n:                         # shorter than the video: pad with silence
             clip = np.pad(clip, ((0, 0), (0, n - clip.shape[1])))
         self.samples = np.ascontiguousarray(np.clip(clip, -1, 1), dtype=np.float32)
@@ -159,7 +148,7 @@ class VideoOut:
                   doc="auto: NVENC on a CUDA machine that has it, else libx264")
 
     def begin(self, ctx):
-        self._out = None
+        self._out = self._encoder = None
 
     def process(self, ctx, image, audio, path, crf, preset, codec):
         if self._out is None:
@@ -167,27 +156,34 @@ class VideoOut:
         frames = to_uint8(image)
         if frames.shape[0] == 1 and ctx.batch > 1:   # a still image: repeat it
             frames = np.repeat(frames, ctx.batch, axis=0)
-        self._encoder.put(frames)
+        with files.writing(self._final):
+            self._encoder.put(frames)
         return {}
 
     def _open(self, ctx, image, audio, path, crf, preset, codec):
-        check_target(path, ctx.overwrite)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._final, self._tmp = path, partial_name(path)
+        files.check_target(path, overwrite=ctx.overwrite)
+        name = pick_codec(codec, ctx.device)
+        if name == "h264_nvenc" and ctx.device.type != "cuda":
+            raise NodeInputError(f"the h264_nvenc encoder needs an NVIDIA GPU, and this render "
+                                 f"runs on {ctx.device.type} (use codec auto or libx264)",
+                                 field="codec")
+        with files.writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            files.remove_stale_partials(path)
+            self._final, self._tmp = path, files.partial_path(path)
+            self._container = av.open(str(self._tmp), "w", format="mp4",
+                                      options={"movflags": "+faststart"})
+        self._out = path          # from here on, abort() removes the partial file
         h, w = image.shape[1], image.shape[2]
         self._pad = (h % 2, w % 2)
         rate = Fraction(ctx.fps).limit_denominator(1001)
-        container = av.open(str(self._tmp), "w", format="mp4",
-                            options={"movflags": "+faststart"})
-        name = pick_codec(codec, ctx.device)
         try:
-            stream = container.add_stream(name, rate=rate)
-        except Exception:
+            stream = self._container.add_stream(name, rate=rate)
+        except (av.error.FFmpegError, ValueError) as e:
             if codec != "auto":
-                container.close()
-                self._tmp.unlink(missing_ok=True)
-                raise NodeInputError(f"video encoder {name} is not available here", field="codec")
-            name, stream = "libx264", container.add_stream("libx264", rate=rate)
+                raise NodeInputError(f"video encoder {name} cannot be used here ({e})",
+                                     field="codec") from None
+            name, stream = "libx264", self._container.add_stream("libx264", rate=rate)
         stream.width, stream.height = w + self._pad[1], h + self._pad[0]
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = 1 / rate
@@ -195,13 +191,12 @@ class VideoOut:
             stream.options = {"crf": str(crf), "preset": preset}
         else:
             stream.options = {"cq": str(crf), "preset": "p5"}
-        self._container, self._stream, self._rate = container, stream, rate
+        self._stream, self._rate = stream, rate
         self._duration = (ctx.total_frames or 0) / ctx.fps
-        self._audio = AudioTrack(container, audio, ctx.settings.start, self._duration) \
+        self._audio = AudioTrack(self._container, audio, ctx.settings.start, self._duration) \
             if audio is not None else None
         self._written = 0
         self._encoder = EncoderThread(self._encode, "afx-video-encoder")
-        self._out = path
 
     def _encode(self, frames: np.ndarray) -> None:
         if any(self._pad):
@@ -221,13 +216,14 @@ class VideoOut:
         if self._out is None:
             return {}
         t0 = time.perf_counter()
-        self._encoder.close()
-        for packet in self._stream.encode(None):
-            self._container.mux(packet)
-        if self._audio is not None:
-            self._audio.encode_until(None)
-        self._container.close()
-        os.replace(self._tmp, self._final)
+        with files.writing(self._final):
+            self._encoder.close()
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+            if self._audio is not None:
+                self._audio.encode_until(None)
+            self._container.close()
+            files.commit_file(self._tmp, self._final, overwrite=ctx.overwrite)
         self._out = None
         return {"path": str(self._final), "frames": self._written,
                 "encode_seconds": self._encoder.busy_seconds,
@@ -236,15 +232,20 @@ class VideoOut:
     def abort(self, ctx):
         if self._out is None:
             return
+        encoder = getattr(self, "_encoder", None)
         try:
-            self._encoder.close()
+            if encoder is not None:
+                encoder.close()
         except BaseException:
             pass
         try:
             self._container.close()
         except Exception:
             pass
-        self._tmp.unlink(missing_ok=True)
+        try:
+            self._tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
         self._out = None
 
 
@@ -255,7 +256,8 @@ class FramesOut:
     An image sequence (frame_000000.png, ...) written into a folder."""
 
     image = In(IMAGE)
-    path = Param(str, "out/frames", kind="output", doc="folder to write the PNG files into")
+    path = Param(str, "out/frames", kind="output", folder=True,
+                 doc="folder to write the PNG files into (created by the render)")
     every = Param(int, 1, min=1, max=10000, linkable=False, doc="keep every n-th frame")
 
     def begin(self, ctx):
@@ -264,9 +266,13 @@ class FramesOut:
     def process(self, ctx, image, path, every):
         if self._dir is None:
             final = Path(path)
-            check_target(final, ctx.overwrite)
-            self._final, self._dir = final, partial_name(final)
-            self._dir.mkdir(parents=True, exist_ok=True)
+            files.check_target(final, overwrite=ctx.overwrite, folder=True)
+            with files.writing(final):
+                final.parent.mkdir(parents=True, exist_ok=True)
+                files.remove_stale_partials(final)
+                tmp = files.partial_path(final)
+                tmp.mkdir()
+            self._final, self._dir = final, tmp
             self._every, self._count = every, 0
             self._encoder = EncoderThread(self._write, "afx-png-writer")
         frames = to_uint8(image)
@@ -274,7 +280,8 @@ class FramesOut:
             frames = np.repeat(frames, ctx.batch, axis=0)
         keep = [(int(i), f) for i, f in zip(ctx.frames, frames) if i % self._every == 0]
         if keep:
-            self._encoder.put(keep)
+            with files.writing(self._final):
+                self._encoder.put(keep)
         return {}
 
     def _write(self, frames) -> None:
@@ -285,14 +292,9 @@ class FramesOut:
     def finish(self, ctx):
         if self._dir is None:
             return {}
-        self._encoder.close()
-        if self._final.exists():               # --force: swap the new folder in, then drop the old
-            old = self._final.with_name(f".{self._final.name}.old-{os.getpid()}")
-            os.replace(self._final, old)
-            os.replace(self._dir, self._final)
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
-        else:
-            os.replace(self._dir, self._final)
+        with files.writing(self._final):
+            self._encoder.close()
+            files.commit_folder(self._dir, self._final, overwrite=ctx.overwrite)
         self._dir = None
         return {"path": str(self._final), "frames": self._count,
                 "encode_seconds": self._encoder.busy_seconds}
@@ -304,7 +306,8 @@ class FramesOut:
             self._encoder.close()
         except BaseException:
             pass
-        shutil.rmtree(self._dir, ignore_errors=True)
+        if files.foreign_entry(self._dir) is None:     # only ever our own frames
+            shutil.rmtree(self._dir, ignore_errors=True)
         self._dir = None
 
 

@@ -1,3 +1,4 @@
+import os
 import shutil
 import subprocess
 import sys
@@ -19,8 +20,13 @@ def registry():
     return reg
 
 
-def run_afx(*args, cwd=None, timeout=600):
-    """Run the installed CLI as a user would; returns CompletedProcess."""
-    exe = shutil.which("afx") or str(Path(sys.executable).parent / "afx")
-    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout)
+def afx_exe() -> str:
+    return shutil.which("afx") or str(Path(sys.executable).parent / "afx")
+
+
+def run_afx(*args, cwd=None, timeout=600, env=None, **kw):
+    """Run the installed CLI as a user would; returns CompletedProcess. ``env`` entries are
+    added to this process's environment."""
+    full_env = None if env is None else {**os.environ, **{k: str(v) for k, v in env.items()}}
+    return subprocess.run([afx_exe(), *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout, env=full_env, **kw)
