@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import devices
+from . import devices, memory
 from .context import FrameContext
 from .errors import AfxError, Issue, NodeCrash, NodeFailure, NodeInputError, PatchError
 from .graph import Graph
@@ -130,7 +130,7 @@ class Executor:
                     stamp.append((name, None))
         srcs = sorted((port, keys[l.src], l.src_port) for port, l in self.graph.inputs_of(nid).items())
         text = repr((n.spec.id, n.spec.version, sorted(params.items()), stamp, srcs,
-                     ctx.settings.size, ctx.settings.fps, str(self.device), str(self.dtype)))
+                     ctx.settings, str(self.device), str(self.dtype)))
         return hashlib.sha1(text.encode()).hexdigest()
 
     # -- per-frame part -------------------------------------------------------------------
@@ -193,12 +193,15 @@ class Executor:
                               field=e.issue.field) from None
         except AfxError:
             raise
-        except (KeyboardInterrupt, MemoryError):
+        except KeyboardInterrupt:
             raise
         except Exception as e:
-            if isinstance(e, torch.cuda.OutOfMemoryError):
-                raise NodeFailure("ran out of GPU memory; try a smaller --size or --device cpu",
-                                  file=self.graph.file, node=nid) from e
+            if _out_of_memory(e):
+                w, h = ctx.settings.size
+                where = "GPU memory" if isinstance(e, torch.cuda.OutOfMemoryError) else "memory"
+                raise NodeFailure(f"ran out of {where} at {w}x{h} with {ctx.batch} frame(s) a "
+                                  "batch; try a smaller --size or --batch",
+                                  file=self.graph.file, node=nid, field="size") from None
             raise NodeCrash(nid, spec.id, e) from e
         finally:
             self.calls[nid] += 1
@@ -210,20 +213,33 @@ class Executor:
         return out
 
     # -- a whole render -------------------------------------------------------------------
-    def duration_of(self, plan: Plan, settings: RenderSettings, static: dict[str, dict]) -> float:
-        """The render's length: the setting, or what remains of the patch's audio after start."""
-        if settings.duration is not None:
-            return settings.duration
+    def duration_of(self, plan: Plan, settings: RenderSettings, static: dict[str, dict],
+                    warn: Callable[[str], None] | None = None) -> float:
+        """The render's length: the setting, or what remains of the patch's audio after start.
+        A start past the end of the audio is refused either way; audio shorter than the asked
+        duration is reported through ``warn``."""
         for nid in plan.static_nodes:
             spec = self.graph.nodes[nid].spec
             for name, o in spec.outputs.items():
-                if o.type is AUDIO and isinstance(static[nid].get(name), Audio):
-                    left = static[nid][name].duration - settings.start
-                    if left <= 0:
-                        raise AfxError(f"--start {settings.start:g}s is past the end of the audio "
-                                       f"({static[nid][name].duration:.2f}s)", file=self.graph.file,
-                                       node=nid, field="start")
-                    return left
+                audio = static[nid].get(name)
+                if o.type is not AUDIO or not isinstance(audio, Audio):
+                    continue
+                total = audio.total
+                if total is not None and settings.start >= total - 1e-9:
+                    raise AfxError(f"the render starts at {settings.start:g} s, past the end of "
+                                   f"the audio ({total:.2f} s long)", file=self.graph.file,
+                                   node=nid, field="start")
+                if settings.duration is None:
+                    return audio.end - settings.start
+                short = total is not None and settings.start + settings.duration > total + \
+                    1.0 / settings.fps
+                if short and warn is not None:
+                    warn(f"node '{nid}': the audio is {total:.2f} s long, so the last "
+                         f"{settings.start + settings.duration - total:.2f} s of the "
+                         f"{settings.duration:g} s video are silent")
+                return settings.duration
+        if settings.duration is not None:
+            return settings.duration
         raise PatchError([Issue("settings.duration is not set and the patch has no audio to take "
                                 "the length from", self.graph.file, field="settings.duration")])
 
@@ -232,13 +248,15 @@ class Executor:
 
     def render(self, plan: Plan, settings: RenderSettings, *, batch: int | None = None,
                on_progress: Callable[[Progress], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> RenderStats:
+               should_stop: Callable[[], bool] | None = None,
+               on_warning: Callable[[str], None] | None = None) -> RenderStats:
         t0 = time.perf_counter()
         self.node_seconds.clear()
+        batch = memory.fit_batch(self.graph, plan, settings, self.device,
+                                 batch or self.auto_batch(settings))
         static = self.evaluate_static(plan, settings)
-        duration = self.duration_of(plan, settings, static)
+        duration = self.duration_of(plan, settings, static, warn=on_warning)
         total = settings.frame_count(duration)
-        batch = batch or self.auto_batch(settings)
         self.reset(plan)
         ctx = self.context(settings, total)
         sinks = [(nid, self.instance(nid)) for nid in plan.sinks]
@@ -281,3 +299,12 @@ class Executor:
             raise
         except Exception as e:
             raise NodeCrash(nid, self.graph.nodes[nid].spec.id, e) from e
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """An allocation the machine refused (host or GPU), as opposed to a bug."""
+    if isinstance(e, (MemoryError, torch.cuda.OutOfMemoryError)):
+        return True
+    text = str(e)
+    return isinstance(e, RuntimeError) and ("can't allocate memory" in text
+                                            or "out of memory" in text.lower())

@@ -57,6 +57,10 @@ class Audio:
     source: Path | None = None     # the file it came from, if any
     layout: str = "mono"
     _mono: np.ndarray | None = field(default=None, repr=False)
+    # A render decodes only the span it needs: ``offset`` is where ``samples`` start in the
+    # track (seconds); ``to_end`` says whether they reach the track's end.
+    offset: float = 0.0
+    to_end: bool = True
 
     @property
     def mono(self) -> np.ndarray:
@@ -70,7 +74,55 @@ class Audio:
 
     @property
     def duration(self) -> float:
+        """Seconds of samples held (the decoded span)."""
         return self.samples.shape[1] / float(self.sr)
+
+    @property
+    def end(self) -> float:
+        """Where the held span ends in the track (seconds)."""
+        return self.offset + self.duration
+
+    @property
+    def total(self) -> float | None:
+        """The whole track's length, when the span reaches its end; else None."""
+        return self.end if self.to_end else None
+
+    def stereo(self) -> np.ndarray:
+        """``(channels <= 2, n)``: more than two channels downmixed to stereo in the usual
+        way (fronts full, centre and surrounds at -3 dB, LFE left out), peak kept <= 1."""
+        if self.channels <= 2:
+            return self.samples
+        return downmix_stereo(self.samples, self.layout)
+
+
+_HALF = 0.7071
+
+
+def downmix_stereo(samples: np.ndarray, layout: str) -> np.ndarray:
+    """``(C, n)`` -> ``(2, n)`` by channel names of ffmpeg's layout (FL, FR, FC, LFE, BL, ...);
+    an unknown layout alternates its channels left and right."""
+    names: list[str] = []
+    try:
+        import av
+        names = [c.name for c in av.AudioLayout(layout).channels]
+    except Exception:
+        pass
+    if len(names) != samples.shape[0]:
+        names = ["FL" if i % 2 == 0 else "FR" for i in range(samples.shape[0])]
+    left, right = np.zeros(len(names)), np.zeros(len(names))
+    for i, name in enumerate(names):
+        front = name in ("FL", "FR")
+        if "LFE" in name:
+            continue
+        if name.endswith("L") or name.endswith("LC"):
+            left[i] = 1.0 if front else _HALF
+        elif name.endswith("R") or name.endswith("RC"):
+            right[i] = 1.0 if front else _HALF
+        else:                                   # centres
+            left[i] = right[i] = _HALF
+    out = np.stack([left @ samples, right @ samples]).astype(np.float32)
+    peak = float(np.abs(out).max()) if out.size else 0.0
+    return out / peak if peak > 1.0 else out
 
 
 @dataclass
@@ -80,6 +132,7 @@ class Timeline:
     values: np.ndarray             # (T, D) float32
     fps: float
     names: tuple[str, ...]
+    start: float = 0.0             # seconds into the track of row 0 (the decoded span's start)
 
     def __post_init__(self):
         self.values = np.asarray(self.values, dtype=np.float32)
@@ -94,7 +147,8 @@ class Timeline:
 
     def sample(self, times: np.ndarray) -> np.ndarray:
         """Rows at the given times (seconds), linearly interpolated, clamped at the ends."""
-        pos = np.clip(np.asarray(times, dtype=np.float64) * self.fps, 0, len(self.values) - 1)
+        pos = np.clip((np.asarray(times, dtype=np.float64) - self.start) * self.fps, 0,
+                      len(self.values) - 1)
         lo = np.floor(pos).astype(np.int64)
         hi = np.minimum(lo + 1, len(self.values) - 1)
         w = (pos - lo)[:, None].astype(np.float32)
@@ -102,7 +156,7 @@ class Timeline:
 
     def column(self, name: str) -> "Timeline":
         i = self.names.index(name)
-        return Timeline(self.values[:, i:i + 1], self.fps, (name,))
+        return Timeline(self.values[:, i:i + 1], self.fps, (name,), self.start)
 
 
 def adapt(value, source: PortType, target: PortType, ctx) -> object:

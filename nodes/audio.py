@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import stat
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,10 +21,18 @@ import av
 import numpy as np
 
 from afx_graph.errors import NodeInputError
+from afx_graph.files import what_is
 from afx_graph.spec import Out, Param, node
 from afx_graph.types import AUDIO, Audio
 
 MAX_SECONDS = 21600.0   # six hours: the longest start/duration a patch may ask for
+# Decoded samples are float32 with every channel kept: at most this many bytes of them
+# (2 GiB: 1 h 40 min of 44.1 kHz stereo, 15 min of 96 kHz 5.1).
+MAX_DECODED_BYTES = 2 * 1024 ** 3
+# A render decodes the span it shows plus this much around it, so that smoothing, onset and
+# beat analysis have the context they would have in a whole-track render.
+MARGIN_BEFORE = 10.0
+MARGIN_AFTER = 2.0
 
 # What PyAV raises when ffmpeg cannot open, demux or decode something (its errors subclass
 # FFmpegError; a few checks raise plain ValueError / OSError).
@@ -63,6 +72,14 @@ def decode_audio(path, start: float = 0.0, duration: float | None = None) -> Aud
         return _decode(file, start, duration, seek=False)
 
 
+class PastEnd(NodeInputError):
+    """The asked-for span starts after the end of the file."""
+
+    def __init__(self, message: str, length: float):
+        super().__init__(message, field="path")
+        self.length = length
+
+
 def _bad(message: str) -> NodeInputError:
     return NodeInputError(message, field="path")
 
@@ -77,7 +94,10 @@ def _checked_file(path) -> Path:
             raise _bad(f"'{file}' is a folder, not an audio file")
         if not file.exists():
             raise _bad(f"file not found: {file}")
-        if file.stat().st_size == 0:
+        st = file.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise _bad(f"'{file}' is {what_is(st)}, not an audio file")
+        if st.st_size == 0:
             raise _bad(f"'{file.name}' is empty (0 bytes)")
     except (OSError, ValueError) as e:      # ValueError: a NUL byte in the name
         raise _bad(f"cannot read '{file.name}': {getattr(e, 'strerror', None) or e}") from None
@@ -96,16 +116,23 @@ class _Window:
     lo: int
     hi: int | None
     pos: int
+    file: Path
+    sr: int
 
     def __post_init__(self):
         self.chunks: list[np.ndarray] = []
+        self.bytes = 0
 
     def add(self, data: np.ndarray) -> None:
         n = data.shape[1]
         a = max(self.lo - self.pos, 0)
         b = n if self.hi is None else min(self.hi - self.pos, n)
         if b > a:
-            self.chunks.append(data[:, a:b])
+            chunk = data[:, a:b]
+            self.bytes += chunk.shape[0] * chunk.shape[1] * 4
+            if self.bytes > MAX_DECODED_BYTES:
+                raise _too_long(self.file, self.sr, chunk.shape[0], self.pos / self.sr)
+            self.chunks.append(chunk)
         self.pos += n
 
     @property
@@ -122,9 +149,19 @@ class _Window:
         return np.clip(out, -1.0, 1.0, out=out)
 
 
+def _too_long(file: Path, sr: int, channels: int, seconds: float | None) -> NodeInputError:
+    gib = MAX_DECODED_BYTES / 1024 ** 3
+    longest = MAX_DECODED_BYTES / (4 * channels * sr)
+    what = f" ({seconds / 60:.0f} min)" if seconds else ""
+    return _bad(f"'{file.name}'{what} is too long to decode at once: {channels} channels at "
+                f"{sr} Hz fit {gib:g} GiB for {longest / 60:.1f} min at most; render a part of "
+                "it with --start and --duration")
+
+
 def _decode(file: Path, start: float, duration: float | None, seek: bool) -> Audio:
     with _open(file) as container:
         stream = _audio_stream(container, file)
+        _check_size(container, stream, file, start, duration)
         seek = seek and _seeks_exactly(container, stream)
         window, sr, layout = _read(container, stream, file, start, duration, seek)
         if not window.full:
@@ -132,9 +169,28 @@ def _decode(file: Path, start: float, duration: float | None, seek: bool) -> Aud
     if window.pos == 0:
         raise _bad(f"'{file.name}' contains no audio samples")
     if window.kept == 0:
-        raise _bad(f"start {start:g} s is past the end of '{file.name}' "
-                   f"({window.pos / sr:.2f} s long)")
-    return Audio(window.samples(), int(sr), file, _layout_name(layout))
+        raise PastEnd(f"start {start:g} s is past the end of '{file.name}' "
+                      f"({window.pos / sr:.2f} s long)", window.pos / sr)
+    return Audio(window.samples(), int(sr), file, _layout_name(layout), offset=start,
+                 to_end=not window.full)
+
+
+def _check_size(container, stream, file: Path, start: float, duration: float | None) -> None:
+    """Refuse, before decoding, a span whose samples would pass MAX_DECODED_BYTES."""
+    cc = stream.codec_context
+    if cc is None:            # no decoder for it: reading the frames says so
+        return
+    sr, channels = cc.sample_rate or 0, cc.channels or 0
+    declared = None
+    if stream.duration and stream.time_base is not None:
+        declared = float(stream.duration * stream.time_base)
+    elif container.duration:
+        declared = container.duration / 1_000_000
+    span = duration if declared is None else max(0.0, declared - start)
+    if duration is not None:
+        span = min(span, duration)
+    if span and sr and channels and span * sr * channels * 4 > MAX_DECODED_BYTES:
+        raise _too_long(file, sr, channels, declared)
 
 
 def _open(file: Path):
@@ -181,7 +237,7 @@ def _read(container, stream, file: Path, start: float, duration: float | None, s
     for frame in _frames(container, stream, file):
         if convert is None:
             convert = _Converter(frame, file)
-            window = _start_window(frame, stream, convert.rate, start, duration, seek)
+            window = _start_window(frame, stream, convert.rate, start, duration, seek, file)
         for data in convert(frame):
             window.add(data)
         if window.full:
@@ -196,13 +252,13 @@ def _read(container, stream, file: Path, start: float, duration: float | None, s
 
 
 def _start_window(frame, stream, sr: int, start: float, duration: float | None,
-                  seek: bool) -> _Window:
+                  seek: bool, file: Path) -> _Window:
     lo = round(start * sr)
     hi = None if duration is None else lo + max(1, round(duration * sr))
     pos = _position(frame, stream, sr) if seek else 0
     if pos is None or pos > lo:
         raise _SeekMissed
-    return _Window(lo, hi, pos)
+    return _Window(lo, hi, pos, file, sr)
 
 
 def _seeks_exactly(container, stream) -> bool:
@@ -254,42 +310,59 @@ def _damaged(file: Path, seconds: float, e: Exception) -> NodeInputError:
     return _bad(f"'{file.name}' is damaged or truncated: decoding failed{where} ({reason})")
 
 
+# sample formats -> (numpy dtype, scale to [-1, 1], offset) for our own conversion
+_SAMPLE_FORMATS = {
+    "u8": (np.uint8, 1 / 128, -128.0), "s16": (np.int16, 1 / 32768, 0.0),
+    "s32": (np.int32, 1 / 2**31, 0.0), "s64": (np.int64, 1 / 2**63, 0.0),
+    "flt": (np.float32, 1.0, 0.0), "dbl": (np.float64, 1.0, 0.0),
+}
+
+
 class _Converter:
     """Turns decoded frames of any sample format into planar float32 arrays at the rate and
-    channel layout of the first frame, also where a stream changes them midway."""
+    channel count of the first frame, also where a stream changes them midway.
+
+    The conversion is our own numpy code, not ffmpeg's resampler: PyAV's resampler crashes
+    the process on 7.1 audio, and this needs no more than a reshape and a scale."""
 
     def __init__(self, first, file: Path):
         self.rate, self.layout, self.file = first.sample_rate, first.layout, file
-        self._setup = None          # (format, layout, rate) of the frames being converted
-        self._resampler = None
+        self.channels = first.layout.nb_channels
 
     def __call__(self, frame) -> list[np.ndarray]:
-        setup = (frame.format.name, frame.layout.name, frame.sample_rate)
-        out = []
-        if setup != self._setup:    # a resampler that matches passes later frames unchanged
-            out = self.flush()
-            self._resampler, self._setup = self._new_resampler(frame), setup
-        return out + self._run(frame)
+        at = float(frame.time or 0.0)
+        try:
+            data = frame_to_array(frame)
+        except (KeyError, ValueError) as e:
+            raise _damaged(self.file, at, e) from None
+        if data.shape[0] != self.channels:          # a stream that changes its channels
+            mono = data.mean(axis=0, keepdims=True)
+            data = np.repeat(mono, self.channels, axis=0)
+        if frame.sample_rate != self.rate:          # ... or its rate: linear resampling
+            n = max(1, round(data.shape[1] * self.rate / frame.sample_rate))
+            x = np.linspace(0, data.shape[1] - 1, n)
+            data = np.stack([np.interp(x, np.arange(data.shape[1]), c) for c in data])
+        return [data.astype(np.float32, copy=False)]
 
     def flush(self) -> list[np.ndarray]:
-        return self._run(None) if self._resampler is not None else []
+        return []
 
-    def _new_resampler(self, frame):
-        try:
-            return av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate)
-        except _AV_ERRORS as e:
-            raise _bad(f"cannot convert the audio of '{self.file.name}' "
-                       f"({frame.format.name}, {frame.layout.name}): {e}") from None
 
-    def _run(self, frame) -> list[np.ndarray]:
-        at = float(frame.time or 0.0) if frame is not None else 0.0
-        try:
-            out = [f.to_ndarray() for f in self._resampler.resample(frame)]
-        except _AV_ERRORS as e:
-            raise _damaged(self.file, at, e) from None
-        if any(a.shape[0] != self.layout.nb_channels for a in out):
-            raise _damaged(self.file, at, ValueError("the channel count changed"))
-        return out
+def frame_to_array(frame) -> np.ndarray:
+    """A decoded audio frame -> ``(channels, samples)`` float32 in [-1, 1]."""
+    name = frame.format.name
+    planar = name.endswith("p")
+    dtype, scale, offset = _SAMPLE_FORMATS[name.removesuffix("p")]
+    raw = frame.to_ndarray()
+    channels = frame.layout.nb_channels
+    if not planar:                          # packed: one row of interleaved samples
+        raw = raw.reshape(-1, channels).T
+    out = raw.astype(np.float32)
+    if offset:
+        out += offset
+    if scale != 1.0:
+        out *= scale
+    return out
 
 
 def _check_complete(container, stream, file: Path, decoded: float) -> None:
@@ -378,7 +451,25 @@ class AudioFile:
     audio = Out(AUDIO, doc="the decoded track")
 
     def process(self, ctx, path, start, duration):
-        return {"audio": decode_audio(path, start, duration or None)}
+        """Decodes the span the render shows (``settings.start`` .. + ``settings.duration``)
+        and a margin around it; the whole (trimmed) track when the render's length is the
+        track's."""
+        s = ctx.settings
+        lo = max(0.0, s.start - MARGIN_BEFORE)
+        hi = duration or None                                 # this node's own trim
+        if s.duration is not None:
+            want = s.start + s.duration + MARGIN_AFTER
+            hi = want if hi is None else min(hi, want)
+        try:
+            audio = decode_audio(path, start + lo, None if hi is None else max(hi - lo, 1e-3))
+        except PastEnd as e:
+            raise NodeInputError(f"the render starts at {s.start:g} s, past the end of "
+                                 f"'{Path(path).name}' ({e.length - start:.2f} s long)",
+                                 field="start") from None
+        audio.offset = lo
+        if duration and hi is not None and abs(hi - duration) < 1e-9:
+            audio.to_end = True                               # the trimmed track ends here
+        return {"audio": audio}
 
 
 # --------------------------------------------------------------------------------------

@@ -161,6 +161,14 @@ class CPPN:
         return {"image": rgb.view(ctx.batch, h, wd, 3)}
 
     @staticmethod
+    def pixel_floats(params, device) -> tuple[int, int]:
+        """Floats per pixel (see afx_graph.memory): the per-pixel first layer and the grid,
+        kept for a whole batch; per frame, the output plus the hidden activations on a GPU
+        (a CPU runs frames one at a time in small pixel chunks)."""
+        hidden = int(params["hidden"])
+        return hidden + 6, 3 + (0 if device.type == "cpu" else 3 * hidden)
+
+    @staticmethod
     def time_inputs(ctx, cycle) -> torch.Tensor:
         """(B, 4): render progress in [-1, 1], the phase of a `cycle`-second loop as sin/cos,
         and a slower sine, so the field moves even without audio."""

@@ -406,7 +406,8 @@ class VGGishEmbedding(LearnedEmbedding):
             self.load_pca(model, pca_weights)
         values, centres = vggish_windows(model, audio, float(hop), postprocess, ctx.device)
         rows = windows_to_frames(values, centres, frame_count(audio, ctx.fps), ctx.fps)
-        return {"embedding": Timeline(rows, ctx.fps, tuple(f"vggish{i}" for i in range(128)))}
+        return {"embedding": Timeline(rows, ctx.fps, tuple(f"vggish{i}" for i in range(128)),
+                                      audio.offset)}
 
     @staticmethod
     def load_pca(model: em.VGGish, pca_weights: str) -> None:
@@ -458,9 +459,9 @@ class YAMNetEmbedding(LearnedEmbedding):
         emb, scores, centres = yamnet_windows(model, audio, float(hop), ctx.device)
         n = frame_count(audio, ctx.fps)
         return {"embedding": Timeline(windows_to_frames(emb, centres, n, ctx.fps), ctx.fps,
-                                      tuple(f"yamnet{i}" for i in range(1024))),
+                                      tuple(f"yamnet{i}" for i in range(1024)), audio.offset),
                 "scores": Timeline(np.clip(windows_to_frames(scores, centres, n, ctx.fps), 0, 1),
-                                   ctx.fps, class_names(path))}
+                                   ctx.fps, class_names(path), audio.offset)}
 
 
 def class_names(weights_path: Path) -> tuple[str, ...]:
@@ -514,7 +515,8 @@ class OpenL3Embedding(LearnedEmbedding):
                                  f"{input_repr}: set input_repr to {named[0]}", field="input_repr")
         values, centres = openl3_windows(model, audio, float(hop), ctx.device)
         rows = windows_to_frames(values, centres, frame_count(audio, ctx.fps), ctx.fps)
-        return {"embedding": Timeline(rows, ctx.fps, tuple(f"openl3_{i}" for i in range(512)))}
+        return {"embedding": Timeline(rows, ctx.fps, tuple(f"openl3_{i}" for i in range(512)),
+                                      audio.offset)}
 
 
 # -- the built-in embedding -------------------------------------------------------------------
@@ -586,7 +588,7 @@ def timbre_embedding(audio: Audio, fps: float, dims: int, window: float,
     if dims > 0:
         z = z @ random_projection(z.shape[1], dims, seed)
         names = [f"timbre{i}" for i in range(dims)]
-    return Timeline(normalise_columns(z), fps, tuple(names))
+    return Timeline(normalise_columns(z), fps, tuple(names), audio.offset)
 
 
 @node("embed.timbre", category="Embeddings")

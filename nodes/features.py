@@ -367,9 +367,10 @@ class Spectrum:
         values = smooth(normalise(cols, min_half), fps, attack, release)
         band_names = tuple(f"band{i}" for i in range(int(bands)))
         names = tuple(n for n, *_ in NAMED_BANDS) + band_names + DESCRIPTORS
-        tl = Timeline(values, fps, names)
+        tl = Timeline(values, fps, names, audio.offset)
         out = {"features": tl,
-               "band_levels": Timeline(values[:, 3:3 + len(band_names)], fps, band_names)}
+               "band_levels": Timeline(values[:, 3:3 + len(band_names)], fps, band_names,
+                                       audio.offset)}
         out.update({k: tl.column(k) for k in ("bass", "mid", "treble", "rms", "centroid", "flux")})
         return out
 
@@ -400,7 +401,7 @@ class Onsets:
         values = np.column_stack([envelope_at_frames(env, rate, n_frames, fps),
                                   beat_pulse(beats, n_frames, fps, float(decay)),
                                   beat_phase(beats, n_frames, fps, tempo)])
-        tl = Timeline(values, fps, ("onset", "beat", "beat_phase"))
+        tl = Timeline(values, fps, ("onset", "beat", "beat_phase"), audio.offset)
         return {"strength": tl.column("onset"), "beat": tl.column("beat"), "features": tl,
                 "tempo": tempo}
 

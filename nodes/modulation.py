@@ -84,7 +84,7 @@ class Select:
             raise NodeInputError(f"{what} in this timeline (columns: {', '.join(names)}; or an "
                                  f"index 0..{len(names) - 1})", field="feature")
         return {"out": Timeline(features.values[:, idx], features.fps,
-                                tuple(names[i] for i in idx))}
+                                tuple(names[i] for i in idx), features.start)}
 
 
 # -- math.remap -----------------------------------------------------------------------------

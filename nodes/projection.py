@@ -120,7 +120,8 @@ class Project:
         values = project(timeline.values, int(dims), method, int(seed), bool(standardize))
         prefix = "pc" if method == "pca" else "rp"
         return {"features": Timeline(values, timeline.fps,
-                                     tuple(f"{prefix}{i}" for i in range(int(dims))))}
+                                     tuple(f"{prefix}{i}" for i in range(int(dims))),
+                                     timeline.start)}
 
 
 NODES = [Project]

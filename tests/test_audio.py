@@ -9,9 +9,15 @@ import av
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
+
+from conftest import run_afx
+from media import read_video
 
 from afx_graph import Executor, Graph, NodeFailure, Plan, Registry, load_graph, loads
+from afx_graph.context import FrameContext
 from afx_graph.errors import NodeInputError
+from afx_graph.settings import RenderSettings
 from afx_graph.nodes import audio
 from afx_graph.nodes.audio import AudioFile, AudioSynth, decode_audio, section_of, synth_track
 
@@ -19,6 +25,9 @@ FREQ = 440.0
 
 
 # -- writing test media ----------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def tone(sr: int, channels: int, seconds: float = 0.5, amp: float = 0.5) -> np.ndarray:
     """A 440 Hz sine, (channels, n); channel i has amplitude amp * (i + 1) / channels so the
@@ -195,6 +204,31 @@ def test_layouts_are_named(tmp_path):
     assert a.layout == "5.1"
 
 
+@pytest.mark.parametrize("channels", [1, 2, 6, 8])
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+def test_any_channel_count_decodes_and_renders_with_sound(tmp_path, channels, fmt):
+    """7.1 used to crash the process (ffmpeg's resampler); every channel keeps its level,
+    and the video gets a stereo track with the front channels in it."""
+    sr = 8000
+    path = write_sf(tmp_path / f"c{channels}.{fmt}", tone(sr, channels, seconds=1.0), sr)
+    a = decode_audio(path)
+    assert a.samples.shape == (channels, sr)
+    want = tone(sr, channels, seconds=1.0)
+    np.testing.assert_allclose(a.samples, want, atol=2e-4)
+    stereo = a.stereo()
+    assert stereo.shape[0] == min(channels, 2) and np.abs(stereo).max() <= 1.0
+    if channels > 2:      # FL only on the left, FR only on the right, LFE (index 3) left out
+        assert np.abs(stereo[0]).max() > 0.5 * np.abs(want[0]).max()
+    if fmt != "flac":
+        return
+    out = tmp_path / f"c{channels}.mp4"
+    r = run_afx("run", ROOT / "graphs" / "demo.yaml", "--audio", path, "-o", out,
+                "--size", "32x18", "--fps", "5", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    v = read_video(out)
+    assert v["audio"] is not None and v["audio"]["channels"] == min(channels, 2)
+
+
 def test_silence_is_valid(tmp_path):
     path = write_sf(tmp_path / "silence.wav", np.zeros((2, 4000), np.float32), 8000)
     a = decode_audio(path)
@@ -245,12 +279,42 @@ def test_start_matches_the_full_decode(tmp_path, name, kind):
         np.testing.assert_allclose(part, full[:, lo:lo + sr], atol=1e-5)
 
 
+def render_ctx(**settings) -> FrameContext:
+    return FrameContext(RenderSettings(**settings), torch.device("cpu"), torch.float32, Path("."))
+
+
 def test_node_process_passes_start_and_duration(tmp_path):
     path = write_sf(tmp_path / "t.wav", tone(8000, 1, seconds=3.0), 8000)
-    out = AudioFile().process(None, path=str(path), start=1.0, duration=0.0)
+    out = AudioFile().process(render_ctx(), path=str(path), start=1.0, duration=0.0)
     assert out["audio"].duration == pytest.approx(2.0)
-    out = AudioFile().process(None, path=str(path), start=0.5, duration=1.25)
+    out = AudioFile().process(render_ctx(), path=str(path), start=0.5, duration=1.25)
     assert out["audio"].duration == pytest.approx(1.25)
+    assert out["audio"].total == pytest.approx(1.25)       # the trimmed track ends there
+
+
+def test_a_render_decodes_only_the_span_it_shows(tmp_path):
+    """A long file, a short render from its middle: only that span and the analysis margins
+    are decoded, and the samples sit where they belong in the track."""
+    sr = 8000
+    samples = tone(sr, 2, seconds=60.0)
+    path = write_sf(tmp_path / "long.wav", samples, sr)
+    a = AudioFile().process(render_ctx(start=30.0, duration=1.0), path=str(path), start=0.0,
+                            duration=0.0)["audio"]
+    lo, hi = 30.0 - audio.MARGIN_BEFORE, 31.0 + audio.MARGIN_AFTER
+    assert a.offset == pytest.approx(lo) and a.end == pytest.approx(hi)
+    assert a.total is None                                  # the track goes on
+    np.testing.assert_allclose(a.samples, samples[:, round(lo * sr):round(hi * sr)], atol=1e-4)
+    whole = AudioFile().process(render_ctx(start=30.0), path=str(path), start=0.0,
+                                duration=0.0)["audio"]      # no duration: to the end
+    assert whole.offset == pytest.approx(lo) and whole.total == pytest.approx(60.0)
+
+
+def test_a_render_past_the_end_names_the_start(tmp_path):
+    path = write_sf(tmp_path / "t.wav", tone(8000, 1, seconds=3.0), 8000)
+    with pytest.raises(NodeInputError) as e:
+        AudioFile().process(render_ctx(start=20.0, duration=1.0), path=str(path), start=0.0,
+                            duration=0.0)
+    assert e.value.issue.field == "start" and "3.00 s long" in str(e.value)
 
 
 # -- files that cannot be used ---------------------------------------------------------

@@ -102,7 +102,7 @@ class AudioOut:
     def __init__(self, audio, sd, offset: float = 0.0):
         self.sd = sd
         self.sr = int(audio.sr)
-        self.samples = np.ascontiguousarray(audio.samples.T, dtype=np.float32)   # (n, channels)
+        self.samples = np.ascontiguousarray(audio.stereo().T, dtype=np.float32)  # (n, channels)
         self.offset = int(round(offset * self.sr))
         self._lock = threading.Lock()
         self._at = self.offset            # next sample to play

@@ -338,7 +338,8 @@ class PreviewWorker:
         if audio is not st.audio:
             st.audio = audio
             if self._sd is not None:
-                self.clock.set_audio(AudioOut(audio, self._sd, st.settings.start) if audio else None)
+                self.clock.set_audio(AudioOut(audio, self._sd, st.settings.start - audio.offset)
+                                     if audio else None)
         self._set_errors(dict(st.side_errors))
         st.frame = -1
         st.dirty = True
@@ -367,7 +368,7 @@ class PreviewWorker:
         if st.settings.duration is not None:
             return st.settings.duration, audio
         if audio is not None:
-            left = audio.duration - st.settings.start
+            left = audio.end - st.settings.start
             if left > 0:
                 return left, audio
         return FALLBACK_DURATION, audio

@@ -9,7 +9,7 @@ from ..graph import Graph
 from ..patch import load_patch
 from ..registry import default_registry
 from ..render import RunOptions, render_graph
-from ..settings import check_size
+from ..settings import MAX_DURATION, MAX_FPS, check_number, check_size
 
 
 def register(sub) -> None:
@@ -63,11 +63,19 @@ class ProgressBar:
         self.stream.flush()
 
 
-def run(args) -> int:
-    for name in ("fps", "duration", "start"):
+def check_arguments(args) -> None:
+    """Command-line values are checked here, so an error blames the flag, not the patch."""
+    for name, lo, hi, zero in (("fps", 1, MAX_FPS, False), ("duration", 0, MAX_DURATION, False),
+                               ("start", 0, MAX_DURATION, True)):
         v = getattr(args, name)
-        if v is not None and (v != v or v < 0 or (v == 0 and name != "start")):
-            raise AfxError(f"--{name}: {v:g} is out of range")
+        if v is not None:
+            _, err = check_number(name, v, lo, hi, zero)
+            if err:
+                raise AfxError(err, field=f"--{name}")
+
+
+def run(args) -> int:
+    check_arguments(args)
     if args.batch is not None and not 1 <= args.batch <= 1024:
         raise AfxError("--batch: must be from 1 to 1024")
     graph = Graph.from_patch(load_patch(args.patch), default_registry())
@@ -75,7 +83,8 @@ def run(args) -> int:
                       duration=args.duration, start=args.start, device=args.device,
                       precision=args.precision, sets=args.sets, force=args.force, batch=args.batch)
     show = not args.quiet and sys.stderr.isatty()
-    stats, outputs = render_graph(graph, opts, on_progress=ProgressBar() if show else None)
+    stats, outputs = render_graph(graph, opts, on_progress=ProgressBar() if show else None,
+                                  on_warning=lambda text: print(f"warning: {text}", file=sys.stderr))
     if not args.quiet:
         where = ", ".join(str(p) for p in outputs)
         print(f"wrote {where}: {stats.frames} frames, {stats.duration:.2f} s of video in "
