@@ -3,23 +3,42 @@
 The public API (the CLI and the editor use only this):
 
     from afx_graph import default_registry, load_graph, Plan, Executor
+
+Names are imported on first use, so ``afx`` starts (and installs its signal handlers) before
+torch and the node library are loaded: Ctrl+C during start-up is handled like any other.
 """
-from .errors import AfxError, GraphEditError, Issue, NodeCrash, NodeFailure, NodeInputError, PatchError
-from .executor import Executor, Progress, RenderStats
-from .graph import Graph, GraphNode, Link, load_graph
-from .patch import NodeEntry, Patch, dumps, load_patch, loads, save_patch
-from .plan import Plan
-from .registry import Registry, default_registry
-from .settings import RenderSettings
-from .spec import In, NodeSpec, Out, Param, node
-from .types import AUDIO, COORDS, IMAGE, SCALAR, TIMELINE, VECTOR, Audio, PortType, Timeline
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AfxError", "GraphEditError", "Issue", "NodeCrash", "NodeFailure", "NodeInputError", "PatchError",
-    "Executor", "Progress", "RenderStats", "Graph", "GraphNode", "Link", "load_graph",
-    "NodeEntry", "Patch", "dumps", "load_patch", "loads", "save_patch", "Plan", "Registry",
-    "default_registry", "RenderSettings", "In", "NodeSpec", "Out", "Param", "node",
-    "AUDIO", "COORDS", "IMAGE", "SCALAR", "TIMELINE", "VECTOR", "Audio", "PortType", "Timeline",
-]
+_WHERE = {
+    ".errors": ("AfxError", "GraphEditError", "Issue", "NodeCrash", "NodeFailure",
+                "NodeInputError", "PatchError"),
+    ".executor": ("Executor", "Progress", "RenderStats"),
+    ".graph": ("Graph", "GraphNode", "Link", "load_graph"),
+    ".patch": ("NodeEntry", "Patch", "dumps", "load_patch", "loads", "save_patch"),
+    ".plan": ("Plan",),
+    ".registry": ("Registry", "default_registry"),
+    ".settings": ("RenderSettings",),
+    ".spec": ("In", "NodeSpec", "Out", "Param", "node"),
+    ".types": ("AUDIO", "COORDS", "IMAGE", "SCALAR", "TIMELINE", "VECTOR", "Audio", "PortType",
+               "Timeline"),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+
+__all__ = list(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'afx_graph' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,16 +1,19 @@
 """The ``afx`` command line (DESIGN.md section 5).
 
-Exit codes: 0 done; 2 bad input (patch, audio, arguments) with ``error:`` lines naming the
-file, node and field; 1 an internal fault; 130 interrupted. No traceback unless ``--debug``.
+Exit codes: 0 done; 2 bad input (patch, audio, arguments) or the machine's refusal (disk full,
+read-only folder, out of memory) with ``error:`` lines naming the file, node and field; 1 an
+internal fault; 128 + the signal when interrupted (130 Ctrl+C, 143 SIGTERM, 129 SIGHUP). No
+traceback unless ``--debug``.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import signal
 import sys
 import traceback
 
 from .errors import AfxError, NodeCrash
+from .files import environment_reason
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -33,9 +36,58 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl+C: outputs abort and remove their partial files."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum, frame):
+    for sig in _SIGNALS:            # cleanup runs once, undisturbed by a second signal
+        signal.signal(sig, signal.SIG_IGN)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Interrupted(signum)
+
+
+_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def _install_signal_handlers() -> dict:
+    """Handle SIGINT, SIGTERM and SIGHUP alike; returns the handlers to restore."""
+    old = {}
+    for sig in _SIGNALS:
+        try:
+            prev = signal.getsignal(sig)
+            if prev is not signal.SIG_IGN:       # nohup's choice stands
+                signal.signal(sig, _on_signal)
+                old[sig] = prev
+        except (ValueError, OSError):       # not the main thread (tests calling main())
+            break
+    return old
+
+
+def _restore_signal_handlers(old: dict) -> None:
+    for sig, handler in old.items():
+        try:
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    handlers = _install_signal_handlers()
+    try:
+        return _main(argv, debug)
+    finally:
+        _restore_signal_handlers(handlers)
+
+
+def _main(argv: list[str], debug: bool) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
@@ -45,9 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"\ninterrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return 128 + int(signum)
     except BrokenPipeError:
         return EXIT_OK
     except NodeCrash as e:
@@ -55,12 +108,29 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exception(e.cause)
         return EXIT_INTERNAL
-    except Exception as e:  # an internal fault: say so briefly, trace only on request
-        print(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
-              file=sys.stderr)
+    except MemoryError:
+        print("error: out of memory; try a smaller --size, a smaller --batch or a shorter "
+              "--duration", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as e:
+        reason = environment_reason(e)
+        if reason is None:
+            return _internal(e, debug)
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"error: {where}{reason}", file=sys.stderr)
         if debug:
             traceback.print_exc()
-        return EXIT_INTERNAL
+        return EXIT_BAD_INPUT
+    except Exception as e:  # an internal fault: say so briefly, trace only on request
+        return _internal(e, debug)
+
+
+def _internal(e: BaseException, debug: bool) -> int:
+    print(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
+          file=sys.stderr)
+    if debug:
+        traceback.print_exc()
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
