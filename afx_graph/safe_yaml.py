@@ -9,6 +9,8 @@ mapping is an error (YAML says keys are unique; PyYAML would silently keep the l
 """
 from __future__ import annotations
 
+import sys
+
 import yaml
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -61,6 +63,15 @@ class _BoundedLoader(yaml.SafeLoader):
             raise YamlRejected(f"cannot read {shown} as {what} at line {node.start_mark.line + 1}, "
                                f"column {node.start_mark.column + 1}") from None
 
+    def construct_yaml_int(self, node):
+        """Integers beyond the float range are refused here: every number in a patch is
+        compared with float bounds somewhere, and such an int cannot become a float."""
+        value = super().construct_yaml_int(node)
+        if abs(value) > sys.float_info.max:
+            raise YamlRejected(f"number too large ({len(node.value)} digits) at line "
+                               f"{node.start_mark.line + 1}, column {node.start_mark.column + 1}")
+        return value
+
     def construct_mapping(self, node, deep=False):
         """Refuse a key written twice in the same mapping (at any level). Keys brought in
         by a merge (``<<: *base``) may be overridden, as YAML intends."""
@@ -79,6 +90,9 @@ class _BoundedLoader(yaml.SafeLoader):
                         f"duplicate key '{key_node.value}' at line {key_node.start_mark.line + 1}"
                         f" (first at line {earlier.start_mark.line + 1})")
         return super().construct_mapping(node, deep=deep)
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
 
 
 def load(text: str | bytes):

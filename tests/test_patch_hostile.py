@@ -343,3 +343,13 @@ def test_an_empty_patch_says_so(tmp_path):
     r = afx("validate", "p.yaml", cwd=tmp_path)
     assert r.errors == ["error: p.yaml: the patch has no output node (add output.video or "
                         "output.frames)"]
+
+
+# -- numbers no float can hold --------------------------------------------------------------------
+def test_an_integer_beyond_the_float_range_is_bad_input(tmp_path):
+    (tmp_path / "big.yaml").write_text("afx: 1\nsettings: {fps: " + "9" * 400 + "}\nnodes: {}\n")
+    r = afx("validate", "big.yaml", cwd=tmp_path)
+    refused(r)
+    assert r.errors == ["error: big.yaml: number too large (400 digits) at line 2, column 17"]
+    with pytest.raises(PatchError, match="as int"):        # past Python's 4300-digit limit
+        loads("afx: 1\nnodes: {a: " + "9" * 5000 + "}\n")
