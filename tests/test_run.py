@@ -1,5 +1,8 @@
 """`afx run` as a user runs it: the demo patch, --audio, overrides, bad input."""
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +146,81 @@ def test_example_file_patch_renders_with_audio(tmp_path):
                 "--audio", song, *SMALL, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert len(read_video(tmp_path / "o.mp4")["frames"]) == 18
+
+
+# -- audio the render does not fit ------------------------------------------------------------
+
+def sparse_wav(path: Path, seconds: float, sr: int, channels: int) -> Path:
+    """A valid 16-bit WAV of silence whose data costs no disk (a sparse file)."""
+    data = int(seconds * sr) * channels * 2
+    fmt = (1).to_bytes(2, "little") + channels.to_bytes(2, "little") + sr.to_bytes(4, "little") \
+        + (sr * channels * 2).to_bytes(4, "little") + (channels * 2).to_bytes(2, "little") \
+        + (16).to_bytes(2, "little")
+    head = b"RIFF" + (36 + data).to_bytes(4, "little") + b"WAVE" + b"fmt " \
+        + (16).to_bytes(4, "little") + fmt + b"data" + data.to_bytes(4, "little")
+    with open(path, "wb") as f:
+        f.write(head)
+        f.truncate(len(head) + data)
+    return path
+
+
+def peak_memory_of(*args, cwd) -> tuple[subprocess.CompletedProcess, int]:
+    """Run afx in a fresh wrapper process; (result, the afx process's peak RSS in bytes)."""
+    code = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, file=sys.stderr);"
+            " sys.exit(r.returncode)")
+    exe = shutil.which("afx") or str(Path(sys.executable).parent / "afx")
+    r = subprocess.run([sys.executable, "-c", code, exe, *map(str, args)], cwd=cwd,
+                       capture_output=True, text=True, timeout=600)
+    lines = r.stderr.strip().splitlines()
+    return subprocess.CompletedProcess(r.args, r.returncode, r.stdout,
+                                       "\n".join(lines[:-1]) + "\n"), int(lines[-1])
+
+
+def test_a_huge_track_costs_only_the_span_rendered(tmp_path):
+    """15 minutes of 192 kHz 5.1 (4 GiB as float32): a 1 s render decodes ~3 s of it."""
+    big = sparse_wav(tmp_path / "huge.wav", 15 * 60, 192000, 6)
+    r, peak = peak_memory_of("run", DEMO, "--audio", big, "--duration", "1", "--size", "64x36",
+                             "-o", "v.mp4", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert peak < 2 * 1024 ** 3, peak
+    v = read_video(tmp_path / "v.mp4")
+    assert v["audio"]["channels"] == 2 and abs(v["audio"]["duration"] - 1.0) < 0.1
+    r = run_afx("run", DEMO, "--audio", big, "--size", "64x36", "-o", "w.mp4", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "too long to decode at once" in r.stderr and "2 GiB" in r.stderr
+    assert "--start and --duration" in r.stderr and not (tmp_path / "w.mp4").exists()
+
+
+@pytest.mark.parametrize("extra", [[], ["--duration", "1"]])
+def test_a_start_past_the_end_of_the_audio_is_refused(tmp_path, extra):
+    song = write_wav(tmp_path / "song.wav", beat_track(3.0), 22050)
+    r = run_afx("run", DEMO, "--audio", song, "--start", "5", *extra, *SMALL, "-o", "v.mp4",
+                cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "past the end" in r.stderr and "3.00 s long" in r.stderr and "--start" in r.stderr
+    assert list(tmp_path.iterdir()) == [song]
+
+
+def test_audio_shorter_than_the_duration_warns_with_its_length(tmp_path):
+    song = write_wav(tmp_path / "song.wav", beat_track(2.0), 22050)
+    r = run_afx("run", DEMO, "--audio", song, "--duration", "3", *SMALL, "-o", "v.mp4",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "warning: node 'music': the audio is 2.00 s long" in r.stderr
+    assert len(read_video(tmp_path / "v.mp4")["frames"]) == 36
+
+
+def test_command_line_values_are_blamed_on_the_command_line(tmp_path):
+    for args, flag in ((["--fps", "1e9"], "--fps"), (["--duration", "-3"], "--duration"),
+                       (["--start", "nan"], "--start")):
+        r = run_afx("run", DEMO, *args, "-o", "v.mp4", cwd=tmp_path)
+        assert r.returncode == 2 and r.stderr.startswith(f"error: {flag}: "), r.stderr
+        assert "settings." not in r.stderr
+
+
+def test_audio_that_is_a_fifo_says_so(tmp_path):
+    fifo = tmp_path / "song.wav"
+    os.mkfifo(fifo)
+    r = run_afx("run", DEMO, "--audio", fifo, "-o", "v.mp4", cwd=tmp_path, timeout=60)
+    assert r.returncode == 2 and "is a FIFO (named pipe), not an audio file" in r.stderr
