@@ -178,3 +178,29 @@ def test_graph_copy_is_independent_and_executor_follows_edits(registry):
     ex.set_graph(edited)
     ex.evaluate_static(Plan(edited, targets=["sum"]), st)
     assert dict(ex.calls) == {"offset": 1}      # ramp came from the cache
+
+
+def test_the_batch_shrinks_to_the_memory_there_is(registry, monkeypatch):
+    """Same frames whatever the budget; a tight budget renders fewer frames a batch, and a
+    budget below one frame is refused before anything is allocated."""
+    from afx_graph import memory
+    g = build(registry)
+    plan = Plan(g)
+    s = g.render_settings()
+    fixed, per_frame = memory.estimate(g, plan, s, torch.device("cpu"))
+    assert per_frame > 32 * 24 * 4                 # at least one float image a frame
+    monkeypatch.setenv("AFX_MEMORY", str(int((fixed + 3.5 * per_frame) / memory.BUDGET_SHARE)))
+    assert memory.fit_batch(g, plan, s, torch.device("cpu"), 50) == 3
+    _, _, stats, sink = render(g, 50)
+    assert stats.batch == 3
+    tight = (list(sink.values), list(sink.means))
+    monkeypatch.delenv("AFX_MEMORY")
+    _, _, stats, sink = render(g, 50)
+    assert stats.batch == 50 and len(sink.values) == 100
+    assert np.allclose(tight[0], sink.values) and np.allclose(tight[1], sink.means)
+    monkeypatch.setenv("AFX_MEMORY", "1k")
+    with pytest.raises(Exception, match="needs about .* for one frame"):
+        render(g, 1)
+    monkeypatch.setenv("AFX_MEMORY", "lots")
+    with pytest.raises(Exception, match="AFX_MEMORY"):
+        render(g, 1)
