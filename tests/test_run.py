@@ -224,3 +224,20 @@ def test_audio_that_is_a_fifo_says_so(tmp_path):
     os.mkfifo(fifo)
     r = run_afx("run", DEMO, "--audio", fifo, "-o", "v.mp4", cwd=tmp_path, timeout=60)
     assert r.returncode == 2 and "is a FIFO (named pipe), not an audio file" in r.stderr
+
+
+def test_an_excerpt_from_late_in_a_song_still_follows_its_beats(tmp_path):
+    """Rendering 3 s from 31 s into a 40 s song decodes only 21..36 s: the features must
+    still line up with the beats of that excerpt (a timeline sampled at the wrong place would
+    freeze or drift)."""
+    sr = 22050
+    song = write_wav(tmp_path / "song.wav", beat_track(40.0, sr, bpm=120), sr)
+    r = run_afx("run", DEMO, "-o", "v.mp4", "--audio", song, "--start", "31", "--duration", "3",
+                "--size", "96x54", "--fps", "30", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    v = read_video(tmp_path / "v.mp4")
+    assert v["frames"].shape[0] == 90 and abs(v["audio"]["duration"] - 3.0) < 0.1
+    ch = frame_changes(v["frames"])
+    on_beat = np.array([ch[i - 2:i + 1].max() for i in range(14, len(ch), 15)])
+    between = np.concatenate([ch[i::15] for i in range(5, 11)])
+    assert on_beat.mean() > 2 * between.mean(), (on_beat.mean(), between.mean())
