@@ -12,7 +12,7 @@ import signal
 import sys
 import traceback
 
-from .errors import AfxError, NodeCrash
+from .errors import AfxError, NodeCrash, escape_controls
 from .files import environment_reason
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -104,7 +104,8 @@ def _main(argv: list[str], debug: bool) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except NodeCrash as e:
-        print(f"internal error: {e} (run with --debug for the traceback)", file=sys.stderr)
+        print(f"internal error: {escape_controls(str(e))} (run with --debug for the traceback)",
+              file=sys.stderr)
         if debug:
             traceback.print_exception(e.cause)
         return EXIT_INTERNAL
@@ -117,7 +118,7 @@ def _main(argv: list[str], debug: bool) -> int:
         if reason is None:
             return _internal(e, debug)
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
-        print(f"error: {where}{reason}", file=sys.stderr)
+        print(f"error: {escape_controls(where)}{reason}", file=sys.stderr)
         if debug:
             traceback.print_exc()
         return EXIT_BAD_INPUT
@@ -126,8 +127,8 @@ def _main(argv: list[str], debug: bool) -> int:
 
 
 def _internal(e: BaseException, debug: bool) -> int:
-    print(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
-          file=sys.stderr)
+    print(f"internal error: {type(e).__name__}: {escape_controls(str(e))} (run with --debug for "
+          "the traceback)", file=sys.stderr)
     if debug:
         traceback.print_exc()
     return EXIT_INTERNAL

@@ -153,7 +153,7 @@ class Graph:
 
     def new_id(self, type_id: str) -> str:
         base = type_id.split(".")[-1].replace("-", "_") or "node"
-        if not NODE_ID.match(base):
+        if not NODE_ID.fullmatch(base):
             base = "node"
         for i in itertools.count(1):
             nid = base if i == 1 and base not in self.nodes else f"{base}{i}"
@@ -169,7 +169,7 @@ class Graph:
         nid = node_id or self.new_id(spec.id)
         if nid in self.nodes:
             raise GraphEditError(f"a node called '{nid}' already exists", node=nid)
-        if not NODE_ID.match(nid):
+        if not NODE_ID.fullmatch(nid):
             raise GraphEditError("node ids are letters, digits, '_' and '-'", node=nid)
         clean = {}
         for k, v in (params or {}).items():
@@ -302,13 +302,13 @@ class Graph:
                                     f"has version {n.spec.version})", f, nid, "version"))
             issues += self._param_issues(n, out_dir, check_files)
             issues += self._input_issues(n)
-        for (nid, port), text in self.dangling.items():
+        for i, ((nid, port), text) in enumerate(self.dangling.items()):
             parsed = parse_link(text)
             if parsed is None:
                 issues.append(Issue(f"{text!r} is not of the form node.port (e.g. music.audio)",
                                     f, nid, f"inputs.{port}"))
-            else:
-                hint = self._suggest_node(parsed[0])
+            else:    # a hint costs a pass over the nodes: only for the first few (linear)
+                hint = self._suggest_node(parsed[0]) if i < SUGGEST_LINKS else None
                 issues.append(Issue(f"links to '{text}' but there is no node '{parsed[0]}'" +
                                     (f" (did you mean '{hint}'?)" if hint else ""),
                                     f, nid, f"inputs.{port}"))
@@ -384,6 +384,9 @@ class Graph:
         if issues:
             raise PatchError(issues)
         return self
+
+
+SUGGEST_LINKS = 20     # dangling links that get a "did you mean" hint
 
 
 def _closest(name: str, options) -> str | None:

@@ -28,9 +28,13 @@ class Plan:
         if missing:
             raise PatchError([Issue(f"no node '{m}' to render", graph.file) for m in missing])
         self.targets = list(targets)
-        needed = set(targets)
-        for t in targets:
-            needed |= nx.ancestors(graph.g, t)
+        needed = set(targets)             # everything upstream, in one walk for all targets
+        stack = list(targets)
+        while stack:
+            for src in graph.g.predecessors(stack.pop()):
+                if src not in needed:
+                    needed.add(src)
+                    stack.append(src)
         sub = graph.g.subgraph(needed)
         try:
             self.order = list(nx.lexicographical_topological_sort(sub))
