@@ -147,16 +147,15 @@ def partial_path(path: Path) -> Path:
     return path.with_name(f".{name}{tail}")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs (on this machine); when unsure, yes."""
     if pid == os.getpid():
         return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
-    except OSError:
+    except OSError:                 # EPERM: someone else's process
         return True
     return True
 
@@ -174,7 +173,7 @@ def remove_stale_partials(path: Path) -> list[Path]:
     stems.add(shortened)
     for entry in entries:
         m = _PARTIAL.match(entry.name)
-        if not m or m.group("name") not in stems or _pid_alive(int(m.group("pid"))):
+        if not m or m.group("name") not in stems or pid_alive(int(m.group("pid"))):
             continue
         p = Path(entry.path)
         try:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from afx_graph import (AfxError, Graph, GraphEditError, Link, Patch, PatchError, default_registry,
                        dumps, load_patch, loads, save_patch)
 from afx_graph import settings as settings_mod
+from afx_graph.files import pid_alive
 from afx_graph.patch import write_atomic
 from afx_graph.registry import Registry
 from afx_graph.spec import ParamValueError
@@ -61,18 +62,6 @@ class Recovery:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.saved))
         where = str(self.path) if self.path else "a new, never saved patch"
         return f"{where} ({self.nodes} nodes, autosaved {when})"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 class EditorController:
@@ -557,7 +546,7 @@ class EditorController:
             if rec is None:
                 continue
             pid = rec[1].get("pid")
-            if isinstance(pid, int) and pid != os.getpid() and _pid_alive(pid):
+            if isinstance(pid, int) and pid != os.getpid() and pid_alive(pid):
                 continue          # another editor still working on it
             out.append(rec[0])
         return sorted(out, key=lambda r: -r.saved)
