@@ -7,25 +7,24 @@ traceback unless ``--debug``.
 """
 from __future__ import annotations
 
-import argparse
+# Only what the signal handlers need is imported up front: everything else loads after they
+# are installed, so Ctrl+C while afx starts is handled like any other.
 import signal
 import sys
-import traceback
-
-from .errors import AfxError, NodeCrash, escape_controls
-from .files import environment_reason
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse's own errors are bad input too: exit 2, one line
-        self.print_usage(sys.stderr)
-        raise AfxError(message)
+def build_parser():
+    import argparse
 
-
-def build_parser() -> argparse.ArgumentParser:
     from . import commands
+    from .errors import AfxError
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message):  # argparse's errors are bad input too: exit 2, one line
+            self.print_usage(sys.stderr)
+            raise AfxError(message)
 
     p = _Parser(prog="afx", description="Node-graph tool for audio-reactive neural visuals.")
     p.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
@@ -87,7 +86,20 @@ def main(argv: list[str] | None = None) -> int:
         _restore_signal_handlers(handlers)
 
 
+def _interrupted(e: KeyboardInterrupt) -> int:
+    signum = getattr(e, "signum", signal.SIGINT)
+    print(f"\ninterrupted ({signal.Signals(signum).name})", file=sys.stderr)
+    return 128 + int(signum)
+
+
 def _main(argv: list[str], debug: bool) -> int:
+    try:
+        import traceback
+
+        from .errors import AfxError, NodeCrash, escape_controls
+        from .files import environment_reason
+    except KeyboardInterrupt as e:
+        return _interrupted(e)
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
@@ -98,9 +110,7 @@ def _main(argv: list[str], debug: bool) -> int:
             traceback.print_exc()
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as e:
-        signum = getattr(e, "signum", signal.SIGINT)
-        print(f"\ninterrupted ({signal.Signals(signum).name})", file=sys.stderr)
-        return 128 + int(signum)
+        return _interrupted(e)
     except BrokenPipeError:
         return EXIT_OK
     except NodeCrash as e:
@@ -127,6 +137,9 @@ def _main(argv: list[str], debug: bool) -> int:
 
 
 def _internal(e: BaseException, debug: bool) -> int:
+    import traceback
+
+    from .errors import escape_controls
     print(f"internal error: {type(e).__name__}: {escape_controls(str(e))} (run with --debug for "
           "the traceback)", file=sys.stderr)
     if debug:

@@ -252,8 +252,12 @@ class Executor:
                on_warning: Callable[[str], None] | None = None) -> RenderStats:
         t0 = time.perf_counter()
         self.node_seconds.clear()
+        asked = batch
         batch = memory.fit_batch(self.graph, plan, settings, self.device,
                                  batch or self.auto_batch(settings))
+        if asked and batch < asked and on_warning is not None:
+            on_warning(f"--batch {asked} does not fit the free memory at {settings.width}x"
+                       f"{settings.height}; rendering {batch} frames a batch")
         static = self.evaluate_static(plan, settings)
         duration = self.duration_of(plan, settings, static, warn=on_warning)
         total = settings.frame_count(duration)

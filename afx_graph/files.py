@@ -78,6 +78,9 @@ def target_problem(path: Path, *, folder: bool) -> str | None:
         return "the path contains a NUL character"
     if len(os.fsencode(path.name)) > NAME_MAX:
         return f"the file name is too long ({len(os.fsencode(path.name))} bytes; at most {NAME_MAX})"
+    if os.path.islink(path):
+        return (f"it is a symbolic link (to {os.readlink(path)}); afx neither writes through "
+                "nor replaces a link: give the path it points to")
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -93,9 +96,8 @@ def target_problem(path: Path, *, folder: bool) -> str | None:
             return "it is a folder; give a file name (for example .../video.mp4)"
         if not stat.S_ISDIR(st.st_mode) and not stat.S_ISREG(st.st_mode):
             return f"it is {what_is(st)}; afx only writes regular files and never replaces one"
-        return None
-    for parent in path.parents:       # the nearest existing folder on the way must be a folder
-        try:
+    for parent in path.parents:       # the nearest existing folder on the way must be a
+        try:                          # folder we may write in (the partial file goes there)
             pst = os.stat(parent)
         except (FileNotFoundError, NotADirectoryError):
             continue
@@ -103,6 +105,8 @@ def target_problem(path: Path, *, folder: bool) -> str | None:
             return f"cannot use '{parent}': {environment_reason(e) or e.strerror}"
         if not stat.S_ISDIR(pst.st_mode):
             return f"'{parent}' is {what_is(pst)}, so nothing can be written under it"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"the folder '{parent}' is read-only or not writable"
         break
     return None
 
@@ -181,12 +185,51 @@ def remove_stale_partials(path: Path) -> list[Path]:
                 if foreign_entry(p) is None:
                     shutil.rmtree(p)
                     removed.append(p)
-            elif entry.is_file(follow_symlinks=False):
+            elif entry.is_file(follow_symlinks=False) and _looks_written_by_us(p):
                 p.unlink()
                 removed.append(p)
         except OSError:
             pass
     return removed
+
+
+# how the files our outputs write begin (MP4: a box size, then "ftyp"; PNG)
+_SIGNATURES = ((4, b"ftyp"), (0, b"\x89PNG"))
+
+
+def _looks_written_by_us(path: Path) -> bool:
+    """An empty file (killed right after creating it) or one that starts like our outputs."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return not head or any(head[at:at + len(sig)] == sig for at, sig in _SIGNATURES)
+
+
+def make_folders(folder: Path) -> list[Path]:
+    """``mkdir -p``, returning the folders it created (deepest last), so a failed render can
+    remove exactly those again."""
+    missing = []
+    p = folder
+    while not os.path.lexists(p):
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d)
+        except FileExistsError:
+            pass
+    return list(reversed(missing))
+
+
+def remove_created_folders(created: list[Path]) -> None:
+    """Remove the folders ``make_folders`` created, deepest first, where they are empty."""
+    for d in reversed(created):
+        try:
+            os.rmdir(d)
+        except OSError:
+            break
 
 
 def commit_file(tmp: Path, final: Path, *, overwrite: bool) -> None:

@@ -341,6 +341,8 @@ class Graph:
                     patch_dir=self.base_dir if self.path else None)
                 if problem:
                     yield Issue(problem, f, n.id, f"params.{name}")
+            elif p.kind == "path" and p.required and not value:
+                yield Issue("no file given", f, n.id, f"params.{name}")
             elif p.kind == "path" and check_files and isinstance(value, str) and value:
                 path = paths.resolve_asset(value, self.base_dir)
                 problem = paths.input_problem(path)

@@ -41,7 +41,7 @@ def available_bytes(device: torch.device) -> int:
     env = os.environ.get("AFX_MEMORY")
     if env:
         limit = parse_bytes(env)
-        if limit is None:
+        if not limit:
             raise AfxError(f"AFX_MEMORY={env!r} is not a size such as 4G or 512M",
                            field="AFX_MEMORY")
         return limit

@@ -29,6 +29,7 @@ import yaml
 
 from . import safe_yaml
 from .errors import Issue, PatchError
+from .settings import whole
 
 FORMAT_VERSION = 1
 TOP_KEYS = ("afx", "meta", "settings", "nodes")
@@ -166,6 +167,7 @@ def from_data(data: Any, *, path: Path | None = None) -> Patch:
     if version is None:
         raise PatchError([Issue(f"missing format version (add 'afx: {FORMAT_VERSION}' at the top)",
                                 file, field="afx")])
+    version = whole(version) if whole(version) is not None else version   # 1.0 is 1
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise PatchError([Issue(f"format version must be a whole number, got {version!r}",
                                 file, field="afx")])
@@ -209,6 +211,7 @@ def from_data(data: Any, *, path: Path | None = None) -> Patch:
             issues.append(Issue("missing node type", file, nid, "type"))
             continue
         ver = raw.get("version", 1)
+        ver = whole(ver) if whole(ver) is not None else ver
         if not isinstance(ver, int) or isinstance(ver, bool) or ver < 1:
             issues.append(Issue(f"version must be a whole number >= 1, got {ver!r}", file, nid,
                                 "version"))

@@ -14,6 +14,8 @@ import os
 import stat
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from .errors import escape_controls
+
 
 def resolve_asset(value: str, base_dir: Path) -> Path:
     p = Path(os.path.expanduser(value))
@@ -42,6 +44,9 @@ def output_path_problem(value: str) -> str | None:
     """Why a patch-written output path is refused, or None if it is acceptable."""
     if not value:
         return "output path is empty"
+    if escape_controls(value) != value:
+        return (f"'{value}' contains control or invisible characters; a patch's output "
+                "names are plain text")
     if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute() \
             or PureWindowsPath(value).drive or value.startswith("~"):
         return (f"'{value}' is absolute; a patch may only write inside the output folder "

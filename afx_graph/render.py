@@ -63,8 +63,20 @@ def audio_sources(graph: Graph) -> list[str]:
     return out
 
 
+def typed_path(text: str, field: str, graph: Graph | None = None) -> str:
+    """A path typed on the command line, made absolute (~ expanded, links left as they are)."""
+    try:
+        path = os.path.expanduser(text)
+        if path.startswith("~"):
+            raise ValueError("no such user's home folder")
+        return os.path.abspath(path)
+    except (RuntimeError, ValueError, OSError) as e:     # ~nosuchuser, NUL
+        raise AfxError(f"{text}: cannot use this path ({e})", field=field,
+                       file=graph.file if graph else None) from None
+
+
 def set_audio(graph: Graph, file: str) -> None:
-    path = str(Path(file).expanduser().resolve())
+    path = typed_path(file, "--audio", graph)
     try:
         st = os.stat(path)
     except OSError:
@@ -98,7 +110,7 @@ def set_output(graph: Graph, path: str) -> None:
         raise AfxError(f"-o needs a patch with exactly one file output (it has {names}); "
                        "use --set NODE.path=FILE", file=graph.file, field="-o")
     nid, name = outs[0]
-    graph.set_param(nid, name, str(Path(path).expanduser().resolve()))
+    graph.set_param(nid, name, typed_path(path, "-o", graph))
     graph.user_outputs.add((nid, name))
 
 
@@ -107,20 +119,21 @@ def set_param_from_text(graph: Graph, item: str) -> None:
     target, sep, text = item.partition("=")
     node, dot, param = target.partition(".")
     if not sep or not dot or not node or not param:
-        raise AfxError(f"'{item}' is not of the form NODE.PARAM=VALUE", field="--set")
+        raise AfxError(f"'{item}' is not of the form NODE.PARAM=VALUE", file=graph.file,
+                       field="--set")
     if node not in graph.nodes:
         raise AfxError(f"there is no node '{node}'", file=graph.file, node=node, field="--set")
     try:
         value = yaml_load(text) if text.strip() else ""
     except YamlRejected as e:
-        raise AfxError(f"cannot read value {text!r}: {e}", node=node, field=f"--set {param}") from None
+        raise AfxError(f"cannot read value {text!r}: {e}", file=graph.file, node=node,
+                       field=f"--set {param}") from None
     spec = graph.nodes[node].spec
     if spec is not None and param in spec.params and spec.params[param].type is str:
         value = text   # text params take the text as typed
-        if spec.params[param].kind == "path" and value:
-            value = str(Path(value).expanduser().resolve())
+        if spec.params[param].kind in ("path", "output") and value:
+            value = typed_path(value, f"--set {param}", graph)
         if spec.params[param].kind == "output":
-            value = str(Path(value).expanduser().resolve())
             graph.user_outputs.add((node, param))
     graph.set_param(node, param, value)
 

@@ -9,9 +9,6 @@ input left unlinked, a node version newer than this afx, a patch without an outp
 
 What it cannot say (``afx validate`` still checks these):
 
-- whole numbers: JSON has one kind of number, so ``"integer"`` accepts ``64.0`` (and ``const: 1``
-  accepts ``1.0``) where the loader wants ``64``; for frame sizes, the format version and node
-  versions the loader refuses ``64.0``; integer params take ``64.0`` in both;
 - NaN (YAML ``.nan``) passes every numeric bound; infinities are kept out by the bounds;
 - the frame area limit (``MAX_PIXELS``) on top of the per-side limits;
 - that a link names an existing node and one of its outputs, port types, cycles;
@@ -136,7 +133,7 @@ def patch_schema(registry: Registry) -> dict:
                                                     "maximum": MAX_SIDE},
                          "minItems": 2, "maxItems": 2,
                          "description": "[width, height] in whole pixels",
-                         "$comment": "the loader also caps width x height and refuses 64.0"},
+                         "$comment": "the loader also caps width x height"},
                 "fps": {"type": number, "minimum": 1, "maximum": MAX_FPS},
                 "duration": {"type": number, "exclusiveMinimum": 0, "maximum": MAX_DURATION,
                              "description": "seconds (default: the length of the audio)"},

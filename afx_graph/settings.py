@@ -41,11 +41,23 @@ class RenderSettings:
 KEYS = ("size", "fps", "duration", "start")
 
 
+def whole(value) -> int | None:
+    """An int, or a float with no fraction (64.0: JSON and YAML writers produce those), as an
+    int; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None
+
+
 def check_size(value, where: str = "size") -> tuple[tuple[int, int] | None, str | None]:
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+    sides = [whole(v) for v in value] if isinstance(value, (list, tuple)) else []
+    if len(sides) != 2 or None in sides:
         return None, f"expected [width, height] in whole pixels, got {value!r}"
-    w, h = value
+    w, h = sides
     if min(w, h) < MIN_SIDE:
         return None, f"{w}x{h} is too small (at least {MIN_SIDE} pixels a side)"
     if max(w, h) > MAX_SIDE or w * h > MAX_PIXELS:

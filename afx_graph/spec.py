@@ -59,6 +59,7 @@ class Param:
     kind: str | None = None         # "path" (input file), "output" (file written), "color", "text"
     linkable: bool | None = None    # numeric params are linkable unless told otherwise
     folder: bool = False            # an "output" that is a folder the node fills (frames)
+    required: bool = False          # a "path" that must be given (validation says so)
     name: str = ""
 
     def __post_init__(self):

@@ -444,7 +444,7 @@ class AudioFile:
     video. Keeps its sample rate and channels (the video output muxes them unchanged).
     """
 
-    path = Param(str, "", kind="path",
+    path = Param(str, "", kind="path", required=True,
                  doc="audio or video file; a relative path is read from the patch's folder")
     start = Param(float, 0.0, min=0.0, max=MAX_SECONDS, doc="seconds to skip at the start")
     duration = Param(float, 0.0, min=0.0, max=MAX_SECONDS, doc="seconds to keep; 0 = to the end")

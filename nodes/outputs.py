@@ -149,6 +149,7 @@ class VideoOut:
 
     def begin(self, ctx):
         self._out = self._encoder = None
+        self._created: list[Path] = []          # folders this render made (removed on failure)
 
     def process(self, ctx, image, audio, path, crf, preset, codec):
         if self._out is None:
@@ -168,7 +169,7 @@ class VideoOut:
                                  f"runs on {ctx.device.type} (use codec auto or libx264)",
                                  field="codec")
         with files.writing(path):
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self._created = files.make_folders(path.parent)
             files.remove_stale_partials(path)
             self._final, self._tmp = path, files.partial_path(path)
             self._container = av.open(str(self._tmp), "w", format="mp4",
@@ -231,6 +232,7 @@ class VideoOut:
 
     def abort(self, ctx):
         if self._out is None:
+            files.remove_created_folders(self._created)
             return
         encoder = getattr(self, "_encoder", None)
         try:
@@ -246,6 +248,7 @@ class VideoOut:
             self._tmp.unlink(missing_ok=True)
         except OSError:
             pass
+        files.remove_created_folders(self._created)
         self._out = None
 
 
@@ -262,13 +265,14 @@ class FramesOut:
 
     def begin(self, ctx):
         self._dir = None
+        self._created: list[Path] = []
 
     def process(self, ctx, image, path, every):
         if self._dir is None:
             final = Path(path)
             files.check_target(final, overwrite=ctx.overwrite, folder=True)
             with files.writing(final):
-                final.parent.mkdir(parents=True, exist_ok=True)
+                self._created = files.make_folders(final.parent)
                 files.remove_stale_partials(final)
                 tmp = files.partial_path(final)
                 tmp.mkdir()
@@ -300,15 +304,15 @@ class FramesOut:
                 "encode_seconds": self._encoder.busy_seconds}
 
     def abort(self, ctx):
-        if self._dir is None:
-            return
-        try:
-            self._encoder.close()
-        except BaseException:
-            pass
-        if files.foreign_entry(self._dir) is None:     # only ever our own frames
-            shutil.rmtree(self._dir, ignore_errors=True)
-        self._dir = None
+        if self._dir is not None:
+            try:
+                self._encoder.close()
+            except BaseException:
+                pass
+            if files.foreign_entry(self._dir) is None:     # only ever our own frames
+                shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+        files.remove_created_folders(self._created)
 
 
 NODES = [VideoOut, FramesOut]

@@ -210,7 +210,7 @@ def test_partials_of_killed_renders_are_cleaned_by_the_next_render(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     stale = tmp_path / f".v.mp4.partial-{dead.pid}"
-    stale.write_bytes(b"half a video")
+    stale.write_bytes(b"\x00\x00\x00\x20ftypisom" + bytes(100))     # the start of an MP4
     alive = tmp_path / f".v.mp4.partial-{os.getpid()}"      # a render still running
     alive.write_bytes(b"in progress")
     other = tmp_path / f".other.mp4.partial-{dead.pid}"      # another output's: not ours
@@ -275,3 +275,78 @@ def test_a_frame_too_large_for_memory_is_refused_before_allocating(tmp_path):
     line = one_error(r)
     assert "--size" in line and "8192x4608" in line and "GiB" in line
     assert list(tmp_path.iterdir()) == []
+
+
+# -- paths typed on the command line ----------------------------------------------------------
+
+@pytest.mark.parametrize("flag", ["-o", "--audio", "--set"])
+@pytest.mark.parametrize("path", ["loop/x", "~nosuchuser-afx/x.mp4"])
+def test_unusable_typed_paths_are_bad_input(tmp_path, flag, path):
+    (tmp_path / "loop").symlink_to("loop")                  # a link to itself
+    args = {"-o": ["-o", path], "--audio": ["--audio", path],
+            "--set": ["--set", f"video.path={path}"]}[flag]
+    r = run_afx("run", DEMO, *args, *TINY, cwd=tmp_path, env={"HOME": tmp_path})
+    one_error(r)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop"]
+
+
+def test_an_output_that_is_a_link_is_neither_followed_nor_replaced(tmp_path):
+    target = tmp_path / "bashrc"
+    target.write_text("export PATH")
+    (tmp_path / "v.mp4").symlink_to(target)
+    r = run_afx("run", DEMO, "-o", "v.mp4", "--force", *TINY, cwd=tmp_path)
+    assert "symbolic link" in one_error(r)
+    assert target.read_text() == "export PATH" and (tmp_path / "v.mp4").is_symlink()
+
+
+def test_control_characters_in_a_patch_output_name_are_refused(tmp_path):
+    for name in ("out/a\\e[31mRED.mp4", "out/a\\nb.mp4", "out/\\u202eevil.mp4"):
+        patch = tmp_path / "p.yaml"
+        patch.write_text(DEMO.read_text().replace("out/demo.mp4", f'"{name}"'))
+        for cmd in (["validate", patch], ["run", patch, *TINY]):
+            r = run_afx(*cmd, cwd=tmp_path)
+            assert "control or invisible characters" in one_error(r)
+            assert "\x1b" not in r.stderr + r.stdout and "\u202e" not in r.stderr + r.stdout
+    assert not (tmp_path / "out").exists()
+
+
+def test_stale_partials_are_removed_only_when_they_look_like_ours(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    mine = tmp_path / f".v.mp4.partial-{dead.pid}"
+    mine.write_bytes(b"user data that merely has this name")
+    r = run_afx("run", DEMO, "-o", "v.mp4", *TINY, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert mine.read_bytes() == b"user data that merely has this name"
+
+
+def test_a_read_only_folder_is_found_before_any_work(tmp_path):
+    with tmpfs(tmp_path / "ro", "ro", "size=64k") as mounted:
+        target = tmp_path / "ro" / "a" / "b" / "v.mp4"
+        r = run_afx("run", DEMO, "-o", target, "--size", "64x36", cwd=tmp_path)
+        line = one_error(r)
+        if mounted:       # refused by the check before rendering: no "node 'music'" work
+            assert "read-only or not writable" in line and "-o" in line
+
+
+def test_a_path_param_that_must_be_given_is_checked_by_validate(tmp_path):
+    patch = tmp_path / "p.yaml"
+    patch.write_text((ROOT / "graphs" / "cppn_audio_file.yaml").read_text())
+    text = patch.read_text()
+    import re
+    patch.write_text(re.sub(r"path: [^,}\n]*song[^,}\n]*", "path: ''", text, count=1))
+    assert "path: ''" in patch.read_text()
+    for cmd in (["validate", patch], ["run", patch, *TINY]):
+        r = run_afx(*cmd, cwd=tmp_path)
+        assert "no file given" in one_error(r) or "no audio file given" in r.stderr
+    r = run_afx("validate", patch, cwd=tmp_path)
+    assert "params.path: no file given" in r.stderr
+
+
+def test_memory_budget_odd_values(tmp_path):
+    r = run_afx("run", DEMO, "-o", "v.mp4", *TINY, cwd=tmp_path, env={"AFX_MEMORY": "0"})
+    assert "AFX_MEMORY" in one_error(r)
+    r = run_afx("run", DEMO, "-o", "v.mp4", "--batch", "1024", "--size", "640x360",
+                "--duration", "0.2", cwd=tmp_path, env={"AFX_MEMORY": "200M"})
+    assert r.returncode == 0, r.stderr
+    assert "warning: --batch 1024 does not fit" in r.stderr

@@ -237,17 +237,22 @@ def test_settings_with_no_size_and_null_settings(validator, registry, tmp_path):
     assert loader_issues(as_yaml(data), registry, tmp_path) == []
 
 
-def test_whole_numbers_the_schema_cannot_tell_apart(schema, validator, registry, tmp_path):
-    """JSON has one kind of number: standard JSON Schema calls 64.0 an integer. The loader
-    refuses 64.0 for frame sizes and versions (it takes 8.0 for an int param). So, exactly:
-    the standard validator accepts these, the loader refuses them, and a validator that
-    reads "integer" as a Python int refuses them too."""
+def test_whole_numbers_written_with_a_point_are_whole_numbers(schema, validator, registry,
+                                                            tmp_path):
+    """JSON has one kind of number: standard JSON Schema calls 64.0 an integer, and so does
+    the loader, for frame sizes, the format version, node versions and int params alike
+    (a patch written by a JSON tool says 64.0). 64.5 is refused by both."""
     for mutate in (at(["settings", "size"], [64.0, 36.0]), at(["afx"], 1.0),
                    at(["nodes", "c", "version"], 1.0)):
         data = copy.deepcopy(BASE)
         mutate(data)
         assert schema_errors(validator, data) == []
-        assert list(strict(schema).iter_errors(data)) != []
+        assert loader_issues(as_yaml(data), registry, tmp_path) == []
+    for mutate in (at(["settings", "size"], [64.5, 36.0]), at(["afx"], 1.5),
+                   at(["nodes", "c", "version"], 1.5)):
+        data = copy.deepcopy(BASE)
+        mutate(data)
+        assert schema_errors(validator, data) != []
         assert loader_issues(as_yaml(data), registry, tmp_path) != []
     # ...and the other way round, for int params: the loader takes 8.0, so does the schema
     data = copy.deepcopy(BASE)

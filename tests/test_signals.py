@@ -25,7 +25,7 @@ def start_render(tmp_path: Path, out: str = "v.mp4") -> subprocess.Popen:
 def wait_for_partial(tmp_path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
     """Until the render has opened its output (a partial file exists)."""
     end = time.monotonic() + timeout
-    while not list(tmp_path.glob(".*partial*")):
+    while not list(tmp_path.rglob(".*partial*")):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < end, "the render never started writing"
         time.sleep(0.1)
@@ -33,7 +33,8 @@ def wait_for_partial(tmp_path: Path, proc: subprocess.Popen, timeout: float = 12
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_mid_render_leaves_nothing(tmp_path, sig):
-    proc = start_render(tmp_path)
+    """Not even the folders the render made for its output."""
+    proc = start_render(tmp_path, "made/by/afx/v.mp4")
     wait_for_partial(tmp_path, proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ..errors import AfxError
+from ..errors import AfxError, escape_controls
 from ..graph import Graph
 from ..patch import load_patch
 from ..registry import default_registry
@@ -86,7 +86,7 @@ def run(args) -> int:
     stats, outputs = render_graph(graph, opts, on_progress=ProgressBar() if show else None,
                                   on_warning=lambda text: print(f"warning: {text}", file=sys.stderr))
     if not args.quiet:
-        where = ", ".join(str(p) for p in outputs)
+        where = escape_controls(", ".join(str(p) for p in outputs))
         print(f"wrote {where}: {stats.frames} frames, {stats.duration:.2f} s of video in "
               f"{stats.elapsed:.2f} s ({stats.fps:.1f} fps, {stats.realtime:.2f}x realtime)")
     return 0
