@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_afx
+
 TESTS = Path(__file__).parent
+ROOT = TESTS.parent
 
 GOOD = """\
 afx: 1
@@ -102,3 +105,17 @@ def test_schema_is_json_schema_of_the_registry(afx):
 def test_bad_arguments_exit_2(afx):
     r = afx("frobnicate")
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_validate_with_audio_checks_a_patch_as_run_with_audio_would(tmp_path):
+    """graphs/cppn_audio_file.yaml names song.mp3, which the repository does not ship."""
+    from media import beat_track, write_wav
+    patch = ROOT / "graphs" / "cppn_audio_file.yaml"
+    r = run_afx("validate", patch, cwd=tmp_path)
+    assert r.returncode == 2 and "song.mp3" in r.stderr
+    song = write_wav(tmp_path / "song.wav", beat_track(1.0), 22050)
+    r = run_afx("validate", patch, ROOT / "graphs" / "demo.yaml", "--audio", song, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("ok: ") == 2
+    r = run_afx("validate", patch, "--audio", tmp_path / "missing.wav", cwd=tmp_path)
+    assert r.returncode == 2 and "no such audio file" in r.stderr and "Traceback" not in r.stderr

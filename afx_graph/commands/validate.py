@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import Issue, PatchError
+from ..errors import AfxError, Issue, PatchError
 from ..graph import Graph
 from ..patch import load_patch
 from ..plan import Plan
 from ..registry import default_registry
+from ..render import set_audio
 from ..types import AUDIO
 
 # the words Executor.duration_of uses when a render has no length
@@ -22,6 +23,8 @@ NO_LENGTH = "settings.duration is not set and the patch has no audio to take the
 def register(sub) -> None:
     p = sub.add_parser("validate", help="check patch files without rendering")
     p.add_argument("patches", nargs="+", metavar="PATCH")
+    p.add_argument("--audio", metavar="FILE",
+                   help="check the patches as `afx run --audio FILE` would run them")
     p.set_defaults(func=run)
 
 
@@ -45,9 +48,13 @@ def run(args) -> int:
     for path in args.patches:
         try:
             graph = Graph.from_patch(load_patch(path), registry)
+            if args.audio is not None:
+                set_audio(graph, args.audio)
             issues = graph.validate() or render_issues(graph)
         except PatchError as e:
             issues = e.issues
+        except AfxError as e:
+            issues = [e.issue]
         if issues:
             bad += 1
             for issue in issues:
