@@ -12,7 +12,7 @@ import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -41,6 +41,22 @@ class Progress:
     @property
     def eta(self) -> float:
         return (self.total - self.done) / self.fps if self.fps > 0 else float("inf")
+
+
+@dataclass
+class Run:
+    """One pass over a plan's frames (see Executor.prepare and Executor.frames)."""
+
+    plan: Plan
+    settings: RenderSettings
+    static: dict[str, dict]
+    duration: float           # seconds
+    total: int                # frames
+    next: int = 0             # the frame stateful nodes' state is ready for
+
+    @property
+    def stateful(self) -> bool:
+        return any(self.plan.graph.nodes[n].spec.stateful for n in self.plan.frame_nodes)
 
 
 @dataclass
@@ -214,10 +230,12 @@ class Executor:
 
     # -- a whole render -------------------------------------------------------------------
     def duration_of(self, plan: Plan, settings: RenderSettings, static: dict[str, dict],
-                    warn: Callable[[str], None] | None = None) -> float:
+                    warn: Callable[[str], None] | None = None,
+                    fallback: float | None = None) -> float:
         """The render's length: the setting, or what remains of the patch's audio after start.
         A start past the end of the audio is refused either way; audio shorter than the asked
-        duration is reported through ``warn``."""
+        duration is reported through ``warn``. With neither a setting nor audio: ``fallback``
+        (the editor's preview), else an error."""
         for nid in plan.static_nodes:
             spec = self.graph.nodes[nid].spec
             for name, o in spec.outputs.items():
@@ -240,8 +258,56 @@ class Executor:
                 return settings.duration
         if settings.duration is not None:
             return settings.duration
+        if fallback is not None:
+            return fallback
         raise PatchError([Issue("settings.duration is not set and the patch has no audio to take "
                                 "the length from", self.graph.file, field="settings.duration")])
+
+    # -- the one loop over frames ---------------------------------------------------------
+    def prepare(self, plan: Plan, settings: RenderSettings, *,
+                on_warning: Callable[[str], None] | None = None,
+                fallback_duration: float | None = None) -> "Run":
+        """What every loop over frames needs first: the static values, the length and the
+        frame count. Stateful nodes start afresh."""
+        static = self.evaluate_static(plan, settings)
+        duration = self.duration_of(plan, settings, static, warn=on_warning,
+                                    fallback=fallback_duration)
+        self.reset(plan)
+        return Run(plan, settings, static, duration, settings.frame_count(duration))
+
+    def frames(self, run: "Run", start: int = 0, stop: int | None = None, *, batch: int = 1,
+               should_stop: Callable[[], bool] | None = None, catch_up: int | None = None
+               ) -> Iterator[tuple[np.ndarray, dict[str, dict]]]:
+        """Frames ``start`` .. ``stop`` (default: to the end) of ``run``, ``batch`` at a time,
+        as (frame indices, every node's values). This is the only loop over frames: render,
+        the editor's preview, the gallery and the benchmarks all take their frames from here,
+        so they show the same pictures.
+
+        Stateful nodes (feedback, envelopes) only give the render's frame ``n`` after frames
+        ``0 .. n-1``: asked for a frame behind where their state is, they restart from 0;
+        asked for one ahead, the frames in between are computed first (not yielded). With
+        ``catch_up``, a gap of more than that many frames restarts the state at ``start``
+        instead (an interactive seek: quick, but not the render's picture)."""
+        stop = run.total if stop is None else min(stop, run.total)
+        if run.stateful:
+            if start < run.next:
+                self.reset(run.plan)
+                run.next = 0
+            if catch_up is not None and start - run.next > catch_up:
+                self.reset(run.plan)
+                run.next = start
+            if run.next < start:
+                for _ in self.frames(run, run.next, start, batch=max(batch, 8),
+                                     should_stop=should_stop):
+                    pass
+        for first in range(start, stop, batch):
+            if should_stop and should_stop():
+                raise KeyboardInterrupt
+            idx = np.arange(first, min(stop, first + batch))
+            with torch.inference_mode():
+                values = self.evaluate_frames(run.plan, run.settings, idx, run.static, run.total)
+            run.next = int(idx[-1]) + 1
+            yield idx, values
 
     def auto_batch(self, settings: RenderSettings) -> int:
         return int(max(1, min(64, devices.pixel_budget(self.device) // (settings.width * settings.height))))
@@ -258,10 +324,8 @@ class Executor:
         if asked and batch < asked and on_warning is not None:
             on_warning(f"--batch {asked} does not fit the free memory at {settings.width}x"
                        f"{settings.height}; rendering {batch} frames a batch")
-        static = self.evaluate_static(plan, settings)
-        duration = self.duration_of(plan, settings, static, warn=on_warning)
-        total = settings.frame_count(duration)
-        self.reset(plan)
+        run = self.prepare(plan, settings, on_warning=on_warning)
+        total = run.total
         ctx = self.context(settings, total)
         sinks = [(nid, self.instance(nid)) for nid in plan.sinks]
         opened = []
@@ -270,14 +334,9 @@ class Executor:
                 if hasattr(sink, "begin"):
                     self._call_hook(nid, sink.begin, ctx.for_node(nid))
                 opened.append((nid, sink))
-            with torch.inference_mode():
-                for start in range(0, total, batch):
-                    if should_stop and should_stop():
-                        raise KeyboardInterrupt
-                    frames = np.arange(start, min(total, start + batch))
-                    self.evaluate_frames(plan, settings, frames, static, total)
-                    if on_progress:
-                        on_progress(Progress(int(frames[-1]) + 1, total, time.perf_counter() - t0))
+            for idx, _ in self.frames(run, batch=batch, should_stop=should_stop):
+                if on_progress:     # (the sinks took their frames inside evaluate_frames)
+                    on_progress(Progress(int(idx[-1]) + 1, total, time.perf_counter() - t0))
             stats = {}
             for nid, sink in opened:
                 if hasattr(sink, "finish"):
@@ -290,7 +349,7 @@ class Executor:
                     except Exception:
                         pass
             raise
-        return RenderStats(total, duration, time.perf_counter() - t0, batch,
+        return RenderStats(total, run.duration, time.perf_counter() - t0, batch,
                            dict(self.node_seconds), stats)
 
     def _call_hook(self, nid: str, fn, ctx):

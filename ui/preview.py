@@ -31,6 +31,7 @@ import numpy as np
 
 from afx_graph import (AUDIO, COORDS, IMAGE, SCALAR, VECTOR, AfxError, Audio, Executor,
                        Graph, NodeCrash, Plan, Timeline)
+from afx_graph.executor import Run
 from afx_graph.render import audio_sources
 
 from .clock import AudioOut, PreviewClock, sound_output
@@ -39,6 +40,7 @@ SIZES = (128, 256, 384, 512)
 ASPECTS = ("patch", "square")
 DEFAULT_SIZE = 256
 FALLBACK_DURATION = 10.0       # seconds, for a patch with neither a duration nor audio
+CATCH_UP_SECONDS = 3.0         # a seek further than this restarts stateful nodes at the seek
 ENVELOPE_POINTS = 2000
 
 
@@ -228,7 +230,6 @@ class PreviewWorker:
                 changed = req.serial != st.serial
                 if changed:
                     st.serial = req.serial
-                    st.graph_changed = req.graph is not st.graph
                     st.graph, st.target, st.size, st.aspect = req.graph, req.target, req.size, req.aspect
             if changed:
                 st.plan = None
@@ -334,6 +335,7 @@ class PreviewWorker:
             return False
         st.duration, audio = self._duration_and_audio(st)
         st.total = st.settings.frame_count(st.duration)
+        st.run = Run(st.plan, st.settings, st.static, st.duration, st.total)
         self.duration = st.duration
         if audio is not st.audio:
             st.audio = audio
@@ -355,7 +357,7 @@ class PreviewWorker:
         that does not need it."""
         g = st.graph
         src = patch_audio_source(g)
-        audio = None
+        audio, plan, values = None, None, {}
         if src is not None:
             try:
                 plan = Plan(g, targets=[src])
@@ -365,19 +367,25 @@ class PreviewWorker:
             except (AfxError, NodeCrash) as e:
                 node = getattr(e, "node", None) or getattr(getattr(e, "issue", None), "node", None)
                 st.side_errors[node or src] = _message(e)
-        if st.settings.duration is not None:
-            return st.settings.duration, audio
-        if audio is not None:
-            left = audio.end - st.settings.start
-            if left > 0:
-                return left, audio
-        return FALLBACK_DURATION, audio
+        if audio is None:            # the length from what the previewed node needs, if anything
+            plan, values = st.plan, st.static
+        try:         # the render's rule (Executor.duration_of), with a length for no audio
+            duration = self.executor.duration_of(plan, st.settings, values,
+                                                  fallback=FALLBACK_DURATION)
+        except AfxError as e:
+            st.side_errors[e.issue.node or src or ""] = _message(e)
+            duration = st.settings.duration or FALLBACK_DURATION
+        return duration, audio
 
     def _render(self, st: "_State", frame: int, t: float) -> None:
-        ex = self.executor
-        if frame != st.frame + 1 and any(g.spec.stateful for g in (st.graph.nodes[n] for n in st.plan.order)):
-            ex.reset(st.plan)
-        values = ex.evaluate_frames(st.plan, st.settings, np.array([frame]), st.static, st.total)
+        """The render's own frame (Executor.frames): a stateful node (feedback) is caught up
+        from where its state is, so playing or stepping shows what the render writes; after a
+        jump of more than CATCH_UP_SECONDS its state starts at the jump instead."""
+        values = {}
+        for _, values in self.executor.frames(
+                st.run, frame, frame + 1,
+                catch_up=int(CATCH_UP_SECONDS * st.settings.fps)):
+            pass
         st.frame, st.dirty = frame, False
         value = values[st.node][st.port]
         ptype = st.graph.nodes[st.node].spec.outputs[st.port].type
@@ -397,7 +405,6 @@ class PreviewWorker:
 class _State:
     serial: int = -1
     graph: Graph | None = None
-    graph_changed: bool = False
     target: tuple = (None, None)
     size: int = DEFAULT_SIZE
     aspect: str = "patch"
@@ -407,6 +414,7 @@ class _State:
     port: str = ""
     settings: object = None
     static: dict = field(default_factory=dict)
+    run: Run | None = None
     duration: float = FALLBACK_DURATION
     total: int = 1
     frame: int = -1

@@ -82,15 +82,14 @@ def bench_cppn(args) -> list[dict]:
         plan = Plan(g, targets=["field"])
         st = RenderSettings((w, h), 30.0, args.frames / 30)
         batch = args.batch or ex.auto_batch(st)
-        static = ex.evaluate_static(plan, st)
-        ex.evaluate_frames(plan, st, np.arange(batch), static, args.frames)     # warm-up
+        run = ex.prepare(plan, st)
+        static = run.static
+        for _ in ex.frames(run, 0, batch, batch=batch):                      # warm-up
+            pass
         _sync(ex.device)
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            for s in range(0, args.frames, batch):
-                out = ex.evaluate_frames(plan, st, np.arange(s, min(args.frames, s + batch)),
-                                         static, args.frames)
-                out["field"]["image"].float().mean().item()        # force completion
+        for _, out in ex.frames(run, 0, args.frames, batch=batch):
+            out["field"]["image"].float().mean().item()        # force completion
         graph_s = time.perf_counter() - t0
         # the same math with no graph: weights, coordinates and a loop
         node = ex.instance("field")
@@ -185,14 +184,11 @@ def bench_nodes(args) -> list[dict]:
             plan = Plan(g, targets=[node])
             ex = Executor(g, device=args.device, precision=args.precision)
             st = g.render_settings()
-            values = ex.evaluate_static(plan, st)
-            ex.reset(plan)
+            run = ex.prepare(plan, st)
             batch = args.batch or ex.auto_batch(st)
             ex.node_seconds.clear()
-            with torch.inference_mode():
-                for s in range(0, args.frames, batch):
-                    ex.evaluate_frames(plan, st, np.arange(s, min(args.frames, s + batch)), values,
-                                       args.frames)
+            for _ in ex.frames(run, 0, args.frames, batch=batch):
+                pass
             for nid in plan.frame_nodes:
                 per_frame[g.nodes[nid].spec.id].append(ex.node_seconds[nid] / args.frames * 1000)
     rows = [{"type": t, "rate": "frame", "ms_per_frame": float(np.median(v)), "patches": len(v)}

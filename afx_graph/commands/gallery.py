@@ -62,19 +62,13 @@ def strip(patch: Path, size: tuple[int, int], times: list[float], device: str,
     plan = Plan(graph, targets=[node])
     ex = Executor(graph, device=device)
     st = graph.render_settings()
-    static = ex.evaluate_static(plan, st)
-    total = st.frame_count(ex.duration_of(plan, st, static))
-    ex.reset(plan)
-    wanted = sorted({min(total - 1, int(t * st.fps)) for t in times})
+    run = ex.prepare(plan, st)
+    wanted = sorted({min(run.total - 1, int(t * st.fps)) for t in times})
     frames = []
-    with torch.inference_mode():   # stateful nodes (feedback) need every frame up to the last
-        for start in range(0, wanted[-1] + 1, 8):
-            idx = np.arange(start, min(wanted[-1] + 1, start + 8))
-            img = ex.evaluate_frames(plan, st, idx, static, total)[node][port]
-            for k, i in enumerate(idx):
-                if i in wanted:
-                    one = img[min(k, img.shape[0] - 1)].float().clamp(0, 1)
-                    frames.append((one * 255).round().to(torch.uint8).cpu().numpy())
+    for i in wanted:       # stateful nodes (feedback) get the frames in between computed
+        for _, values in ex.frames(run, i, i + 1):
+            one = values[node][port][0].float().clamp(0, 1)
+            frames.append((one * 255).round().to(torch.uint8).cpu().numpy())
     gap = np.full((size[1], 4, 3), 16, np.uint8)
     parts = []
     for f in frames:
