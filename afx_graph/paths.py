@@ -59,10 +59,6 @@ def output_path_problem(value: str) -> str | None:
     return None
 
 
-def resolve_output(value: str, out_dir: Path) -> Path:
-    return out_dir / value
-
-
 def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 

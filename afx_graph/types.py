@@ -44,8 +44,6 @@ VECTOR = PortType("vector", "several numbers per frame", (170, 130, 255), ("time
 IMAGE = PortType("image", "an RGB image batch (B x H x W x 3) on the device", (255, 110, 150))
 COORDS = PortType("coords", "the x, y, r coordinate grid of the output size", (150, 220, 220))
 
-PORT_TYPES = {t.id: t for t in (AUDIO, TIMELINE, SCALAR, VECTOR, IMAGE, COORDS)}
-
 
 @dataclass
 class Audio:

@@ -46,7 +46,6 @@ PALETTES: dict[str, tuple[tuple[float, float, float], ...]] = {
     "mono": ((0.50, 0.50, 0.52), (0.50, 0.50, 0.50), (1.00, 1.00, 1.00), (0.00, 0.00, 0.02)),
 }
 PALETTE_NAMES = tuple(PALETTES)
-GENERATORS = ("fractal", "organic", "flowing", "geometric")   # index = pattern.auto's `choice`
 
 
 # -- shared helpers --------------------------------------------------------------------------
@@ -598,7 +597,6 @@ class Geometric:
 
 
 RENDERERS = (fractal, organic, flowing, geometric)
-CLASSES = (Fractal, Organic, Flowing, Geometric)
 FRACTAL, ORGANIC, FLOWING, GEOMETRIC = range(4)
 
 
