@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from afx_graph import GraphEditError, Link, load_patch, dumps
+from afx_graph import GraphEditError, Link, default_registry, dumps, load_graph, load_patch
 from afx_graph.patch import to_data
 from afx_graph.ui.controller import EditorController
 
@@ -390,6 +390,49 @@ def test_the_controller_never_imports_dearpygui():
     assert r.returncode == 0, r.stderr
 
 
-def test_dumps_matches_the_engines_format(controller, demo):
+DEMO_LINKS = {"music.audio -> spectrum.audio", "music.audio -> beats.audio",
+              "coords.coords -> field.coords", "spectrum.features -> field.features",
+              "beats.beat -> field.punch", "field.image -> video.image",
+              "music.audio -> video.audio"}
+
+
+def test_dumps_matches_the_engines_format(controller, demo, tmp_path):
+    """Save writes the file the engine itself writes for the same patch (what `afx run`
+    reads), and a save -> load round trip keeps every node, param, link and position."""
     controller.open(demo)
-    assert controller.dumps() == dumps(controller.graph.to_patch())
+    saved = controller.save(tmp_path / "same.yaml")
+    engine = load_graph(demo, default_registry())        # the engine alone, not the editor
+    assert saved.read_text(encoding="utf-8") == dumps(engine.to_patch())
+
+    # edits a user makes: drag a node, change params, add a node and rewire the output
+    assert controller.move_nodes({"beats": (300.4, 310.6)})
+    assert controller.set_param("field", "hidden", 48) is None
+    assert controller.set_param("music", "tempo", 96) is None
+    geo = controller.add_node("pattern.geometric", (1000, 300), params={"sides": 5})
+    assert controller.link("beats", "beat", geo, "beat") is None
+    assert controller.link(geo, "image", "video", "image") is None   # replaces field.image
+    assert controller.dumps() != saved.read_text(encoding="utf-8")
+    saved = controller.save(tmp_path / "edited.yaml")
+    assert not controller.dirty and controller.title == "edited.yaml"
+    text = saved.read_text(encoding="utf-8")
+    assert text == controller.dumps()
+
+    # the engine reads back what the editor wrote: the same patch, in the same canonical text
+    back = load_graph(saved, default_registry())
+    assert back.validate() == []
+    assert dumps(back.to_patch()) == text
+    assert set(back.nodes) == {"music", "spectrum", "beats", "coords", "field", "video", geo}
+    assert {str(l) for l in back.links()} == (DEMO_LINKS - {"field.image -> video.image"}) | {
+        f"beats.beat -> {geo}.beat", f"{geo}.image -> video.image"}
+    assert back.nodes["field"].params == {"hidden": 48, "layers": 4, "seed": 7, "audio_gain": 0.35}
+    assert back.nodes["music"].params == {"tempo": 96.0, "seed": 3, "length": 12.0}
+    assert back.nodes[geo].type == "pattern.geometric" and back.nodes[geo].params == {"sides": 5}
+    assert {n: v.ui.get("pos") for n, v in back.nodes.items()} == {
+        "music": [20, 40], "spectrum": [260, 20], "beats": [300, 311], "coords": [260, 460],
+        "field": [520, 80], "video": [800, 80], geo: [1000, 300]}
+    assert to_data(back.to_patch()) == state(controller)
+
+    # and the editor opens it again as it was, with nothing unsaved
+    again = EditorController(recovery=tmp_path / "rec2")
+    assert again.open(saved) == []
+    assert state(again) == state(controller) and not again.dirty
