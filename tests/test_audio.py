@@ -442,11 +442,28 @@ def test_patch_with_a_bad_file_names_node_and_field(tmp_path, audio_registry):
 
 
 def test_patch_with_the_synth(audio_registry):
-    g = Graph.from_patch(loads("afx: 1\nnodes:\n  music: {type: audio.synth, "
-                               "params: {tempo: 100, seed: 3, length: 2}}\n"), audio_registry)
-    g.check()
-    a = run_static(g, "music")["audio"]
-    assert a.samples.shape == (2, 88200)
+    """The synth's params in a patch are what a user hears: a stereo track of the patch's
+    length, clearly audible, striking on every beat at the patch's tempo (not the default
+    120); another seed is another track, and the same patch gives the same samples."""
+    def render(seed: int):
+        g = Graph.from_patch(loads("afx: 1\nnodes:\n  music: {type: audio.synth, "
+                                   f"params: {{tempo: 100, seed: {seed}, length: 6}}}}\n"),
+                             audio_registry)
+        g.check()
+        return run_static(g, "music")["audio"]
+
+    a = render(3)
+    sr, hop, beat = 44100, 256, 60.0 / 100
+    assert a.sr == sr and a.samples.shape == (2, 6 * sr)
+    assert rms(a.mono) > 0.05                                   # not silent, not a whisper
+    env = onset_envelope(a.mono, sr, hop)
+    at_beats = [env[max(i - 2, 0):i + 3].max()
+                for i in (round(k * beat * sr / hop) for k in range(10))]   # 10 beats in 6 s
+    assert min(at_beats) > 2 * np.percentile(env, 90)           # a strike on every beat
+    period = strongest_period(env, hop / sr, 0.2, 2.0) / beat   # repeats on whole beats
+    assert round(period) >= 1 and abs(period - round(period)) < 0.02
+    assert render(3).samples.tobytes() == a.samples.tobytes()
+    assert not np.array_equal(render(4).samples, a.samples)
 
 
 def test_node_declarations():
