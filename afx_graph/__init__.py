@@ -22,7 +22,7 @@ _WHERE = {
     ".plan": ("Plan",),
     ".registry": ("Registry", "default_registry"),
     ".settings": ("RenderSettings",),
-    ".spec": ("In", "NodeSpec", "Out", "Param", "node"),
+    ".spec": ("In", "Node", "NodeSpec", "Out", "Param", "node"),
     ".types": ("AUDIO", "COORDS", "IMAGE", "SCALAR", "TIMELINE", "VECTOR", "Audio", "PortType",
                "Timeline"),
 }

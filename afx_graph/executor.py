@@ -331,23 +331,20 @@ class Executor:
         opened = []
         try:
             for nid, sink in sinks:
-                if hasattr(sink, "begin"):
-                    self._call_hook(nid, sink.begin, ctx.for_node(nid))
+                self._call_hook(nid, sink.begin, ctx.for_node(nid))
                 opened.append((nid, sink))
             for idx, _ in self.frames(run, batch=batch, should_stop=should_stop):
                 if on_progress:     # (the sinks took their frames inside evaluate_frames)
                     on_progress(Progress(int(idx[-1]) + 1, total, time.perf_counter() - t0))
             stats = {}
             for nid, sink in opened:
-                if hasattr(sink, "finish"):
-                    stats[nid] = self._call_hook(nid, sink.finish, ctx.for_node(nid)) or {}
+                stats[nid] = self._call_hook(nid, sink.finish, ctx.for_node(nid)) or {}
         except BaseException:
             for nid, sink in opened:
-                if hasattr(sink, "abort"):
-                    try:
-                        sink.abort(ctx.for_node(nid))
-                    except Exception:
-                        pass
+                try:
+                    sink.abort(ctx.for_node(nid))
+                except Exception:
+                    pass
             raise
         return RenderStats(total, run.duration, time.perf_counter() - t0, batch,
                            dict(self.node_seconds), stats)

@@ -1,13 +1,15 @@
 """The set of known node types.
 
-Built-in nodes come from ``afx_graph.nodes`` (each module lists its exports in ``NODES``);
-third-party packs register through the entry-point group ``afx.nodes``. A patch can only
+Built-in nodes come from the modules of the ``afx_graph.nodes`` package, found by walking it
+(each module lists its exports in ``NODES``; helper modules have none); third-party packs
+register through the entry-point group ``afx.nodes``. A patch can only
 name types registered here: code named inside a patch file is never imported.
 """
 from __future__ import annotations
 
 import difflib
 import importlib
+import pkgutil
 import warnings
 from functools import lru_cache
 from importlib.metadata import entry_points
@@ -16,8 +18,13 @@ from typing import Iterable
 from .spec import NodeSpec
 
 ENTRY_POINT_GROUP = "afx.nodes"
-BUILTIN_MODULES = ("audio", "features", "field", "cppn", "outputs", "patterns", "image", "modulation",
-                   "embeddings", "projection")
+BUILTIN_PACKAGE = "afx_graph.nodes"
+
+
+def builtin_modules() -> list[str]:
+    """The modules of the built-in node package, by name, in a stable order."""
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.ispkg)
 
 
 class UnknownNodeType(KeyError):
@@ -55,13 +62,8 @@ class Registry:
             self.register(cls, source=source)
 
     def load_builtins(self) -> "Registry":
-        for name in BUILTIN_MODULES:
-            try:
-                module = importlib.import_module(f"afx_graph.nodes.{name}")
-            except ModuleNotFoundError as e:
-                if e.name == f"afx_graph.nodes.{name}":
-                    continue        # that family is not part of this build
-                raise
+        for name in builtin_modules():
+            module = importlib.import_module(f"{BUILTIN_PACKAGE}.{name}")
             self.register_all(getattr(module, "NODES", ()), source="builtin")
         return self
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from .types import PortType, SCALAR
@@ -190,26 +190,76 @@ class NodeSpec:
         }
 
 
+class Node:
+    """The lifecycle of a node, as the executor drives it. Subclassing is optional (``@node``
+    gives any class these no-op defaults), but it documents the hooks in one place, and
+    ports and params declared on a base class are inherited by its subclasses.
+
+    - ``process(ctx, **inputs_and_params) -> {output: value}``: every call. A static node
+      gets plain values; a frame node gets per-frame values for the batch ``ctx.frames``.
+    - ``reset()``: a render (or a preview) starts; stateful nodes forget their past.
+    - ``begin(ctx)``, ``finish(ctx) -> stats``, ``abort(ctx)``: sinks, around a render;
+      ``abort`` runs instead of ``finish`` when the render fails or is interrupted and must
+      leave nothing half-written behind.
+    """
+
+    def process(self, ctx, **kwargs) -> dict:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        pass
+
+    def begin(self, ctx) -> None:
+        pass
+
+    def finish(self, ctx) -> dict:
+        return {}
+
+    def abort(self, ctx) -> None:
+        pass
+
+
+LIFECYCLE = ("reset", "begin", "finish", "abort")
+
+
+def _declared(cls) -> dict[str, In | Out | Param]:
+    """Ports and params of ``cls`` and its bases: a base's come first, in declaration order;
+    a subclass may redefine one, or remove it by setting the name to anything else."""
+    out: dict[str, In | Out | Param] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, (In, Out, Param)):
+                out[name] = value
+            elif name in out:
+                del out[name]
+    return out
+
+
 def node(type_id: str, *, category: str, version: int = 1, rate: str = "static",
          stateful: bool = False, sink: bool = False, aliases: tuple[str, ...] = ()):
-    """Class decorator that reads In/Out/Param attributes (in declaration order) into a
-    :class:`NodeSpec` stored as ``cls.spec``."""
+    """Class decorator that reads In/Out/Param attributes (in declaration order, base classes
+    first) into a :class:`NodeSpec` stored as ``cls.spec``, and gives the class the no-op
+    lifecycle hooks of :class:`Node` it does not define."""
     if rate not in RATES:
         raise ValueError(f"rate must be one of {RATES}")
 
     def wrap(cls):
         inputs, outputs, params = {}, {}, {}
-        for name, value in list(vars(cls).items()):
-            if isinstance(value, (In, Out, Param)):
-                value.name = name
-                {In: inputs, Out: outputs, Param: params}[type(value)][name] = value
+        for name, value in _declared(cls).items():
+            if name not in vars(cls):           # inherited: a copy, so specs never share one
+                value = replace(value)
+            value.name = name
+            {In: inputs, Out: outputs, Param: params}[type(value)][name] = value
         clash = set(inputs) & set(params)
         if clash:
             raise TypeError(f"{type_id}: {sorted(clash)} are both an input and a param")
-        if not hasattr(cls, "process"):
+        if getattr(cls, "process", Node.process) is Node.process:
             raise TypeError(f"{type_id}: a node class needs a process(self, ctx, ...) method")
-        if stateful and not hasattr(cls, "reset"):
+        if stateful and getattr(cls, "reset", Node.reset) is Node.reset:
             raise TypeError(f"{type_id}: a stateful node needs a reset() method")
+        for hook in LIFECYCLE:
+            if not hasattr(cls, hook):
+                setattr(cls, hook, getattr(Node, hook))
         migrate = getattr(cls, "migrate", None)
         cls.spec = NodeSpec(
             id=type_id, cls=cls, category=category, version=version,

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from afx_graph.errors import AfxError, NodeInputError
-from afx_graph.spec import In, Out, Param, node
+from afx_graph.spec import In, Node, Out, Param, node
 from afx_graph.types import AUDIO, TIMELINE, Audio, Timeline
 
 from . import embed_models as em
@@ -351,10 +351,12 @@ def openl3_windows(model: em.OpenL3, audio: Audio, hop: float,
 
 # -- nodes ------------------------------------------------------------------------------------
 
-class LearnedEmbedding:
-    """Weights resolution and a loaded-model cache shared by the learned-embedding nodes."""
+class LearnedEmbedding(Node):
+    """Weights resolution and a loaded-model cache shared by the learned-embedding nodes,
+    and the input they share (inherited by each)."""
 
     kind = ""
+    audio = In(AUDIO, doc="the track to analyse")
 
     def __init__(self):
         self._model_key = None
@@ -385,7 +387,6 @@ class VGGishEmbedding(LearnedEmbedding):
     for a few well-scaled columns."""
 
     kind = "vggish"
-    audio = In(AUDIO, doc="the track to analyse")
     weights = Param(str, "", kind="path",
                     doc="VGGish weights: a .pth state dict in the torchvggish layout "
                         "(vggish-10086976.pth); empty: from the model cache (afx models)")
@@ -444,7 +445,6 @@ class YAMNetEmbedding(LearnedEmbedding):
     the embedding through features.project for a few well-scaled columns."""
 
     kind = "yamnet"
-    audio = In(AUDIO, doc="the track to analyse")
     weights = Param(str, "", kind="path",
                     doc="YAMNet weights: yamnet.pth (torch_audioset layout) or Google's "
                         "yamnet.h5 (needs h5py); empty: from the model cache (afx models)")
@@ -493,7 +493,6 @@ class OpenL3Embedding(LearnedEmbedding):
     for a few well-scaled columns."""
 
     kind = "openl3"
-    audio = In(AUDIO, doc="the track to analyse")
     weights = Param(str, "", kind="path",
                     doc="OpenL3 weights: marl/openl3's openl3_audio_<repr>_<content>.h5 (needs "
                         "h5py), torchopenl3's numpy weights or a torchopenl3 .pth state dict; "

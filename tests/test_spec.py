@@ -70,3 +70,46 @@ def test_stateful_node_needs_reset():
 
             def process(self, ctx, x):
                 return {}
+
+
+def test_ports_and_params_inherit_and_hooks_default():
+    """A base class's ports and params reach its subclasses (base first, redefinable,
+    removable), each subclass gets its own copies, and every node has the lifecycle hooks."""
+    from afx_graph import IMAGE, SCALAR, In, Node, Out, Param, node
+
+    class Base(Node):
+        image = In(IMAGE)
+        amount = Param(float, 0.5, min=0.0, max=1.0, doc="how much")
+        extra = Param(int, 1, doc="to be removed")
+        out = Out(IMAGE)
+
+    @node("test.child", category="Test")
+    class Child(Base):
+        """Child."""
+        amount = Param(float, 0.25, min=0.0, max=2.0, doc="redefined")
+        extra = None
+        level = In(SCALAR, optional=True)
+
+        def process(self, ctx, image, level, amount):
+            return {"out": image}
+
+    @node("test.plain", category="Test")
+    class Plain:
+        """No base class."""
+        out = Out(SCALAR)
+
+        def process(self, ctx):
+            return {"out": 1.0}
+
+    spec = Child.spec
+    assert list(spec.inputs) == ["image", "level"] and list(spec.params) == ["amount"]
+    assert spec.params["amount"].default == 0.25 and spec.params["amount"].max == 2.0
+    assert spec.inputs["image"] is not Base.image            # a copy: specs share nothing
+    for cls in (Child, Plain):
+        inst = cls()
+        assert inst.begin(None) is None and inst.finish(None) == {} and inst.abort(None) is None
+        inst.reset()
+    with pytest.raises(TypeError, match="needs a process"):
+        node("test.noprocess", category="Test")(type("NoProcess", (Node,), {"__doc__": "x"}))
+    with pytest.raises(TypeError, match="needs a reset"):
+        node("test.nostate", category="Test", stateful=True)(Plain)
