@@ -145,8 +145,11 @@ class Executor:
                 except OSError:
                     stamp.append((name, None))
         srcs = sorted((port, keys[l.src], l.src_port) for port, l in self.graph.inputs_of(nid).items())
+        s, uses = ctx.settings, n.spec.uses          # only the context the node depends on
+        context = {"size": s.size, "fps": s.fps, "span": (s.start, s.duration),
+                   "device": (str(self.device), str(self.dtype))}
         text = repr((n.spec.id, n.spec.version, sorted(params.items()), stamp, srcs,
-                     ctx.settings, str(self.device), str(self.dtype)))
+                     [(k, context[k]) for k in uses]))
         return hashlib.sha1(text.encode()).hexdigest()
 
     # -- per-frame part -------------------------------------------------------------------

@@ -26,6 +26,9 @@ from typing import Any, Callable
 from .types import PortType, SCALAR
 
 RATES = ("static", "frame")
+# What of the render's context a static node's result can depend on (see NodeSpec.uses):
+# the frame size, the frame rate, the span rendered (start and duration), the device/precision.
+CONTEXT = ("size", "fps", "span", "device")
 PARAM_KINDS = (None, "path", "output", "color", "text")
 
 
@@ -160,6 +163,9 @@ class NodeSpec:
     aliases: tuple[str, ...] = ()
     migrate: Callable[[dict, int], dict] | None = None
     source: str = "builtin"         # "builtin" or the entry point that registered it
+    # the parts of the render context its result depends on (CONTEXT): a static result is
+    # cached across changes of the others (decoding audio does not re-run for a new size)
+    uses: tuple[str, ...] = CONTEXT
 
     @property
     def title(self) -> str:
@@ -236,12 +242,16 @@ def _declared(cls) -> dict[str, In | Out | Param]:
 
 
 def node(type_id: str, *, category: str, version: int = 1, rate: str = "static",
-         stateful: bool = False, sink: bool = False, aliases: tuple[str, ...] = ()):
+         stateful: bool = False, sink: bool = False, aliases: tuple[str, ...] = (),
+         uses: tuple[str, ...] = CONTEXT):
     """Class decorator that reads In/Out/Param attributes (in declaration order, base classes
     first) into a :class:`NodeSpec` stored as ``cls.spec``, and gives the class the no-op
     lifecycle hooks of :class:`Node` it does not define."""
     if rate not in RATES:
         raise ValueError(f"rate must be one of {RATES}")
+    unknown = set(uses) - set(CONTEXT)
+    if unknown:
+        raise ValueError(f"uses: {sorted(unknown)} are not parts of the context {CONTEXT}")
 
     def wrap(cls):
         inputs, outputs, params = {}, {}, {}
@@ -265,7 +275,7 @@ def node(type_id: str, *, category: str, version: int = 1, rate: str = "static",
             id=type_id, cls=cls, category=category, version=version,
             doc=inspect.cleandoc(cls.__doc__ or ""), inputs=inputs, outputs=outputs,
             params=params, rate=rate, stateful=stateful, sink=sink, aliases=tuple(aliases),
-            migrate=migrate if callable(migrate) else None)
+            migrate=migrate if callable(migrate) else None, uses=tuple(uses))
         return cls
 
     return wrap

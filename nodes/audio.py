@@ -436,7 +436,7 @@ def _layout_name(layout) -> str:
     return layout.name
 
 
-@node("audio.file", category="Audio")
+@node("audio.file", category="Audio", uses=("span",))
 class AudioFile:
     """Audio file
 
@@ -698,7 +698,7 @@ def _pad_chord(notes, seconds: float, sr: int) -> np.ndarray:
     return np.stack(chans) * env
 
 
-@node("audio.synth", category="Audio")
+@node("audio.synth", category="Audio", uses=())
 class AudioSynth:
     """Test track
 

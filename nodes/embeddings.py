@@ -377,7 +377,7 @@ class LearnedEmbedding(Node):
         return self._model, path
 
 
-@node("embed.vggish", category="Embeddings")
+@node("embed.vggish", category="Embeddings", uses=("fps", "device"))
 class VGGishEmbedding(LearnedEmbedding):
     """VGGish embedding
 
@@ -435,7 +435,7 @@ class VGGishEmbedding(LearnedEmbedding):
             raise NodeInputError(f"{path.name} {e}", field="pca_weights") from None
 
 
-@node("embed.yamnet", category="Embeddings")
+@node("embed.yamnet", category="Embeddings", uses=("fps", "device"))
 class YAMNetEmbedding(LearnedEmbedding):
     """YAMNet embedding
 
@@ -483,7 +483,7 @@ def class_names(weights_path: Path) -> tuple[str, ...]:
     return generic
 
 
-@node("embed.openl3", category="Embeddings")
+@node("embed.openl3", category="Embeddings", uses=("fps", "device"))
 class OpenL3Embedding(LearnedEmbedding):
     """OpenL3 embedding
 
@@ -590,7 +590,7 @@ def timbre_embedding(audio: Audio, fps: float, dims: int, window: float,
     return Timeline(normalise_columns(z), fps, tuple(names), audio.offset)
 
 
-@node("embed.timbre", category="Embeddings")
+@node("embed.timbre", category="Embeddings", uses=("fps",))
 class TimbreEmbedding:
     """Timbre embedding (built in)
 

@@ -327,7 +327,7 @@ def beat_phase(beats: np.ndarray, n_frames: int, fps: float, tempo: float) -> np
 
 # -- nodes ----------------------------------------------------------------------------------
 
-@node("features.spectrum", category="Features")
+@node("features.spectrum", category="Features", uses=("fps",))
 class Spectrum:
     """Spectrum bands
 
@@ -375,7 +375,7 @@ class Spectrum:
         return out
 
 
-@node("features.onsets", category="Features")
+@node("features.onsets", category="Features", uses=("fps",))
 class Onsets:
     """Onsets and beats
 

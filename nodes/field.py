@@ -18,7 +18,7 @@ def coordinate_grid(width: int, height: int, scale: float = 1.0,
     return torch.stack([x, y, torch.sqrt(x * x + y * y)], dim=-1)
 
 
-@node("field.coords", category="Field")
+@node("field.coords", category="Field", uses=("size", "device"))
 class Coords:
     """Coordinate grid
 

@@ -47,7 +47,7 @@ def frame_step(ctx) -> float:
 
 # -- features.select ------------------------------------------------------------------------
 
-@node("features.select", category="Modulation")
+@node("features.select", category="Modulation", uses=())
 class Select:
     """Select feature
 

@@ -95,7 +95,7 @@ def project(values: np.ndarray, dims: int, method: str, seed: int = 0,
     return normalise_columns(x @ comps)
 
 
-@node("features.project", category="Features")
+@node("features.project", category="Features", uses=())
 class Project:
     """Project to a few dims
 

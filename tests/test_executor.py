@@ -204,3 +204,26 @@ def test_the_batch_shrinks_to_the_memory_there_is(registry, monkeypatch):
     monkeypatch.setenv("AFX_MEMORY", "lots")
     with pytest.raises(Exception, match="AFX_MEMORY"):
         render(g, 1)
+
+
+def test_a_static_result_is_kept_across_context_it_does_not_use():
+    """The editor's preview changes size and fps: the audio is not decoded (or synthesised)
+    again for a new size, the features only for a new frame rate, the grid for a new size."""
+    from afx_graph import default_registry
+    g = Graph.from_patch(loads("""\
+afx: 1
+settings: {size: [64, 36], fps: 10, duration: 2}
+nodes:
+  music: {type: audio.synth, params: {length: 2}}
+  spectrum: {type: features.spectrum, inputs: {audio: music.audio}}
+  grid: {type: field.coords}
+"""), default_registry())
+    ex = Executor(g, device="cpu")
+    plan = Plan(g, targets=["spectrum", "grid"])
+    base = g.render_settings()
+    for s in (base, base.with_(size=(32, 18)), base.with_(size=(48, 27)), base.with_(fps=20.0),
+              base.with_(duration=1.5)):
+        ex.evaluate_static(plan, s)
+    assert ex.calls["music"] == 1                     # depends on nothing of the context
+    assert ex.calls["spectrum"] == 2                  # the frame rate (10, then 20)
+    assert ex.calls["grid"] == 3                      # the size (64x36, 32x18, 48x27)
