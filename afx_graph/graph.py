@@ -196,6 +196,13 @@ class Graph:
         self._need(node).params.pop(name, None)
         self._changed("param", node)
 
+    def set_settings(self, settings: dict) -> None:
+        """Replace the patch's ``settings:`` (checked by validation, like params): a change
+        like any other, so the revision tells a preview or a cache that it happened."""
+        if dict(settings) != self.settings:
+            self.settings = dict(settings)
+            self._changed("settings", None)
+
     def set_ui(self, node: str, **ui) -> None:
         self._need(node).ui.update(ui)   # layout only: no effect on rendering, no revision
         for fn in list(self._listeners):

@@ -50,7 +50,7 @@ def apply_overrides(graph: Graph, opts: RunOptions) -> None:
             s[key] = getattr(opts, key)
     if opts.size is not None:
         s["size"] = list(opts.size)
-    graph.settings = s
+    graph.set_settings(s)
 
 
 def audio_sources(graph: Graph) -> list[str]:

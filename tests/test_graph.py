@@ -165,3 +165,17 @@ def test_unknown_nodes_survive_a_round_trip(registry):
     again = loads(dumps(g.to_patch()))
     assert again.nodes["x"].type == "their.pack.node"
     assert again.nodes["x"].params == {"knob": 3}
+
+
+def test_settings_edits_are_changes_of_the_graph(registry):
+    """The editor's preview and caches notice a settings edit by the revision, like any edit."""
+    from afx_graph import Graph
+    g = Graph(registry)
+    seen = []
+    g.subscribe(lambda what, node: seen.append(what))
+    r0 = g.revision
+    g.set_settings({"size": [64, 36], "fps": 10})
+    assert g.revision == r0 + 1 and seen == ["settings"]
+    g.set_settings({"fps": 10, "size": [64, 36]})          # the same values: no change
+    assert g.revision == r0 + 1 and seen == ["settings"]
+    assert g.render_settings().size == (64, 36)

@@ -372,7 +372,7 @@ class EditorApp:
         """Below the preview: the selected node's doc and problem, or the patch settings."""
         sel = tuple(self.controller.selection)
         key = (sel, self.controller.graph.revision, id(self.controller.graph),
-               repr(self.controller.graph.settings), self.worker.errors_serial, self._issues_changed)
+               self.worker.errors_serial, self._issues_changed)
         if key == self._inspected:
             return
         self._inspected = key

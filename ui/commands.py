@@ -164,10 +164,10 @@ class SetSettings(Command):
         self.label = "change settings"
 
     def do(self, ctl) -> None:
-        ctl.graph.settings = dict(self.new)
+        ctl.graph.set_settings(self.new)
 
     def undo(self, ctl) -> None:
-        ctl.graph.settings = dict(self.old)
+        ctl.graph.set_settings(self.old)
 
 
 class Compound(Command):

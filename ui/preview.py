@@ -136,7 +136,7 @@ class PreviewWorker:
     def follow(self, graph: Graph) -> bool:
         """Hand the worker a snapshot of ``graph`` if it changed since the last one (call
         from the thread that edits the graph). Returns whether a new snapshot was taken."""
-        key = (id(graph), graph.revision, str(graph.path), repr(graph.settings))
+        key = (id(graph), graph.revision, str(graph.path))
         if key == self._seen:
             return False
         self._seen = key

@@ -253,3 +253,15 @@ def test_envelope():
     a = Audio(np.concatenate([np.zeros(1000), np.ones(1000)])[None].astype(np.float32), 1000)
     env = envelope(a, points=4)
     assert env.shape == (4, 1) and env[0, 0] == 0 and env[-1, 0] == 1
+
+
+def test_a_settings_edit_reaches_the_preview(tmp_path, demo):
+    """The worker notices a settings edit through the graph's revision (no copy compared)."""
+    ctl = EditorController(recovery=tmp_path / "rec")
+    ctl.open(demo)
+    w = PreviewWorker(size=SIZE, audio=False, device="cpu")       # not started: only follow()
+    assert w.follow(ctl.graph) is True and w.follow(ctl.graph) is False
+    assert ctl.set_settings(fps=12) is None
+    assert w.follow(ctl.graph) is True
+    ctl.undo()
+    assert w.follow(ctl.graph) is True and ctl.graph.settings.get("fps") != 12
