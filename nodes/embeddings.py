@@ -351,12 +351,42 @@ def openl3_windows(model: em.OpenL3, audio: Audio, hop: float,
 
 # -- nodes ------------------------------------------------------------------------------------
 
+def model_status(entry: ModelEntry) -> dict:
+    """What `afx models` shows of a model: its files, present or not, where they were looked
+    for and where to get them."""
+    files = []
+    for src in entry.sources:
+        path = find_file(entry, [src])
+        files.append({"file": src.filename, "url": src.url, "about": src.about,
+                      "needs": src.needs, "readable": src.available(),
+                      "present": path is not None, "path": str(path) if path else None})
+    extras = []
+    for role, src in entry.extras:
+        path = find_file(entry, [src])
+        extras.append({"role": role, "file": src.filename, "url": src.url, "about": src.about,
+                       "present": path is not None, "path": str(path) if path else None})
+    found = cached_weights(entry)
+    return {"model": entry.key, "node": entry.node, "title": entry.title,
+            "status": "present" if found else "missing", "path": str(found) if found else None,
+            "looked_in": [str(p) for p in entry.folders()], "files": files, "optional": extras,
+            "cache": str(model_root()), "env": MODEL_DIR_ENV}
+
+
 class LearnedEmbedding(Node):
     """Weights resolution and a loaded-model cache shared by the learned-embedding nodes,
     and the input they share (inherited by each)."""
 
     kind = ""
     audio = In(AUDIO, doc="the track to analyse")
+
+    # -- hooks for `afx models` (the command reaches the models only through these) ----------
+    @classmethod
+    def describe_models(cls) -> list[dict]:
+        return [model_status(CATALOGUE[cls.kind])]
+
+    @classmethod
+    def download_models(cls, log) -> None:
+        download(CATALOGUE[cls.kind], log=log)
 
     def __init__(self):
         self._model_key = None

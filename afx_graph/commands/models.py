@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..errors import AfxError
+from ..registry import default_registry
 
 
 def register(sub) -> None:
@@ -16,43 +17,37 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def status(entry) -> dict:
-    from ..nodes import embeddings as E
-
-    files = []
-    for src in entry.sources:
-        path = E.find_file(entry, [src])
-        files.append({"file": src.filename, "url": src.url, "about": src.about,
-                      "needs": src.needs, "readable": src.available(),
-                      "present": path is not None, "path": str(path) if path else None})
-    extras = []
-    for role, src in entry.extras:
-        path = E.find_file(entry, [src])
-        extras.append({"role": role, "file": src.filename, "url": src.url, "about": src.about,
-                       "present": path is not None, "path": str(path) if path else None})
-    found = E.cached_weights(entry)
-    return {"model": entry.key, "node": entry.node, "title": entry.title,
-            "status": "present" if found else "missing", "path": str(found) if found else None,
-            "looked_in": [str(p) for p in entry.folders()], "files": files, "optional": extras}
+def catalogue() -> dict[str, tuple[dict, type]]:
+    """Every model a registered node type describes (its ``describe_models`` hook), by key,
+    with the node class that can fetch it (``download_models``)."""
+    out = {}
+    for spec in default_registry().specs():
+        describe = getattr(spec.cls, "describe_models", None)
+        for m in (describe() if callable(describe) else ()):
+            out[m["model"]] = (m, spec.cls)
+    return out
 
 
 def run(args) -> int:
-    from ..nodes import embeddings as E
-
+    known = catalogue()
     if args.download:
-        keys = list(E.CATALOGUE) if args.download == "all" else [args.download]
-        unknown = [k for k in keys if k not in E.CATALOGUE]
+        keys = list(known) if args.download == "all" else [args.download]
+        unknown = [k for k in keys if k not in known]
         if unknown:
             raise AfxError(f"unknown model {unknown[0]!r} (choose from "
-                           f"{', '.join(E.CATALOGUE)} or all)", field="--download")
+                           f"{', '.join(known)} or all)", field="--download")
         for key in keys:
-            E.download(E.CATALOGUE[key], log=(lambda m: None) if args.json else print)
-    models = [status(entry) for entry in E.CATALOGUE.values()]
+            known[key][1].download_models(log=(lambda m: None) if args.json else print)
+        known = catalogue()
+    models = [m for m, _ in known.values()]
+    if not models:
+        print("no installed node needs downloaded model weights")
+        return 0
     if args.json:
-        print(json.dumps({"model_dir": str(E.model_root()), "env": E.MODEL_DIR_ENV,
+        print(json.dumps({"model_dir": models[0]["cache"], "env": models[0]["env"],
                           "models": models}, indent=2))
         return 0
-    print(f"model cache: {E.model_root()}  (set {E.MODEL_DIR_ENV} to use another folder)")
+    print(f"model cache: {models[0]['cache']}  (set {models[0]['env']} to use another folder)")
     for m in models:
         print()
         print(f"{m['model']:<8} {m['status']:<8} {m['title']}  [node {m['node']}]")
