@@ -36,6 +36,8 @@ import torch.nn.functional as F
 from afx_graph import IMAGE, In, Out, Param, node
 from afx_graph.types import per_frame
 
+from . import palettes
+
 EDGES = ("reflect", "wrap", "clamp", "black")
 _PADDING = {"reflect": "reflection", "clamp": "border", "black": "zeros", "wrap": "border"}
 EDGE_DOC = "beyond the image's edge: reflect (mirror), wrap (tile), clamp (stretch) or black"
@@ -265,49 +267,7 @@ class Kaleidoscope:
 
 # -- colour ---------------------------------------------------------------------------------
 
-PALETTES = {   # gradient stops from dark to light: (position, "#rrggbb")
-    "fire": ((0.0, "#000000"), (0.25, "#5c0a02"), (0.5, "#d63a04"), (0.75, "#ffb01f"),
-             (1.0, "#fffbe6")),
-    "ice": ((0.0, "#02040f"), (0.3, "#0b2a6b"), (0.6, "#2f9fd8"), (0.85, "#a8ecff"),
-            (1.0, "#ffffff")),
-    "neon": ((0.0, "#0a0014"), (0.3, "#6a00ff"), (0.55, "#ff00c8"), (0.8, "#00f0ff"),
-             (1.0, "#eaffd0")),
-    "sunset": ((0.0, "#120527"), (0.3, "#5b1a66"), (0.55, "#d4386b"), (0.8, "#ff9a3d"),
-               (1.0, "#ffe8a3")),
-    "ocean": ((0.0, "#000814"), (0.35, "#003566"), (0.65, "#0a9396"), (0.85, "#94d2bd"),
-              (1.0, "#f1faee")),
-    "forest": ((0.0, "#050b04"), (0.35, "#1b4332"), (0.65, "#52b788"), (0.85, "#b7e4c7"),
-               (1.0, "#f4f1de")),
-    "viridis": ((0.0, "#440154"), (0.25, "#3b528b"), (0.5, "#21918c"), (0.75, "#5ec962"),
-                (1.0, "#fde725")),
-    "rainbow": tuple((i / 6, c) for i, c in enumerate(
-        ("#ff0000", "#ffff00", "#00ff00", "#00ffff", "#0000ff", "#ff00ff", "#ff0000"))),
-    "grey": ((0.0, "#000000"), (1.0, "#ffffff")),
-}
-PALETTE_CHOICES = ("none",) + tuple(PALETTES)
-LUT_SIZE = 4096          # nearest entry: at most ~0.0005 from the exact gradient
-
-
-def _hex(c: str) -> tuple[float, float, float]:
-    return tuple(int(c[i:i + 2], 16) / 255.0 for i in (1, 3, 5))
-
-
-@lru_cache(maxsize=32)
-def palette_lut(name: str, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(3, LUT_SIZE) colours of a gradient (one row per channel), evenly from dark to light."""
-    stops = PALETTES[name]
-    pos = np.array([p for p, _ in stops])
-    rgb = np.array([_hex(c) for _, c in stops])
-    t = np.linspace(0.0, 1.0, LUT_SIZE)
-    lut = np.stack([np.interp(t, pos, rgb[:, k]) for k in range(3)], axis=0)
-    return torch.tensor(lut, dtype=dtype, device=device)
-
-
-def map_palette(t: torch.Tensor, name: str) -> torch.Tensor:
-    """Positions (B, 1, H, W) in [0, 1] -> channels-first colours (B, 3, H, W)."""
-    lut = palette_lut(name, t.device, t.dtype)
-    idx = (t[:, 0].clamp(0, 1) * (LUT_SIZE - 1) + 0.5).long()
-    return torch.stack([lut[c][idx] for c in range(3)], dim=1)
+PALETTE_CHOICES = ("none",) + palettes.NAMES
 
 
 def hue_shift(p: torch.Tensor, turns) -> torch.Tensor:
@@ -347,12 +307,12 @@ def adjust_colour(p, hue, saturation, contrast, brightness, palette_mix, palette
         t = luminance(out.clamp(0.0, 1.0))
         if not _is(palette_shift, 0.0):            # bounce along the gradient: period 2
             t = 1.0 - (1.0 - torch.remainder(t + palette_shift, 2.0)).abs_()
-        mapped = map_palette(t, palette)
+        mapped = palettes.map_level(t, palette)
         out = mapped if _is(palette_mix, 1.0) else torch.lerp(out, mapped, palette_mix)
     return out.clamp(0.0, 1.0)
 
 
-@node("image.color", category="Image")
+@node("image.color", category="Image", version=2)
 class Color:
     """Color
 
@@ -366,12 +326,21 @@ class Color:
     contrast = Param(float, 1.0, min=0.0, max=4.0, doc="spread around mid grey: 0 flat, 1 unchanged")
     brightness = Param(float, 1.0, min=0.0, max=4.0, doc="multiplies the colours: 0 black, 1 unchanged")
     palette = Param(str, "none", choices=PALETTE_CHOICES,
-                    doc="colour gradient the luminance is mapped through")
+                    doc="palette the luminance is mapped through (the library's one vocabulary: "
+                        "gradients run dark to light, cosine palettes one period)")
     palette_mix = Param(float, 1.0, min=0.0, max=1.0, doc="how much of the palette colours to use")
     palette_shift = Param(float, 0.0, min=-100.0, max=100.0,
                           doc="slides the colours along the gradient (bouncing at the ends); "
                               "link an LFO to cycle them")
     out = Out(IMAGE)
+
+    @staticmethod
+    def migrate(params: dict, version: int) -> dict:
+        """Version 2: three gradients renamed, as their names meant other colours in the
+        pattern nodes (see nodes/palettes.py); an old patch keeps its colours."""
+        if version < 2 and params.get("palette") in palettes.RENAMED:
+            params = {**params, "palette": palettes.RENAMED[params["palette"]]}
+        return params
 
     def process(self, ctx, image, hue, saturation, contrast, brightness, palette, palette_mix,
                 palette_shift):

@@ -29,39 +29,15 @@ import torch
 from afx_graph import IMAGE, SCALAR, VECTOR, In, Out, Param, node
 from afx_graph.types import as_batch
 
+from . import palettes
 from .field import coordinate_grid
 
 TAU = 2.0 * math.pi
 
-# Cosine palettes (after Inigo Quilez): colour(t) = a + b * cos(2 pi (c t + d)).
-PALETTES: dict[str, tuple[tuple[float, float, float], ...]] = {
-    "spectrum": ((0.50, 0.50, 0.50), (0.50, 0.50, 0.50), (1.00, 1.00, 1.00), (0.00, 0.33, 0.67)),
-    "aurora": ((0.40, 0.50, 0.55), (0.40, 0.45, 0.45), (0.50, 1.00, 1.00), (0.60, 0.10, 0.35)),
-    "ember": ((0.50, 0.25, 0.08), (0.50, 0.25, 0.08), (1.00, 1.00, 1.00), (0.00, 0.06, 0.14)),
-    "ocean": ((0.20, 0.45, 0.60), (0.20, 0.40, 0.40), (1.00, 1.00, 1.00), (0.55, 0.50, 0.45)),
-    "neon": ((0.50, 0.50, 0.50), (0.50, 0.50, 0.50), (2.00, 1.00, 0.00), (0.50, 0.20, 0.25)),
-    "candy": ((0.80, 0.50, 0.60), (0.20, 0.40, 0.30), (2.00, 1.00, 1.00), (0.00, 0.25, 0.25)),
-    "sunset": ((0.55, 0.35, 0.45), (0.45, 0.35, 0.35), (1.00, 1.00, 1.00), (0.00, 0.12, 0.72)),
-    "gold": ((0.55, 0.45, 0.30), (0.45, 0.40, 0.30), (1.00, 1.00, 1.00), (0.00, 0.05, 0.12)),
-    "mono": ((0.50, 0.50, 0.52), (0.50, 0.50, 0.50), (1.00, 1.00, 1.00), (0.00, 0.00, 0.02)),
-}
-PALETTE_NAMES = tuple(PALETTES)
+PALETTE_NAMES = palettes.NAMES       # the library's one vocabulary (nodes/palettes.py)
 
 
 # -- shared helpers --------------------------------------------------------------------------
-
-_PALETTE_TENSORS: dict = {}
-
-
-def cosine_palette(t: torch.Tensor, name: str) -> torch.Tensor:
-    """Colours of a cosine palette at ``t`` (any shape, period 1): shape ``t.shape + (3,)``."""
-    key = (name, t.dtype, str(t.device))
-    abcd = _PALETTE_TENSORS.get(key)
-    if abcd is None:
-        abcd = _PALETTE_TENSORS[key] = torch.tensor(PALETTES[name], dtype=t.dtype).to(t.device)
-    a, b, c, d = abcd
-    return a + b * torch.cos(TAU * (t[..., None] * c + d))
-
 
 def smoothstep(e0, e1, x: torch.Tensor) -> torch.Tensor:
     """Hermite step from 0 at ``e0`` to 1 at ``e1`` (``e0 > e1`` steps down)."""
@@ -266,7 +242,7 @@ def fractal(ctx, *, mode: str, palette: str, zoom, center, rotate, c_re, c_im, m
     # rises from black far out, with a white-hot filament at the set's edge
     s = 0.32 * torch.sqrt(mu) + hue
     light = 1.0 - torch.exp(-mu / 7.0)
-    rgb = cosine_palette(s, palette) * (light * torch.sqrt(light))[..., None]
+    rgb = palettes.colours(s, palette) * (light * torch.sqrt(light))[..., None]
     edge = (mu / limf).clamp(0.0, 1.0)
     edge = edge * edge
     rgb += (0.4 * edge * edge * edge)[..., None]
@@ -274,7 +250,7 @@ def fractal(ctx, *, mode: str, palette: str, zoom, center, rotate, c_re, c_im, m
     # last point shows the basins of the attracting cycle)
     zr, zi = inner[..., 0], inner[..., 1]
     glass = 0.5 + 0.5 * (zr * zr - zi * zi) / (zr * zr + zi * zi + 1e-12)    # cos of 2 x angle
-    tint = cosine_palette(hue + 0.5, palette)                                # (B, 1, 1, 3)
+    tint = palettes.colours(hue + 0.5, palette)                                # (B, 1, 1, 3)
     deep = tint * (0.04 + 0.10 * glass)[..., None]
     rgb = torch.where(outside[..., None], rgb, deep)
     return finish(rgb)
@@ -345,13 +321,13 @@ def organic(ctx, *, energy, scale, speed, softness, palette, seed, **_) -> torch
     spec = ((nx * hx + ny * hy + nz * hz) * hn).clamp(min=0.0) ** 48
     drift = px3(torch.remainder(t / 40.0, 1.0))
     sheen = 1.0 - nz
-    inside = cosine_palette(hue + 0.35 * sheen + drift, palette)
+    inside = palettes.colours(hue + 0.35 * sheen + drift, palette)
     # a nucleus where blobs pile up: a second, brighter surface at a higher level
     core = smoothstep(2.1 * level - soft, 2.1 * level + soft, field)
     shade = (0.22 + 0.85 * diff) * (1.0 + 0.35 * core)
     cell = inside * shade[..., None] + (0.6 * spec)[..., None]
     # backdrop: the field's halo in the palette's opposite colour over a dark vignette
-    halo = cosine_palette(hue + drift + 0.5, palette) * (0.35 * field.clamp(max=1.0))[..., None]
+    halo = palettes.colours(hue + drift + 0.5, palette) * (0.35 * field.clamp(max=1.0))[..., None]
     vignette = (0.07 - 0.05 * (x * x + y * y)).clamp(min=0.0)
     bg = halo + vignette[..., None]
     rgb = bg + (cell - bg) * body[..., None]
@@ -407,7 +383,7 @@ def flowing(ctx, *, tempo, bands, speed, waves, palette, seed, **_) -> torch.Ten
     glow = torch.exp(-dist / (0.012 + 0.018 * major))
     band = wrap(torch.floor(u), 2.0)                      # alternating shades
     hue = px3(torch.remainder(bars * 0.0625, 1.0))
-    col = cosine_palette(0.8 * psi + 0.15 * band + hue, palette)
+    col = palettes.colours(0.8 * psi + 0.15 * band + hue, palette)
     shade = 0.06 + 0.07 * band + (0.25 + 0.2 * major) * glow
     rgb = col * (shade + 0.8 * line)[..., None] + ((0.1 + 0.25 * major) * line)[..., None]
     return finish(rgb)
@@ -446,7 +422,7 @@ def geometric(ctx, *, beat, sides, rings, symmetry, rotation, kick, palette, see
     # shapes in log-polar space (conformal: a circle there is a circle here, sized with r),
     # repeating along the radius and streaming outwards
     lr = torch.log(r + 1e-6)
-    rgb = cosine_palette(hue + 0.5 + 0.3 * r, palette) * (0.07 * torch.exp(-1.5 * r))[..., None]
+    rgb = palettes.colours(hue + 0.5 + 0.3 * r, palette) * (0.07 * torch.exp(-1.5 * r))[..., None]
     half = px3(wedge / 2)
     fade = smoothstep(0.015, 0.10, r) * torch.exp(-1.4 * r)
     for j in range(3):
@@ -459,7 +435,7 @@ def geometric(ctx, *, beat, sides, rings, symmetry, rotation, kick, palette, see
         dv = a - half * v0
         rho = px3(torch.minimum(half.reshape(-1) * 0.4, torch.full_like(half.reshape(-1),
                                                                           period * 0.2)))
-        col = cosine_palette(hue + 0.2 * j + 0.1, palette)
+        col = palettes.colours(hue + 0.2 * j + 0.1, palette)
         if j == 0:                                                # jewels: filled discs
             dd = torch.sqrt(du * du + dv * dv)
             d = (dd - rho) * r
@@ -487,7 +463,7 @@ def geometric(ctx, *, beat, sides, rings, symmetry, rotation, kick, palette, see
         thick = 0.0025 + 0.002 * (i % 3)
         edge = stroke(d.abs(), thick, pxs)
         glow = torch.exp(-d.abs() / (0.012 + 0.02 * bf))
-        col = cosine_palette(hue + 0.6 * i / n_rings, palette)
+        col = palettes.colours(hue + 0.6 * i / n_rings, palette)
         rgb = rgb * (1.0 - 0.6 * edge)[..., None] + col * (edge * (0.85 + 0.4 * bf) + glow * 0.25)[..., None]
     rgb = rgb * (1.0 + 0.2 * bf)[..., None]
     return finish(rgb)

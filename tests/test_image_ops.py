@@ -11,6 +11,7 @@ from afx_graph import (IMAGE, VECTOR, Executor, Graph, In, Out, Plan, Registry, 
                        loads, node)
 from afx_graph.context import FrameContext
 from afx_graph.nodes import image as im
+from afx_graph.nodes import palettes
 import graphkit
 from graphkit import render
 
@@ -347,7 +348,7 @@ def test_palettes_map_luminance_through_a_gradient():
     ramp = torch.linspace(0, 1, 64).view(1, 1, 64, 1).expand(1, 2, 64, 3)
     torch.testing.assert_close(run(im.Color, ramp, palette="grey"), ramp, atol=1e-6, rtol=0)
     assert torch.equal(run(im.Color, ramp, palette="fire", palette_mix=0.0), ramp)
-    for name in im.PALETTES:
+    for name in palettes.GRADIENTS:
         out = run(im.Color, ramp, palette=name)
         assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
         if name != "rainbow":      # dark to light
@@ -361,6 +362,36 @@ def test_palettes_map_luminance_through_a_gradient():
                                run(im.Color, ramp, palette="ice"), atol=1e-5, rtol=0)
     half = run(im.Color, ramp, palette="grey", palette_mix=torch.tensor([0.5]))
     torch.testing.assert_close(half, ramp, atol=1e-6, rtol=0)
+
+
+def test_one_palette_vocabulary_for_every_node():
+    """Every palette name means the same colours in image.color and in the pattern nodes, and
+    a patch saved before the three clashing gradients were renamed keeps its colours."""
+    from afx_graph import default_registry, loads
+    reg = default_registry()
+    names = set(palettes.NAMES)
+    assert set(reg.get("image.color").params["palette"].choices) == names | {"none"}
+    for t in ("pattern.fractal", "pattern.organic", "pattern.flowing", "pattern.geometric",
+              "pattern.auto"):
+        assert set(reg.get(t).params["palette"].choices) == names, t
+    ramp = torch.linspace(0, 1, 64).view(1, 1, 64, 1).expand(1, 2, 64, 3)
+    for name in palettes.COSINE:          # a cosine palette maps a level over one period
+        out = run(im.Color, ramp, palette=name)[0, 0]
+        want = palettes.colours(torch.linspace(0, 1, 64), name).clamp(0, 1)
+        torch.testing.assert_close(out, want, atol=2e-3, rtol=0)
+    for name in palettes.GRADIENTS:       # a walked gradient bounces: period 2, continuous
+        t = torch.tensor([0.25, 1.75, 2.25])
+        c = palettes.colours(t, name)
+        torch.testing.assert_close(c[0], c[1], atol=1e-6, rtol=0)
+        torch.testing.assert_close(c[0], c[2], atol=1e-6, rtol=0)
+    for old, new in palettes.RENAMED.items():
+        g = Graph.from_patch(loads(f"afx: 1\nnodes:\n  c: {{type: image.color, params: "
+                                   f"{{palette: {old}}}}}\n"), reg)
+        assert g.nodes["c"].params["palette"] == new and g.nodes["c"].version == 2
+        v2 = Graph.from_patch(loads(f"afx: 1\nnodes:\n  c: {{type: image.color, version: 2, "
+                                    f"params: {{palette: {old}}}}}\n"), reg)
+        assert v2.nodes["c"].params["palette"] == old        # a v2 patch means the new one
+        assert not torch.equal(run(im.Color, ramp, palette=old), run(im.Color, ramp, palette=new))
 
 
 def test_colour_params_per_frame():
