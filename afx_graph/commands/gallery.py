@@ -17,6 +17,7 @@ from ..plan import Plan
 from ..png import write_png
 from ..registry import default_registry
 from ..render import RunOptions, apply_overrides
+from ..settings import RenderSettings
 from ..types import IMAGE
 from ..wav import write_wav
 
@@ -76,9 +77,17 @@ def strip(patch: Path, size: tuple[int, int], times: list[float], device: str,
     return np.concatenate(parts[:-1], axis=1)
 
 
-def run(args) -> int:
-    from ..nodes.audio import synth_track
+def test_song(length: float):
+    """The built-in synth track, made by running an audio.synth node (the public API: the
+    engine does not import node internals)."""
+    g = Graph(default_registry())
+    g.add_node("audio.synth", "music", params={"tempo": 118.0, "seed": 5, "length": length})
+    static = Executor(g, device="cpu").evaluate_static(Plan(g, targets=["music"]),
+                                                        RenderSettings())
+    return static["music"]["audio"]
 
+
+def run(args) -> int:
     w, _, h = args.size.partition("x")
     size = (int(w), int(h))
     times = [float(t) for t in args.times.split(",")]
@@ -89,7 +98,7 @@ def run(args) -> int:
             "the built-in synth track).", ""]
     with tempfile.TemporaryDirectory() as tmp:
         song = Path(tmp) / "song.wav"
-        track = synth_track(tempo=118.0, seed=5, length=max(times) + 2)
+        track = test_song(max(times) + 2)
         write_wav(song, track.samples, track.sr)
         for patch in patches:
             try:
