@@ -5,7 +5,7 @@ import networkx as nx
 
 from .errors import Issue, PatchError
 from .graph import Graph
-from .types import SCALAR, TIMELINE, VECTOR
+from .types import converted_per_frame
 
 STATIC, FRAME = "static", "frame"
 
@@ -50,8 +50,8 @@ class Plan:
                 src_spec = graph.nodes[link.src].spec
                 if self.rate[link.src] == FRAME:
                     frame = True
-                elif (src_spec.outputs[link.src_port].type is TIMELINE
-                      and spec.input_type(port) in (SCALAR, VECTOR)):
+                elif converted_per_frame(src_spec.outputs[link.src_port].type,
+                                         spec.input_type(port)):
                     frame = True
             self.rate[nid] = FRAME if frame else STATIC
 

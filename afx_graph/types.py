@@ -11,13 +11,17 @@ Values:
                 (``B`` is 1 for an image that does not change over time).
 * ``COORDS``    a float tensor ``(H, W, 3)`` holding x, y, r for the output size, static.
 
-A timeline linked into a SCALAR or VECTOR input is sampled at each frame's time by the
-executor (see :func:`adapt`); a SCALAR linked into a VECTOR input becomes a 1-D vector.
+Which links are allowed besides same-type ones, and how the executor converts their values,
+is one table, :data:`CONVERSIONS`: the graph (``accepts``), the plan (a conversion made per
+frame makes its consumer per-frame), the executor (``adapt``) and the editor all read it, so a
+new port type is a change in this module only. A timeline linked into a SCALAR or VECTOR input
+is sampled at each frame's time; a SCALAR linked into a VECTOR input becomes a 1-D vector.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -27,11 +31,9 @@ class PortType:
     id: str
     doc: str
     color: tuple[int, int, int]
-    # ids of other types this one accepts, with the conversion the executor applies
-    _converts: tuple[str, ...] = field(default=(), repr=False)
 
     def accepts(self, source: "PortType") -> bool:
-        return source is self or source.id in self._converts
+        return source is self or (source.id, self.id) in CONVERSIONS
 
     def __str__(self) -> str:  # used in messages: "expected IMAGE, got AUDIO"
         return self.id.upper()
@@ -39,10 +41,18 @@ class PortType:
 
 AUDIO = PortType("audio", "a whole decoded audio track", (80, 200, 120))
 TIMELINE = PortType("timeline", "feature rows at the video frame rate (T x D, named)", (230, 180, 60))
-SCALAR = PortType("scalar", "one number per frame", (120, 170, 255), ("timeline",))
-VECTOR = PortType("vector", "several numbers per frame", (170, 130, 255), ("timeline", "scalar"))
+SCALAR = PortType("scalar", "one number per frame", (120, 170, 255))
+VECTOR = PortType("vector", "several numbers per frame", (170, 130, 255))
 IMAGE = PortType("image", "an RGB image batch (B x H x W x 3) on the device", (255, 110, 150))
 COORDS = PortType("coords", "the x, y, r coordinate grid of the output size", (150, 220, 220))
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How a value of one port type is made to fit an input of another."""
+
+    convert: Callable            # (value, ctx) -> value, for a frame batch described by ctx
+    per_frame: bool              # True: done for every frame batch (the consumer is per-frame)
 
 
 @dataclass
@@ -157,20 +167,47 @@ class Timeline:
         return Timeline(self.values[:, i:i + 1], self.fps, (name,), self.start)
 
 
+def _rows(timeline: "Timeline", ctx) -> "torch.Tensor":
+    import torch
+    return torch.from_numpy(timeline.sample(ctx.times)).to(ctx.device)
+
+
+def _as_vector(value, ctx) -> "torch.Tensor":
+    import torch
+    v = value if isinstance(value, torch.Tensor) and value.ndim == 2 else as_batch(value, ctx)
+    return v[:, None] if v.ndim == 1 else v
+
+
+# (source type id, target type id) -> the conversion a link between them gets. Links between
+# equal types need no entry; any pair not here is refused when the link is made.
+CONVERSIONS: dict[tuple[str, str], Conversion] = {
+    ("timeline", "scalar"): Conversion(lambda v, ctx: _rows(v, ctx)[:, 0], per_frame=True),
+    ("timeline", "vector"): Conversion(_rows, per_frame=True),
+    ("scalar", "vector"): Conversion(_as_vector, per_frame=False),
+}
+
+# How a per-frame value of each type is normalised for a frame batch, whatever form its
+# producer gave it in (a number, a 0-d or (B,) tensor; a (D,) or (B, D) vector).
+NORMALISE: dict[str, Callable] = {
+    "scalar": lambda v, ctx: as_batch(v, ctx),
+    "vector": _as_vector,
+}
+
+
 def adapt(value, source: PortType, target: PortType, ctx) -> object:
     """Convert a value produced for ``source`` so it fits an input of type ``target`` for a
     frame batch described by ``ctx`` (a FrameContext with ``times``/``batch``)."""
-    import torch
+    conversion = CONVERSIONS.get((source.id, target.id))
+    if conversion is not None:
+        value = conversion.convert(value, ctx)
+    normalise = NORMALISE.get(target.id)
+    return normalise(value, ctx) if normalise is not None else value
 
-    if source is TIMELINE and target in (SCALAR, VECTOR):
-        rows = torch.from_numpy(value.sample(ctx.times)).to(ctx.device)
-        return rows[:, 0] if target is SCALAR else rows
-    if target is SCALAR:
-        return as_batch(value, ctx)
-    if target is VECTOR:
-        v = as_batch(value, ctx) if source is SCALAR else value
-        return v[:, None] if v.ndim == 1 else v
-    return value
+
+def converted_per_frame(source: PortType, target: PortType) -> bool:
+    """Whether a link from ``source`` into ``target`` is converted for every frame batch."""
+    conversion = CONVERSIONS.get((source.id, target.id))
+    return conversion is not None and conversion.per_frame
 
 
 def as_batch(value, ctx) -> "torch.Tensor":

@@ -179,3 +179,33 @@ def test_settings_edits_are_changes_of_the_graph(registry):
     g.set_settings({"fps": 10, "size": [64, 36]})          # the same values: no change
     assert g.revision == r0 + 1 and seen == ["settings"]
     assert g.render_settings().size == (64, 36)
+
+
+def test_one_table_decides_links_and_per_frame_conversions(registry, monkeypatch):
+    """types.CONVERSIONS is the only place that says which types link and how: the graph's
+    link check and the plan's rates follow it when it changes."""
+    from afx_graph import Graph, Plan, loads
+    from afx_graph import types
+    text = """\
+afx: 1
+nodes:
+  tl: {type: test.timeline}
+  n: {type: test.number}
+  add: {type: test.add, inputs: {a: tl.out}}
+  vec: {type: test.vec, inputs: {v: n.out}}
+  img: {type: test.image, inputs: {level: add.out}}
+  sink: {type: test.sink, inputs: {image: img.out, value: add.out}}
+"""
+    g = Graph.from_patch(loads(text), registry)
+    assert g.validate() == []
+    plan = Plan(g, targets=["sink", "vec"])
+    assert plan.rate["add"] == "frame" and plan.rate["vec"] == "static"
+    # a scalar -> vector conversion made per frame: the vector's consumer becomes per-frame
+    monkeypatch.setitem(types.CONVERSIONS, ("scalar", "vector"),
+                        types.Conversion(types.CONVERSIONS[("scalar", "vector")].convert,
+                                         per_frame=True))
+    assert Plan(g, targets=["vec"]).rate["vec"] == "frame"
+    # no timeline -> scalar entry: that link is refused, by the editor's check and validation
+    monkeypatch.delitem(types.CONVERSIONS, ("timeline", "scalar"))
+    assert "cannot take TIMELINE" in g.check_link("tl", "out", "add", "b")
+    assert any("cannot take TIMELINE" in i.message for i in g.validate())
