@@ -62,6 +62,26 @@ class CPPNWeights:
         return n + sum(w.numel() + b.numel() for w, b in self.hidden)
 
 
+# exp() of float32 inputs below about -87.3 (results that underflow to a denormal or 0) takes a
+# slow path in ATen's vectorised exp, ~60x per element (measured with torch 2.13 on x86_64):
+# with gain 5 many gaussian inputs land there. exp(-87) = 1.6e-38 is as good as 0.
+GAUSSIAN_FLOOR = -87.0
+
+
+def gaussian_(x: torch.Tensor) -> torch.Tensor:
+    """In place: exp(-x * x), with the exponent held at ``GAUSSIAN_FLOOR`` or above."""
+    return x.mul_(x).neg_().clamp_(min=GAUSSIAN_FLOOR).exp_()
+
+
+IN_PLACE = {ACTIVATIONS["sin"]: torch.Tensor.sin_, ACTIVATIONS["cos"]: torch.Tensor.cos_,
+            ACTIVATIONS["gaussian"]: gaussian_, ACTIVATIONS["tanh"]: torch.Tensor.tanh_}
+
+
+def in_place(act):
+    """The in-place form of an activation (any other function: computed, then copied back)."""
+    return IN_PLACE.get(act) or (lambda x: x.copy_(act(x)))
+
+
 def evaluate(weights: CPPNWeights, coords: torch.Tensor, frame_in: torch.Tensor,
              scale: torch.Tensor, contrast: torch.Tensor, drift: torch.Tensor | None,
              acts: list, chunk: int | None) -> torch.Tensor:
@@ -69,26 +89,58 @@ def evaluate(weights: CPPNWeights, coords: torch.Tensor, frame_in: torch.Tensor,
 
     coords (P, 3); frame_in (B, F) per-frame inputs; scale and contrast (B,);
     drift (B, 2) or None -> (B, P, 3) RGB in [0, 1]. With ``chunk``, frames go one at a time
-    in chunks of that many pixels (CPU); without, the whole batch at once (GPU)."""
+    in chunks of that many pixels (CPU, :func:`evaluate_chunked`); without, the whole batch
+    at once (GPU)."""
+    if chunk:
+        return evaluate_chunked(weights, coords, frame_in, scale, contrast, drift, acts, chunk)
     w = weights
-    pixel_part = coords @ w.first[:3]                                  # (P, hidden)
+    sc, ct = scale[:, None, None], contrast[:, None, None]
+    px = (coords @ w.first[:3])[None]                                  # (1, P, hidden)
+    if drift is not None:   # coordinates @ (first layer + drift directions)
+        dw = drift[:, 0, None, None] * w.drift[0] + drift[:, 1, None, None] * w.drift[1]
+        px = px + torch.einsum("pc,bch->bph", coords, dw)
     frame_part = frame_in @ w.first[3:] + w.first_bias                 # (B, hidden)
+    h = acts[0](px * sc + frame_part[:, None, :])                      # (B, P, hidden)
+    for i, (wh, bh) in enumerate(w.hidden):
+        h = acts[(i + 1) % len(acts)](
+            torch.addmm(bh, h.reshape(-1, h.shape[-1]), wh).view(h.shape))
+    return torch.sigmoid((h @ w.last + w.last_bias) * ct)
+
+
+def evaluate_chunked(weights: CPPNWeights, coords: torch.Tensor, frame_in: torch.Tensor,
+                     scale: torch.Tensor, contrast: torch.Tensor, drift: torch.Tensor | None,
+                     acts: list, chunk: int) -> torch.Tensor:
+    """The CPU path of :func:`evaluate`: per frame, per ``chunk`` pixels, every layer is one
+    ``addmm`` into one of two reused cache-sized buffers and an in-place activation. The
+    frame's scale and drift are folded into the first layer's coordinate weights and its
+    contrast into the last layer, so nothing of pixel size is made but the output.
+
+    1.7-2x the frame rate of the same math written out of place (32x4 at 640x360 and 256x256:
+    README "Speed"); the results differ from it by float rounding only (tests/test_cppn_speed.py
+    holds both within 1e-4 of a float64 reference; measured up to 3e-5, for a sin-only cycle)."""
+    w = weights
     n_frames, n_px = frame_in.shape[0], coords.shape[0]
     out = torch.empty(n_frames, n_px, 3, device=coords.device, dtype=coords.dtype)
-    groups = [slice(b, b + 1) for b in range(n_frames)] if chunk else [slice(0, n_frames)]
-    step = chunk or n_px
-    for g in groups:
-        sc, ct = scale[g, None, None], contrast[g, None, None]
+    if n_px == 0:
+        return out
+    frame_part = torch.addmm(w.first_bias, frame_in, w.first[3:])      # (B, hidden)
+    fns = [in_place(a) for a in acts]
+    step = min(chunk, n_px)
+    bufs = coords.new_empty(2, step, w.first.shape[1])
+    for f in range(n_frames):
+        first = w.first[:3]
+        if drift is not None:   # coordinates @ (first layer + drift directions)
+            first = first + drift[f, 0] * w.drift[0] + drift[f, 1] * w.drift[1]
+        first = first * scale[f]
+        last, last_bias = w.last * contrast[f], w.last_bias * contrast[f]
         for s in range(0, n_px, step):
-            px = pixel_part[None, s:s + step]
-            if drift is not None:   # coordinates @ (first layer + drift directions)
-                dw = drift[g, 0, None, None] * w.drift[0] + drift[g, 1, None, None] * w.drift[1]
-                px = px + torch.einsum("pc,bch->bph", coords[s:s + step], dw)
-            h = acts[0](px * sc + frame_part[g, None, :])                  # (b, p, hidden)
+            c = coords[s:s + step]
+            h, spare = bufs[0, :c.shape[0]], bufs[1, :c.shape[0]]
+            fns[0](torch.addmm(frame_part[f], c, first, out=h))
             for i, (wh, bh) in enumerate(w.hidden):
-                h = acts[(i + 1) % len(acts)](
-                    torch.addmm(bh, h.reshape(-1, h.shape[-1]), wh).view(h.shape))
-            out[g, s:s + step] = torch.sigmoid((h @ w.last + w.last_bias) * ct)
+                fns[(i + 1) % len(fns)](torch.addmm(bh, h, wh, out=spare))
+                h, spare = spare, h
+            torch.addmm(last_bias, h, last, out=out[f, s:s + c.shape[0]]).sigmoid_()
     return out
 
 
