@@ -8,10 +8,18 @@ Sections (all by default):
   nodes   per-node cost: every example patch in graphs/ for --frames frames at 640x360,
           time per frame of each per-frame node type (median over the patches using it)
   embeddings  ms per second of audio for each learned embedding (random weights) and timbre
+  script  `afx run graphs/demo.yaml --audio FILE` (x264 veryfast, crf 20, 640x360, 30 fps,
+          --seconds long) next to bench_plain.py, the same work as one plain script that does
+          not import afx, each in a fresh process on the same generated track: wall time,
+          afx/script ratio, x realtime and peak memory of each
+
+With --compile, the cppn section also times torch.compile (inductor) of the same chunk math on
+a CPU: the reason the CPU path is hand-fused eager instead (README "Speed").
 """
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -34,8 +42,9 @@ from ..render import RunOptions, apply_overrides, render_graph
 from ..settings import RenderSettings
 from ..wav import write_wav
 
-SECTIONS = ("cppn", "render", "memory", "nodes", "embeddings")
+SECTIONS = ("cppn", "render", "memory", "nodes", "embeddings", "script")
 DEMO = Path(__file__).resolve().parents[2] / "graphs" / "demo.yaml"
+PLAIN_SCRIPT = Path(__file__).with_name("bench_plain.py")
 
 
 def register(sub) -> None:
@@ -50,6 +59,11 @@ def register(sub) -> None:
     p.add_argument("--sizes", default="256x256,640x360")
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--patch", type=Path, default=DEMO, help="patch for the render/memory sections")
+    p.add_argument("--compile", action="store_true",
+                   help="cppn: also time torch.compile of the same math (compiles: seconds)")
+    p.add_argument("--seconds", type=float, default=8.0, help="script: seconds of video")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="script: runs of each (alternating which goes first); medians shown")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -111,7 +125,57 @@ def bench_cppn(args) -> list[dict]:
                      "params": weights.parameters, "fps": args.frames / graph_s,
                      "plain_fps": args.frames / plain_s,
                      "mpix_per_s": args.frames * w * h / graph_s / 1e6})
+        if args.compile and ex.device.type == "cpu":
+            rows[-1].update(bench_compiled(weights, coords, acts, chunk or coords.shape[0],
+                                           args.frames))
     return rows
+
+
+def bench_compiled(weights, coords, acts, chunk: int, frames: int) -> dict:
+    """torch.compile of one chunk of the field (static shapes: the last chunk is padded),
+    called per chunk like the CPU path; its first call (the compile, or a load from
+    inductor's cache in TORCHINDUCTOR_CACHE_DIR) timed apart from the frames."""
+    from ..nodes.cppn import ACTIVATIONS
+
+    gaussian = ACTIVATIONS["gaussian"]
+    fns = [(lambda x: torch.exp(-torch.clamp(x * x, max=87.0))) if a is gaussian else a
+           for a in acts]
+
+    def chunk_rgb(c, frame_part, first, hidden, last, last_bias):
+        h = fns[0](torch.addmm(frame_part, c, first))
+        for i, (wh, bh) in enumerate(hidden):
+            h = fns[(i + 1) % len(fns)](torch.addmm(bh, h, wh))
+        return torch.sigmoid(torch.addmm(last_bias, h, last))
+
+    n = coords.shape[0]
+    padded = coords.new_zeros(-(-n // chunk) * chunk, 3)
+    padded[:n] = coords
+    fn = torch.compile(chunk_rgb, dynamic=False)
+    w = weights
+
+    def frame(frame_in):
+        frame_part = torch.addmm(w.first_bias, frame_in, w.first[3:])[0]
+        out = coords.new_empty(n, 3)
+        for s in range(0, n, chunk):
+            rgb = fn(padded[s:s + chunk], frame_part, w.first[:3], w.hidden, w.last * 2.5,
+                     w.last_bias * 2.5)
+            out[s:s + chunk] = rgb[:min(chunk, n - s)]
+        return out
+
+    cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or "default (/tmp/torchinductor_$USER)"
+    with torch.inference_mode():
+        inputs = torch.randn(frames, w.first.shape[0] - 3, dtype=coords.dtype)
+        t0 = time.perf_counter()
+        try:
+            frame(inputs[:1])
+        except Exception as e:         # no C++ compiler, or inductor cannot build here
+            return {"compiled": f"unavailable ({type(e).__name__}: {str(e).splitlines()[0][:80]})"}
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for i in range(frames):
+            frame(inputs[i:i + 1]).mean().item()
+        return {"compiled_fps": frames / (time.perf_counter() - t0), "compile_s": first,
+                "compile_cache": cache}
 
 
 def bench_render(args) -> dict:
@@ -197,6 +261,69 @@ def bench_nodes(args) -> list[dict]:
     return rows
 
 
+AFX_MAIN = "import sys; from afx_graph.cli import main; sys.exit(main(sys.argv[1:]))"
+# runpy: the script's folder (afx_graph/commands) is not put on sys.path, as `python FILE` would
+RUN_FILE = ("import runpy, sys; sys.argv = sys.argv[1:]; "
+            "runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def bench_script(args) -> dict:
+    """`afx run` of the demo and the plain script on the same track, each in a fresh process:
+    wall time (imports and all) and peak RSS, median over --repeat runs of each."""
+    import av
+
+    size, fps, seconds = (640, 360), 30, args.seconds
+    runs = {"afx": [], "script": []}
+    outputs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        song = tmp / "song.wav"
+        _write_song(song, seconds)
+        for name in ("afx", "script"):
+            outputs[name] = tmp / f"{name}.mp4"
+        cmds = {
+            "afx": [sys.executable, "-c", AFX_MAIN, "run", str(DEMO), "--audio", str(song),
+                    "-o", str(outputs["afx"]), "--set", "video.preset=veryfast",
+                    "--set", "video.crf=20", "--size", f"{size[0]}x{size[1]}", "--fps", str(fps),
+                    "--duration", str(seconds), "--device", args.device, "--quiet", "--force"],
+            "script": [sys.executable, "-c", RUN_FILE, str(PLAIN_SCRIPT), str(song),
+                       str(outputs["script"]), "--size", f"{size[0]}x{size[1]}",
+                       "--fps", str(fps), "--duration", str(seconds), "--preset", "veryfast",
+                       "--crf", "20"]}
+        for i in range(max(1, args.repeat)):
+            for name in (("afx", "script") if i % 2 == 0 else ("script", "afx")):
+                runs[name].append(_timed_process(name, cmds[name], tmp))
+        result = {"size": f"{size[0]}x{size[1]}", "fps": fps, "video_seconds": seconds,
+                  "runs": max(1, args.repeat)}
+        for name, rs in runs.items():
+            with av.open(str(outputs[name])) as c:
+                video = c.streams.video[0]
+                frames = sum(1 for packet in c.demux(video) if packet.size)
+                has_audio = bool(c.streams.audio)
+            wall = float(np.median([r[0] for r in rs]))
+            result[name] = {"wall_s": wall, "walls": [r[0] for r in rs],
+                            "peak_rss_mb": float(np.median([r[1] for r in rs])),
+                            "realtime": seconds / wall, "frames": frames, "audio": has_audio,
+                            "mb": outputs[name].stat().st_size / 1e6}
+    result["ratio"] = result["afx"]["wall_s"] / result["script"]["wall_s"]
+    return result
+
+
+def _timed_process(name: str, cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process; raises if it fails."""
+    with open(cwd / "stdout", "w+") as out, open(cwd / "stderr", "w+") as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"bench script: the {name} run failed:\n{err.read()[-2000:]}")
+    rss = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    return wall, rss
+
+
 def _sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -216,6 +343,8 @@ def run(args) -> int:
         result["memory"] = bench_memory(args)
     if "nodes" in sections:
         result["nodes"] = bench_nodes(args)
+    if "script" in sections:
+        result["script"] = bench_script(args)
     if "embeddings" in sections:
         from ..nodes.embeddings import bench_embeddings
         result["embeddings"] = bench_embeddings(device=str(devices.pick_device(args.device)))
@@ -227,6 +356,12 @@ def run(args) -> int:
         print(f"cppn {r['size']:>9} {r['device']}/{r['dtype']} batch {r['batch']:>2}, "
               f"{r['hidden']}x{r['layers']} ({r['params']} params): {r['fps']:7.1f} fps "
               f"({r['mpix_per_s']:.1f} Mpix/s); plain loop {r['plain_fps']:7.1f} fps")
+        if "compiled_fps" in r:
+            print(f"    torch.compile of the same math: {r['compiled_fps']:7.1f} fps after "
+                  f"{r['compile_s']:.1f} s to compile or load "
+                  f"(inductor cache: {r['compile_cache']})")
+        elif "compiled" in r:
+            print(f"    torch.compile: {r['compiled']}")
     if "render" in result:
         r = result["render"]
         nodes = ", ".join(f"{k} {v:.2f}s" for k, v in sorted(r["node_seconds"].items(), key=lambda kv: -kv[1]))
@@ -241,6 +376,17 @@ def run(args) -> int:
     for r in result.get("embeddings", []):
         print("embedding " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
                                        for k, v in r.items()))
+    if "script" in result:
+        r = result["script"]
+        print(f"script: demo patch vs a plain script of the same work, {r['size']} {r['fps']} fps "
+              f"{r['video_seconds']:g} s, x264 veryfast crf 20, each in a fresh process"
+              + (f", median of {r['runs']}" if r["runs"] > 1 else ""))
+        for name, label in (("afx", "afx run"), ("script", "plain script")):
+            x = r[name]
+            print(f"  {label:<12} {x['wall_s']:6.2f} s wall = {x['realtime']:.2f}x realtime, "
+                  f"peak RSS {x['peak_rss_mb']:.0f} MB; {x['frames']} frames"
+                  f"{' + audio' if x['audio'] else ', NO AUDIO'}, {x['mb']:.2f} MB")
+        print(f"  afx / script = {r['ratio']:.2f}")
     for r in result.get("memory", []):
         print(f"memory: {r['video_seconds']:>3} s render -> peak RSS {r['peak_rss_mb']:.0f} MB "
               f"({r['wall_s']:.1f} s wall)")
