@@ -338,7 +338,8 @@ class Color:
     def migrate(params: dict, version: int) -> dict:
         """Version 2: three gradients renamed, as their names meant other colours in the
         pattern nodes (see nodes/palettes.py); an old patch keeps its colours."""
-        if version < 2 and params.get("palette") in palettes.RENAMED:
+        old = params.get("palette")
+        if version < 2 and isinstance(old, str) and old in palettes.RENAMED:
             params = {**params, "palette": palettes.RENAMED[params["palette"]]}
         return params
 
