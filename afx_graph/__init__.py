@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 _WHERE = {
     ".errors": ("AfxError", "GraphEditError", "Issue", "NodeCrash", "NodeFailure",
                 "NodeInputError", "PatchError"),
-    ".executor": ("Executor", "Progress", "RenderStats"),
+    ".executor": ("Executor", "Progress", "RenderStats", "call_node"),
     ".graph": ("Graph", "GraphNode", "Link", "load_graph"),
     ".patch": ("NodeEntry", "Patch", "dumps", "load_patch", "loads", "save_patch"),
     ".plan": ("Plan",),

@@ -7,6 +7,7 @@ sources, so changing one parameter re-runs that node and its descendants only.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import time
 from collections import Counter, OrderedDict
@@ -21,9 +22,9 @@ from . import devices, memory
 from .context import FrameContext
 from .errors import AfxError, Issue, NodeCrash, NodeFailure, NodeInputError, PatchError
 from .graph import Graph
-from .plan import FRAME, Plan
+from .plan import Plan, Step
 from .settings import RenderSettings
-from .types import AUDIO, SCALAR, Audio, adapt
+from .types import AUDIO, NORMALISE, Audio
 
 STATIC_CACHE_ENTRIES = 128
 
@@ -119,12 +120,13 @@ class Executor:
         ctx = self.context(settings)
         values: dict[str, dict] = {}
         keys: dict[str, str] = {}
-        for nid in plan.static_nodes:
+        for step in plan.static_steps:
+            nid = step.nid
             key = self._key(nid, keys, ctx)
             keys[nid] = key
             hit = self._cache.get(key)
             if hit is None:
-                hit = self._run(nid, ctx.for_node(nid), self._gather(nid, values, plan, ctx))
+                hit = self._run(nid, ctx.for_node(nid), self._gather(step, values, ctx))
                 self._cache[key] = hit
                 while len(self._cache) > STATIC_CACHE_ENTRIES:
                     self._cache.popitem(last=False)
@@ -157,48 +159,42 @@ class Executor:
                         static: dict[str, dict], total_frames: int | None = None) -> dict[str, dict]:
         ctx = self.context(settings, total_frames).with_frames(np.asarray(frames, dtype=np.int64))
         values = dict(static)
-        for nid in plan.frame_nodes:
-            values[nid] = self._run(nid, ctx.for_node(nid), self._gather(nid, values, plan, ctx))
+        for step in plan.frame_steps:
+            values[step.nid] = self._run(step.nid, ctx.for_node(step.nid),
+                                         self._gather(step, values, ctx))
         return values
 
-    def _gather(self, nid: str, values: dict[str, dict], plan: Plan, ctx: FrameContext) -> dict:
-        n = self.graph.nodes[nid]
-        spec = n.spec
-        links = self.graph.inputs_of(nid)
-        framewise = plan.rate[nid] == FRAME and not ctx.static
-        kwargs: dict[str, Any] = {}
-        for port, decl in spec.inputs.items():
-            link = links.get(port)
-            if link is None:
-                kwargs[port] = None
-                continue
-            v = values[link.src][link.src_port]
-            src_type = self.graph.nodes[link.src].spec.outputs[link.src_port].type
-            kwargs[port] = adapt(v, src_type, decl.type, ctx) if framewise else v
-        params = self.graph.resolved_params(nid, self.out_dir)
+    def _gather(self, step: Step, values: dict[str, dict], ctx: FrameContext) -> dict:
+        """The keyword arguments of a node's ``process``. The executor owns their form:
+
+        * a node run per frame, or one that works on per-frame values even when it runs once
+          (``spec.frame_form``: an input of a per-frame type), gets every linkable param and every SCALAR input as a ``(B,)``
+          float32 tensor on the device, VECTOR inputs as ``(B, D)``, IMAGE inputs as
+          ``(B, H, W, C)``, with B the frame batch (1 when it runs once for the render; see
+          types.NORMALISE); other params (text, choices, flags, sizes) stay plain;
+        * any other node (audio, timelines, coordinates) gets plain values.
+
+        An input with no link is None. A linked param is clamped to its range, rounded if it
+        is an int, and its default stands in for NaN."""
+        spec = step.spec
+        tensors = step.frame or spec.frame_form
+        kwargs: dict[str, Any] = dict.fromkeys(spec.inputs)
+        params = self.graph.resolved_params(step.nid, self.out_dir)
         for name, p in spec.params.items():
-            link = links.get(name)
-            if link is None:
-                kwargs[name] = params[name]
-                continue
-            v = values[link.src][link.src_port]
-            src_type = self.graph.nodes[link.src].spec.outputs[link.src_port].type
-            if framewise:
-                v = adapt(v, src_type, SCALAR, ctx).float()
-                v = torch.nan_to_num(v, nan=float(p.default))
+            v = params[name]
+            kwargs[name] = NORMALISE["scalar"](v, ctx) if tensors and p.linkable else v
+        for b in step.bindings:
+            v = values[b.src][b.src_port]
+            p = b.param
+            if p is None:
+                kwargs[b.port] = b.convert(v, ctx) if tensors else v
+            elif tensors:
+                v = torch.nan_to_num(b.convert(v, ctx), nan=float(p.default))
                 if p.min is not None or p.max is not None:
                     v = v.clamp(p.min, p.max)
-                if p.type is int:
-                    v = v.round()
+                kwargs[b.port] = v.round() if p.type is int else v
             else:
-                v = float(v) if not isinstance(v, torch.Tensor) else float(v.reshape(-1)[0])
-                if p.min is not None:
-                    v = max(v, p.min)
-                if p.max is not None:
-                    v = min(v, p.max)
-                if p.type is int:
-                    v = int(round(v))
-            kwargs[name] = v
+                kwargs[b.port] = _plain(torch.as_tensor(v, dtype=torch.float64), p)
         return kwargs
 
     def _run(self, nid: str, ctx: FrameContext, kwargs: dict) -> dict:
@@ -362,6 +358,41 @@ class Executor:
             raise
         except Exception as e:
             raise NodeCrash(nid, self.graph.nodes[nid].spec.id, e) from e
+
+
+def _plain(v: torch.Tensor, p) -> float | int:
+    """A linked value for a node that takes plain values: its first frame, clamped."""
+    x = float(v.reshape(-1)[0])
+    if p.min is not None:
+        x = max(x, p.min)
+    if p.max is not None:
+        x = min(x, p.max)
+    return int(round(x)) if p.type is int else x
+
+
+def call_node(node, ctx: FrameContext, *args, **kwargs) -> dict:
+    """``node.process(ctx, *args, **kwargs)`` with the arguments in the form the executor
+    gives them (see Executor._gather). To run one node outside a plan: a test, a script."""
+    spec = type(node).spec
+    sig = inspect.signature(node.process)
+    bound = sig.bind(ctx, *args, **kwargs)
+
+    def form(name, v):
+        if not (spec.frame_form or spec.rate == "frame" or not ctx.static):
+            return v
+        p = spec.params.get(name)
+        if p is not None and p.linkable:
+            return NORMALISE["scalar"](v, ctx)
+        if name in spec.inputs and v is not None and spec.inputs[name].type.id in NORMALISE:
+            return NORMALISE[spec.inputs[name].type.id](v, ctx)
+        return v
+
+    for name, v in bound.arguments.items():
+        if sig.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+            bound.arguments[name] = {k: form(k, x) for k, x in v.items()}
+        else:
+            bound.arguments[name] = form(name, v)
+    return node.process(*bound.args, **bound.kwargs)
 
 
 def _out_of_memory(e: BaseException) -> bool:

@@ -1,18 +1,48 @@
 """What to compute for a set of targets, in which order, and how often."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import networkx as nx
 
 from .errors import Issue, PatchError
 from .graph import Graph
-from .types import converted_per_frame
+from .spec import NodeSpec, Param
+from .types import converted_per_frame, converter
 
 STATIC, FRAME = "static", "frame"
 
 
+@dataclass(frozen=True)
+class Binding:
+    """A link into one input or param of a step, with what the link does to each value."""
+
+    port: str                 # the input's or the param's name
+    src: str                  # the node the value comes from
+    src_port: str
+    convert: Callable         # (value, ctx) -> value: conversion and normal form (types.converter)
+    param: Param | None       # the param it drives; None for an input
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node of a plan, ready to run: its spec, how often it runs, and its links."""
+
+    nid: str
+    spec: NodeSpec
+    rate: str                 # STATIC or FRAME
+    bindings: tuple[Binding, ...]
+
+    @property
+    def frame(self) -> bool:
+        return self.rate == FRAME
+
+
 class Plan:
     """The nodes the targets need, in topological order, each with a rate: ``static``
-    (computed once per render) or ``frame`` (computed for every frame batch).
+    (computed once per render) or ``frame`` (computed for every frame batch), compiled to
+    :attr:`steps` (one :class:`Step` per node, with the converter each link needs).
 
     A node is ``frame`` if its spec says so, if any source is ``frame``, or if it samples a
     timeline per frame (a timeline linked into a scalar or vector input)."""
@@ -54,6 +84,25 @@ class Plan:
                                          spec.input_type(port)):
                     frame = True
             self.rate[nid] = FRAME if frame else STATIC
+        self.steps: list[Step] = [self._step(nid) for nid in self.order]
+
+    def _step(self, nid: str) -> Step:
+        spec = self.graph.nodes[nid].spec
+        bindings = []
+        for port, link in self.graph.inputs_of(nid).items():
+            source = self.graph.nodes[link.src].spec.outputs[link.src_port].type
+            param = spec.params.get(port)
+            bindings.append(Binding(port, link.src, link.src_port,
+                                    converter(source, spec.input_type(port)), param))
+        return Step(nid, spec, self.rate[nid], tuple(bindings))
+
+    @property
+    def static_steps(self) -> list[Step]:
+        return [s for s in self.steps if not s.frame]
+
+    @property
+    def frame_steps(self) -> list[Step]:
+        return [s for s in self.steps if s.frame]
 
     @property
     def static_nodes(self) -> list[str]:

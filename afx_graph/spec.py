@@ -157,7 +157,9 @@ class NodeSpec:
     inputs: dict[str, In]
     outputs: dict[str, Out]
     params: dict[str, Param]
-    rate: str = "static"            # "frame" when it depends on time itself
+    # "frame": runs for every frame batch; "static": runs once per render, unless a source
+    # is per-frame (then it runs per frame too). See frame_form for the values it gets.
+    rate: str = "static"
     stateful: bool = False          # keeps state across frames: reset() at render start
     sink: bool = False              # consumes frames (video, png, preview): a render target
     aliases: tuple[str, ...] = ()
@@ -166,6 +168,15 @@ class NodeSpec:
     # the parts of the render context its result depends on (CONTEXT): a static result is
     # cached across changes of the others (decoding audio does not re-run for a new size)
     uses: tuple[str, ...] = CONTEXT
+
+    @property
+    def frame_form(self) -> bool:
+        """Whether ``process`` gets its values in the per-frame form (tensors with a leading
+        batch axis, see Executor._gather) even when it runs once for a render: a frame-rate
+        node, or one with an input of a per-frame type (SCALAR, VECTOR, IMAGE); run once, it
+        gets a batch of one. (Any node that runs per frame gets that form.)"""
+        from .types import NORMALISE
+        return self.rate == "frame" or any(i.type.id in NORMALISE for i in self.inputs.values())
 
     @property
     def title(self) -> str:
@@ -207,6 +218,16 @@ class Node:
     - ``begin(ctx)``, ``finish(ctx) -> stats``, ``abort(ctx)``: sinks, around a render;
       ``abort`` runs instead of ``finish`` when the render fails or is interrupted and must
       leave nothing half-written behind.
+
+    Optional hooks, for commands (they reach a node only through the registry and these):
+
+    - ``describe_models() -> [dict]`` and ``download_models(log)`` (classmethods): the
+      files a node needs, for ``afx models``;
+    - ``bench(ctx, **options) -> dict``: the node's own work timed apart from the graph,
+      for ``afx bench`` (the CPPN's plain loop, an embedding's cost per second of audio).
+
+    To run one node by hand (a test, a script), :func:`afx_graph.call_node` gives it its
+    arguments in the form the executor would.
     """
 
     def process(self, ctx, **kwargs) -> dict:

@@ -7,8 +7,11 @@ Values:
 * ``TIMELINE``  a :class:`Timeline` (T x D rows at the video frame rate, with names), static.
 * ``SCALAR``    per frame: a float tensor of shape ``(B,)``.
 * ``VECTOR``    per frame: a float tensor of shape ``(B, D)``.
-* ``IMAGE``     a float tensor ``(B, H, W, C)`` on the device, nominally in [0, 1]
-                (``B`` is 1 for an image that does not change over time).
+* ``IMAGE``     a float tensor ``(B, H, W, C)`` on the device, nominally in [0, 1].
+
+A producer may give a per-frame value in a looser form (a number, a 0-d tensor, an image with
+``B`` = 1 that does not change over time); the executor hands every consumer the one form
+above, float32 on the device, with ``B`` the batch (:data:`NORMALISE`).
 * ``COORDS``    a float tensor ``(H, W, 3)`` holding x, y, r for the output size, static.
 
 Which links are allowed besides same-type ones, and how the executor converts their values,
@@ -172,10 +175,29 @@ def _rows(timeline: "Timeline", ctx) -> "torch.Tensor":
     return torch.from_numpy(timeline.sample(ctx.times)).to(ctx.device)
 
 
-def _as_vector(value, ctx) -> "torch.Tensor":
+def _scalars(value, ctx) -> "torch.Tensor":
+    """A per-frame scalar in whatever form a producer gave it (a number, a 0-d, (1,) or (B,)
+    tensor) as the ``(B,)`` float32 tensor on the device that a consumer receives."""
     import torch
-    v = value if isinstance(value, torch.Tensor) and value.ndim == 2 else as_batch(value, ctx)
-    return v[:, None] if v.ndim == 1 else v
+
+    if isinstance(value, torch.Tensor):
+        v = value.to(ctx.device, torch.float32)
+        if v.numel() == 1:
+            return v.reshape(1).expand(ctx.batch)
+        return v.reshape(-1)
+    return torch.full((ctx.batch,), float(value), device=ctx.device)
+
+
+def _vectors(value, ctx) -> "torch.Tensor":
+    import torch
+    v = value if isinstance(value, torch.Tensor) and value.ndim == 2 else _scalars(value, ctx)
+    v = v[:, None] if v.ndim == 1 else v
+    return v.expand(ctx.batch, -1) if v.shape[0] != ctx.batch else v
+
+
+def _images(value, ctx) -> "torch.Tensor":
+    """An image that does not change over time (B = 1) is the same picture for every frame."""
+    return value.expand(ctx.batch, *value.shape[1:]) if value.shape[0] != ctx.batch else value
 
 
 # (source type id, target type id) -> the conversion a link between them gets. Links between
@@ -183,51 +205,43 @@ def _as_vector(value, ctx) -> "torch.Tensor":
 CONVERSIONS: dict[tuple[str, str], Conversion] = {
     ("timeline", "scalar"): Conversion(lambda v, ctx: _rows(v, ctx)[:, 0], per_frame=True),
     ("timeline", "vector"): Conversion(_rows, per_frame=True),
-    ("scalar", "vector"): Conversion(_as_vector, per_frame=False),
+    ("scalar", "vector"): Conversion(_vectors, per_frame=False),
 }
 
-# How a per-frame value of each type is normalised for a frame batch, whatever form its
-# producer gave it in (a number, a 0-d or (B,) tensor; a (D,) or (B, D) vector).
+# The one form a per-frame value of each type reaches a node in, whatever form its producer
+# gave it: SCALAR (B,), VECTOR (B, D), IMAGE (B, H, W, C), float32 on the device, B the batch.
 NORMALISE: dict[str, Callable] = {
-    "scalar": lambda v, ctx: as_batch(v, ctx),
-    "vector": _as_vector,
+    "scalar": _scalars,
+    "vector": _vectors,
+    "image": _images,
 }
+
+
+def converter(source: PortType, target: PortType) -> Callable:
+    """``(value, ctx) -> value``: what a link from ``source`` into ``target`` does to a value
+    for a frame batch described by ``ctx`` (a FrameContext with ``times``/``batch``): the
+    conversion between the two types, then the normal form of ``target``."""
+    conversion = CONVERSIONS.get((source.id, target.id))
+    normalise = NORMALISE.get(target.id)
+    if conversion is None and normalise is None:
+        return _same
+    if conversion is None:
+        return normalise
+    if normalise is None:
+        return conversion.convert
+    return lambda value, ctx: normalise(conversion.convert(value, ctx), ctx)
+
+
+def _same(value, ctx):
+    return value
 
 
 def adapt(value, source: PortType, target: PortType, ctx) -> object:
-    """Convert a value produced for ``source`` so it fits an input of type ``target`` for a
-    frame batch described by ``ctx`` (a FrameContext with ``times``/``batch``)."""
-    conversion = CONVERSIONS.get((source.id, target.id))
-    if conversion is not None:
-        value = conversion.convert(value, ctx)
-    normalise = NORMALISE.get(target.id)
-    return normalise(value, ctx) if normalise is not None else value
+    """``value`` from a ``source`` output made to fit a ``target`` input (see converter)."""
+    return converter(source, target)(value, ctx)
 
 
 def converted_per_frame(source: PortType, target: PortType) -> bool:
     """Whether a link from ``source`` into ``target`` is converted for every frame batch."""
     conversion = CONVERSIONS.get((source.id, target.id))
     return conversion is not None and conversion.per_frame
-
-
-def as_batch(value, ctx) -> "torch.Tensor":
-    """A per-frame scalar as a ``(B,)`` float tensor, whatever form it came in."""
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        v = value.to(ctx.device, torch.float32)
-        if v.ndim == 0 or v.numel() == 1:
-            return v.reshape(1).expand(ctx.batch)
-        return v.reshape(-1)
-    return torch.full((ctx.batch,), float(value), device=ctx.device)
-
-
-def per_frame(value, ctx, ndim: int = 4) -> "torch.Tensor":
-    """A scalar or ``(B,)`` tensor shaped to broadcast against ``(B, H, W, C)`` images."""
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        v = value.to(ctx.device)
-        return v.reshape((-1,) + (1,) * (ndim - 1))
-    return torch.tensor(float(value), device=ctx.device).reshape((1,) * ndim)
-

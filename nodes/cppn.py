@@ -11,11 +11,12 @@ on the whole batch on a GPU and in cache-sized pixel chunks on a CPU.
 from __future__ import annotations
 
 import math
+import os
+import time
 
 import torch
 
 from afx_graph import COORDS, IMAGE, VECTOR, In, Out, Param, node
-from afx_graph.types import as_batch, per_frame
 
 from .field import coordinate_grid
 
@@ -192,23 +193,22 @@ class CPPN:
         frame_in = [self.time_inputs(ctx, cycle)]
         for v in (features, embedding):
             if v is not None:   # divided by sqrt(D): the same push whatever the feature count
-                v = torch.nan_to_num(v.float()).reshape(ctx.batch, -1)
-                frame_in.append(v * (per_frame(audio_gain, ctx, 2) / math.sqrt(v.shape[1])))
+                v = torch.nan_to_num(v)
+                frame_in.append(v * (audio_gain[:, None] / math.sqrt(v.shape[1])))
         frame_in = torch.cat(frame_in, dim=1).to(ctx.dtype)
         w = self.weights(ctx, 3 + frame_in.shape[1], hidden, layers, seed, gain)
         h, wd = coords.shape[0], coords.shape[1]
         flat = coords.reshape(-1, 3).to(ctx.dtype)
         d = None
-        if isinstance(drift, torch.Tensor) or drift > 0:
+        if bool((drift > 0).any()):
             phase = 2 * math.pi * ctx.t / 60.0
             d = torch.stack([torch.sin(phase), torch.cos(phase) - 1], dim=1)
-            d = (d * per_frame(drift, ctx, 2)).to(ctx.dtype)
+            d = (d * drift[:, None]).to(ctx.dtype)
         acts = [ACTIVATIONS[a] for a in activations.split(",")]
         chunk = CPU_CHUNK if ctx.device.type == "cpu" else None
-        punch = as_batch(punch, ctx)
         zoom = 1 - 0.25 * punch / (1 + punch)           # up to 25% closer on a strong beat
-        scale = (as_batch(scale, ctx) * zoom).to(ctx.dtype)
-        contrast = (as_batch(contrast, ctx) * (1 + 0.6 * punch)).to(ctx.dtype)
+        scale = (scale * zoom).to(ctx.dtype)
+        contrast = (contrast * (1 + 0.6 * punch)).to(ctx.dtype)
         rgb = evaluate(w, flat, frame_in, scale, contrast, d, acts, chunk)
         return {"image": rgb.view(ctx.batch, h, wd, 3)}
 
@@ -220,14 +220,85 @@ class CPPN:
         hidden = int(params["hidden"])
         return hidden + 6, 3 + (0 if device.type == "cpu" else 3 * hidden)
 
+    def bench(self, ctx, *, frames: int, batch: int, compile: bool = False) -> dict:
+        """``afx bench cppn``'s hook: the field's own math with no graph around it (the
+        weights this instance last used, the coordinates at ``ctx``'s size, a plain loop over
+        ``frames`` in batches), so the engine's overhead shows next to it. With ``compile``
+        on a CPU, torch.compile of the same chunk math too. Call after one process()."""
+        w = self._weights
+        if w is None:
+            raise RuntimeError("bench() needs one process() call first (it times those weights)")
+        coords = coordinate_grid(ctx.width, ctx.height, 1.0, ctx.device).reshape(-1, 3).to(ctx.dtype)
+        acts = [ACTIVATIONS[a] for a in CYCLES[0].split(",")]
+        chunk = CPU_CHUNK if ctx.device.type == "cpu" else None
+        sync = torch.cuda.synchronize if ctx.device.type == "cuda" else (lambda: None)
+        sync()
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for s in range(0, frames, batch):
+                b = min(frames, s + batch) - s
+                frame_in = torch.randn(b, w.first.shape[0] - 3, device=ctx.device, dtype=ctx.dtype)
+                one = torch.ones(b, device=ctx.device, dtype=ctx.dtype)
+                evaluate(w, coords, frame_in, one, one * 2.5, None, acts, chunk).float().mean().item()
+        row = {"params": w.parameters, "plain_fps": frames / (time.perf_counter() - t0)}
+        if compile and ctx.device.type == "cpu":
+            row.update(_bench_compiled(w, coords, acts, chunk or coords.shape[0], frames))
+        return row
+
     @staticmethod
     def time_inputs(ctx, cycle) -> torch.Tensor:
         """(B, 4): render progress in [-1, 1], the phase of a `cycle`-second loop as sin/cos,
         and a slower sine, so the field moves even without audio."""
         t = ctx.t
-        phase = 2 * math.pi * t / as_batch(cycle, ctx)
+        phase = 2 * math.pi * t / cycle
         prog = ctx.progress * 2 - 1 if ctx.total_frames else torch.sin(phase / 4)
         return torch.stack([prog, torch.sin(phase), torch.cos(phase), torch.sin(phase / 3.7)], dim=1)
+
+
+def _bench_compiled(weights: CPPNWeights, coords, acts, chunk: int, frames: int) -> dict:
+    """torch.compile of one chunk of the field (static shapes: the last chunk is padded),
+    called per chunk like the CPU path; its first call (the compile, or a load from
+    inductor's cache in TORCHINDUCTOR_CACHE_DIR) timed apart from the frames. Measured
+    slower than the hand-fused path here, which is why the node does not use it."""
+    gaussian = ACTIVATIONS["gaussian"]
+    fns = [(lambda x: torch.exp(-torch.clamp(x * x, max=87.0))) if a is gaussian else a
+           for a in acts]
+
+    def chunk_rgb(c, frame_part, first, hidden, last, last_bias):
+        h = fns[0](torch.addmm(frame_part, c, first))
+        for i, (wh, bh) in enumerate(hidden):
+            h = fns[(i + 1) % len(fns)](torch.addmm(bh, h, wh))
+        return torch.sigmoid(torch.addmm(last_bias, h, last))
+
+    n = coords.shape[0]
+    padded = coords.new_zeros(-(-n // chunk) * chunk, 3)
+    padded[:n] = coords
+    fn = torch.compile(chunk_rgb, dynamic=False)
+    w = weights
+
+    def frame(frame_in):
+        frame_part = torch.addmm(w.first_bias, frame_in, w.first[3:])[0]
+        out = coords.new_empty(n, 3)
+        for s in range(0, n, chunk):
+            rgb = fn(padded[s:s + chunk], frame_part, w.first[:3], w.hidden, w.last * 2.5,
+                     w.last_bias * 2.5)
+            out[s:s + chunk] = rgb[:min(chunk, n - s)]
+        return out
+
+    cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or "default (/tmp/torchinductor_$USER)"
+    with torch.inference_mode():
+        inputs = torch.randn(frames, w.first.shape[0] - 3, dtype=coords.dtype)
+        t0 = time.perf_counter()
+        try:
+            frame(inputs[:1])
+        except Exception as e:         # no C++ compiler, or inductor cannot build here
+            return {"compiled": f"unavailable ({type(e).__name__}: {str(e).splitlines()[0][:80]})"}
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for i in range(frames):
+            frame(inputs[i:i + 1]).mean().item()
+        return {"compiled_fps": frames / (time.perf_counter() - t0), "compile_s": first,
+                "compile_cache": cache}
 
 
 NODES = [CPPN]

@@ -388,6 +388,10 @@ class LearnedEmbedding(Node):
     def download_models(cls, log) -> None:
         download(CATALOGUE[cls.kind], log=log)
 
+    def bench(self, ctx, *, seconds: float = 10.0, **_) -> dict:
+        """``afx bench embeddings``' hook (random weights: no download needed)."""
+        return bench_embedding(type(self).spec.id, ctx.device, seconds, float(ctx.fps))
+
     def __init__(self):
         self._model_key = None
         self._model = None
@@ -638,6 +642,10 @@ class TimbreEmbedding:
     seed = Param(int, 0, min=0, max=2**31 - 1, linkable=False, doc="picks the projection")
     embedding = Out(TIMELINE, doc="timbre0.. (or the descriptors' names), each in [-1, 1]")
 
+    def bench(self, ctx, *, seconds: float = 10.0, **_) -> dict:
+        """``afx bench embeddings``' hook."""
+        return bench_embedding(type(self).spec.id, ctx.device, seconds, float(ctx.fps))
+
     def process(self, ctx, audio, dims, window, seed):
         return {"embedding": timbre_embedding(audio, float(ctx.fps), int(dims), float(window),
                                               int(seed))}
@@ -659,48 +667,41 @@ def bench_audio(seconds: float, sr: int = 44100, seed: int = 0) -> Audio:
     return Audio(np.stack([y, y]), sr)
 
 
-def bench_embeddings(device: str = "cpu", seconds: float = 10.0, fps: float = 30.0) -> list[dict]:
-    """Milliseconds per second of audio for each embedding on ``device`` at its default hop,
-    everything a node does included (resampling, spectrogram, windows, the network in batches,
-    interpolation to the frame rate), with random weights (no files needed). Each is timed
-    after a warm-up run on a clip of up to 2 s."""
+def bench_embedding(type_id: str, device: torch.device, seconds: float = 10.0,
+                    fps: float = 30.0) -> dict:
+    """Milliseconds per second of audio for one embedding node type on ``device`` at its
+    default hop, everything the node does included (resampling, spectrogram, windows, the
+    network in batches, interpolation to the frame rate), with random weights (no files
+    needed); timed after a warm-up run on a clip of up to 2 s."""
     dev = torch.device(device)
     audio, warm = bench_audio(seconds), bench_audio(min(2.0, seconds), seed=1)
-    hops = {cls.kind: cls.spec.params["hop"].default
-            for cls in (VGGishEmbedding, YAMNetEmbedding, OpenL3Embedding)}
+    kind = {"embed.vggish": "vggish", "embed.yamnet": "yamnet", "embed.openl3": "openl3"}.get(type_id)
+    hop = {c.spec.id: c.spec.params["hop"].default for c in NODES if "hop" in c.spec.params}.get(type_id)
 
     def frames(values, centres, a):
         return windows_to_frames(values, centres, frame_count(a, fps), fps)
 
-    def vggish(model, a):
-        return frames(*vggish_windows(model, a, hops["vggish"], "none", dev), a)
-
-    def yamnet(model, a):
-        emb, _, centres = yamnet_windows(model, a, hops["yamnet"], dev)
-        return frames(emb, centres, a)
-
-    def openl3(model, a):
-        return frames(*openl3_windows(model, a, hops["openl3"], dev), a)
-
-    def timbre(_, a):
+    def fn(model, a):
+        if kind == "vggish":
+            return frames(*vggish_windows(model, a, hop, "none", dev), a)
+        if kind == "yamnet":
+            emb, _, centres = yamnet_windows(model, a, hop, dev)
+            return frames(emb, centres, a)
+        if kind == "openl3":
+            return frames(*openl3_windows(model, a, hop, dev), a)
         return timbre_embedding(a, fps, 32, 0.25, 0).values
 
-    rows = []
-    for name, kind, fn in (("embed.vggish", "vggish", vggish), ("embed.yamnet", "yamnet", yamnet),
-                           ("embed.openl3", "openl3", openl3), ("embed.timbre", None, timbre)):
-        model = on_device(em.random_model(kind), dev) if kind else None
-        fn(model, warm)
-        _sync(dev)
-        t0 = time.perf_counter()
-        out = fn(model, audio)
-        _sync(dev)
-        elapsed = time.perf_counter() - t0
-        rows.append({"model": name, "dims": int(out.shape[1]), "frames": int(out.shape[0]),
-                     "params": em.count_parameters(model) if model is not None else 0,
-                     "hop": hops.get(kind), "device": str(dev), "audio_seconds": seconds,
-                     "ms_per_audio_second": elapsed * 1000.0 / seconds})
-        del model
-    return rows
+    model = on_device(em.random_model(kind), dev) if kind else None
+    fn(model, warm)
+    _sync(dev)
+    t0 = time.perf_counter()
+    out = fn(model, audio)
+    _sync(dev)
+    elapsed = time.perf_counter() - t0
+    return {"model": type_id, "dims": int(out.shape[1]), "frames": int(out.shape[0]),
+            "params": em.count_parameters(model) if model is not None else 0,
+            "hop": hop, "device": str(dev), "audio_seconds": seconds,
+            "ms_per_audio_second": elapsed * 1000.0 / seconds}
 
 
 def _sync(device: torch.device) -> None:

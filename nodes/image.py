@@ -1,9 +1,8 @@
 """Image operators: IMAGE in, IMAGE out, on whole frame batches.
 
-Every operator works on ``(B, H, W, 3)`` batches; ``B`` may be 1 for a still image, and any
-numeric parameter may arrive as a python number or, when a scalar is linked into it, as a
-``(B,)`` tensor holding one value per frame. The output has as many frames as the larger of
-the two (a still image driven by a per-frame parameter becomes a moving one).
+Every operator runs per frame on ``(B, H, W, 3)`` batches and, like every per-frame node,
+receives its numeric params as ``(B,)`` tensors, one value per frame, whether linked or not
+(the executor's normal form, see ``afx_graph.types``); the output has the batch's B frames.
 
 Resolution independence: geometry is measured in fractions of the image's short side
 (the same centred, aspect-correct frame as ``field.coords``), and pixel sizes are given "at
@@ -34,7 +33,6 @@ import torch
 import torch.nn.functional as F
 
 from afx_graph import IMAGE, In, Out, Param, node
-from afx_graph.types import per_frame
 
 from . import palettes
 
@@ -57,16 +55,6 @@ def as_image(p: torch.Tensor) -> torch.Tensor:
     return p.permute(0, 2, 3, 1)
 
 
-def frames_of(*values) -> int:
-    """The batch size of an output: the largest leading size among images and per-frame
-    params (a python number counts as 1)."""
-    n = 1
-    for v in values:
-        if isinstance(v, torch.Tensor) and v.ndim > 0:
-            n = max(n, int(v.shape[0]))
-    return n
-
-
 def frames(p: torch.Tensor, n: int) -> torch.Tensor:
     return p.expand(n, *p.shape[1:]) if p.shape[0] != n else p
 
@@ -76,15 +64,15 @@ def height_scale(image: torch.Tensor) -> float:
     return image.shape[1] / 1080.0
 
 
-def _is(value, literal: float) -> bool:
-    return not isinstance(value, torch.Tensor) and float(value) == literal
+def _is(value: torch.Tensor, literal: float) -> bool:
+    """Whether a per-frame param is ``literal`` in every frame of the batch (its work can be
+    skipped)."""
+    return bool((value == literal).all())
 
 
-def _param(value, ctx, dtype: torch.dtype, ndim: int = 4):
-    """A param as a python float, or a tensor shaped to broadcast over (B, ...) of ``ndim``."""
-    if isinstance(value, torch.Tensor):
-        return per_frame(value, ctx, ndim).to(dtype)
-    return float(value)
+def _px(value: torch.Tensor, dtype: torch.dtype = torch.float32, ndim: int = 4) -> torch.Tensor:
+    """A per-frame param (B,) shaped to broadcast over (B, ...) tensors of ``ndim``."""
+    return value.to(dtype).reshape((-1,) + (1,) * (ndim - 1))
 
 
 def by_frame(fn, n: int, *args) -> torch.Tensor:
@@ -143,17 +131,12 @@ def sample(p: torch.Tensor, sx: torch.Tensor, sy: torch.Tensor, edge: str) -> to
     return out.to(dtype)
 
 
-def _angle(degrees):
-    return torch.deg2rad(degrees) if isinstance(degrees, torch.Tensor) else math.radians(degrees)
-
-
 def affine_source(x: torch.Tensor, y: torch.Tensor, zoom, rotate, tx, ty):
     """Where each output point comes from when the image is zoomed by ``zoom`` and rotated
     by ``rotate`` degrees (counter-clockwise) about the centre, then moved by ``(tx, ty)``
-    (short-side units, y up). Params are numbers or (n, 1, 1) tensors."""
-    a = _angle(rotate)
-    c = torch.cos(a) if isinstance(a, torch.Tensor) else math.cos(a)
-    s = torch.sin(a) if isinstance(a, torch.Tensor) else math.sin(a)
+    (short-side units, y up). Params are (n, 1, 1) tensors."""
+    a = torch.deg2rad(rotate)
+    c, s = torch.cos(a), torch.sin(a)
     px, py = x - tx, y - ty
     return (c * px + s * py) / zoom, (c * py - s * px) / zoom
 
@@ -178,9 +161,9 @@ BLEND_MODES = {
 }
 
 
-def _blend(a: torch.Tensor, b: torch.Tensor, mode: str, amount) -> torch.Tensor:
+def _blend(a: torch.Tensor, b: torch.Tensor, mode: str, amount: torch.Tensor) -> torch.Tensor:
     top = BLEND_MODES[mode](a, b)
-    out = top if _is(amount, 1.0) else torch.lerp(a, top, amount)
+    out = top if amount.ndim == 1 else torch.lerp(a, top, amount)   # (B,): amount 1, all of b
     return out.clamp(0.0, 1.0)
 
 
@@ -198,16 +181,15 @@ class Blend:
     out = Out(IMAGE)
 
     def process(self, ctx, a, b, mode, amount):
-        n = frames_of(a, b, amount)
         if _is(amount, 0.0):
-            return {"out": frames(a, n)}
+            return {"out": a}
         pa, pb = planar(a), planar(b).to(a.dtype)
         if pb.shape[2:] != pa.shape[2:]:
             pb = F.interpolate(pb.float(), size=tuple(pa.shape[2:]), mode="bilinear",
                                align_corners=False, antialias=True).to(a.dtype)
-        amt = _param(amount, ctx, a.dtype)
-        out = by_frame(lambda x, y, m: _blend(x, y, mode, m), n, pa, pb, amt)
-        return {"out": as_image(frames(out, n))}
+        amt = amount if _is(amount, 1.0) else _px(amount, a.dtype)
+        out = by_frame(lambda x, y, m: _blend(x, y, mode, m), ctx.batch, pa, pb, amt)
+        return {"out": as_image(out)}
 
 
 # -- transform ------------------------------------------------------------------------------
@@ -232,7 +214,7 @@ class Transform:
             return {"out": image}
         gx, gy = pixel_grid(image.shape[1], image.shape[2], image.device)
         f32 = torch.float32
-        sx, sy = affine_source(gx, gy, *(_param(v, ctx, f32, 3) for v in (zoom, rotate, x, y)))
+        sx, sy = affine_source(gx, gy, *(_px(v, f32, 3) for v in (zoom, rotate, x, y)))
         return {"out": as_image(sample(planar(image), sx, sy, edge))}
 
 
@@ -258,10 +240,10 @@ class Kaleidoscope:
     def process(self, ctx, image, segments, rotate, angle, zoom, edge):
         radius, theta = polar_grid(image.shape[1], image.shape[2], image.device)
         f32 = torch.float32
-        wedge = 2 * math.pi / _param(segments, ctx, f32, 3)
-        r = radius / _param(zoom, ctx, f32, 3)
-        a = torch.remainder(theta - _angle(_param(rotate, ctx, f32, 3)), wedge)
-        a = torch.minimum(a, wedge - a) + _angle(_param(angle, ctx, f32, 3))   # mirrored halves
+        wedge = 2 * math.pi / _px(segments, f32, 3)
+        r = radius / _px(zoom, f32, 3)
+        a = torch.remainder(theta - torch.deg2rad(_px(rotate, f32, 3)), wedge)
+        a = torch.minimum(a, wedge - a) + torch.deg2rad(_px(angle, f32, 3))   # mirrored halves
         return {"out": as_image(sample(planar(image), r * torch.cos(a), r * torch.sin(a), edge))}
 
 
@@ -270,16 +252,16 @@ class Kaleidoscope:
 PALETTE_CHOICES = ("none",) + palettes.NAMES
 
 
-def hue_shift(p: torch.Tensor, turns) -> torch.Tensor:
-    """Rotate the hue (HSV) of channels-first images by ``turns`` (1 = 360 degrees; a number
-    or a (B, 1, 1, 1) tensor), keeping value and saturation."""
+def hue_shift(p: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
+    """Rotate the hue (HSV) of channels-first images by ``turns`` (1 = 360 degrees; a
+    (B, 1, 1, 1) tensor), keeping value and saturation."""
     r, g, b = p[:, 0], p[:, 1], p[:, 2]
     maxc = torch.maximum(torch.maximum(r, g), b)
     delta = maxc - torch.minimum(torch.minimum(r, g), b)
     inv = torch.where(delta > 0, delta, 1.0).reciprocal_()
     h = torch.where(maxc == r, (g - b) * inv,
                     torch.where(maxc == g, (b - r) * inv + 2.0, (r - g) * inv + 4.0))
-    h = h + (turns[:, 0] if isinstance(turns, torch.Tensor) else turns) * 6.0   # in sixths
+    h = h + turns[:, 0] * 6.0   # in sixths
     out = torch.empty_like(p)
     for c, n in enumerate((5.0, 3.0, 1.0)):
         # HSV -> RGB without branches: channel = v - chroma * clamp(min(k, 4 - k), 0, 1)
@@ -289,26 +271,31 @@ def hue_shift(p: torch.Tensor, turns) -> torch.Tensor:
     return out
 
 
-def adjust_colour(p, hue, saturation, contrast, brightness, palette_mix, palette_shift,
-                  palette: str) -> torch.Tensor:
-    """The colour chain of ``image.color`` on channels-first images; params are python
-    numbers or (B, 1, 1, 1) tensors."""
+COLOUR_IDENTITY = {"hue": 0.0, "saturation": 1.0, "contrast": 1.0, "brightness": 1.0,
+                   "palette_mix": 0.0, "palette_shift": 0.0}
+
+
+def adjust_colour(p: torch.Tensor, palette: str, **params) -> torch.Tensor:
+    """The colour chain of ``image.color`` on channels-first images. ``params`` are the
+    (B, 1, 1, 1) tensors named in COLOUR_IDENTITY (hue in turns); one left out (or None) is
+    at its identity and its stage is skipped."""
+    hue, saturation, contrast, brightness, palette_mix, palette_shift = (
+        params.get(k) for k in COLOUR_IDENTITY)
     out = p
-    if not _is(hue, 0.0):   # in turns, reduced to [0, 1) so half precision stays exact enough
-        out = hue_shift(out, torch.remainder(hue / 360.0, 1.0) if isinstance(hue, torch.Tensor)
-                        else hue / 360.0)
-    if not _is(saturation, 1.0):
+    if hue is not None:
+        out = hue_shift(out, hue)
+    if saturation is not None:
         out = torch.lerp(luminance(out), out, saturation)
-    if not _is(contrast, 1.0):
+    if contrast is not None:
         out = (out - 0.5).mul_(contrast).add_(0.5)
-    if not _is(brightness, 1.0):
+    if brightness is not None:
         out = out * brightness
-    if palette != "none" and not _is(palette_mix, 0.0):
+    if palette != "none" and palette_mix is not None:
         t = luminance(out.clamp(0.0, 1.0))
-        if not _is(palette_shift, 0.0):            # bounce along the gradient: period 2
+        if palette_shift is not None:            # bounce along the gradient: period 2
             t = 1.0 - (1.0 - torch.remainder(t + palette_shift, 2.0)).abs_()
         mapped = palettes.map_level(t, palette)
-        out = mapped if _is(palette_mix, 1.0) else torch.lerp(out, mapped, palette_mix)
+        out = mapped if bool((palette_mix == 1.0).all()) else torch.lerp(out, mapped, palette_mix)
     return out.clamp(0.0, 1.0)
 
 
@@ -345,16 +332,20 @@ class Color:
 
     def process(self, ctx, image, hue, saturation, contrast, brightness, palette, palette_mix,
                 palette_shift):
-        if not isinstance(hue, torch.Tensor):
-            hue = math.remainder(float(hue), 360.0)          # 360 is no change at all
-        params = (hue, saturation, contrast, brightness, palette_mix, palette_shift)
-        n = frames_of(image, *params)
-        if (all(_is(v, d) for v, d in zip(params[:4], (0.0, 1.0, 1.0, 1.0)))
-                and (palette == "none" or _is(palette_mix, 0.0))):
-            return {"out": frames(image, n)}
-        params = [_param(v, ctx, image.dtype) for v in params]
-        out = by_frame(lambda x, *ps: adjust_colour(x, *ps, palette), n, planar(image), *params)
-        return {"out": as_image(frames(out, n))}
+        given = {"hue": torch.remainder(hue / 360.0, 1.0),            # in turns, in [0, 1):
+                 "saturation": saturation, "contrast": contrast,      # 360 is no change, and
+                 "brightness": brightness}                            # half precision is exact
+        if palette != "none":                                         # enough
+            given.update(palette_mix=palette_mix, palette_shift=palette_shift)
+        active = {k: v for k, v in given.items() if not _is(v, COLOUR_IDENTITY[k])}
+        if "palette_mix" not in active:
+            active.pop("palette_shift", None)
+        if not active:
+            return {"out": image}
+        names = list(active)
+        out = by_frame(lambda x, *ps: adjust_colour(x, palette, **dict(zip(names, ps))),
+                       ctx.batch, planar(image), *(_px(v, image.dtype) for v in active.values()))
+        return {"out": as_image(out)}
 
 
 # -- blur -----------------------------------------------------------------------------------
@@ -428,13 +419,13 @@ class Blur:
 
     def process(self, ctx, image, radius):
         scale = height_scale(image)
-        radii = radius.reshape(-1).tolist() if isinstance(radius, torch.Tensor) else [float(radius)]
-        n = frames_of(image, radius)
+        radii = radius.tolist()
+        n = ctx.batch
         if all(r * scale < MIN_SIGMA for r in radii):
-            return {"out": frames(image, n)}
+            return {"out": image}
         p = planar(image)
         if len(set(radii)) == 1:
-            return {"out": as_image(frames(gaussian_blur(p, radii[0] * scale), n))}
+            return {"out": as_image(gaussian_blur(p, radii[0] * scale))}
         # one radius per frame: blur each group of frames that share a radius together, so
         # a frame's result never depends on the other frames of its batch
         out = torch.empty((n,) + tuple(p.shape[1:]), dtype=p.dtype, device=p.device)
@@ -484,7 +475,7 @@ class Feedback:
         n = ctx.batch
         k = REFERENCE_FPS / float(ctx.fps)
         # per-frame params as (n, 1, 1), scaled from "per frame at 30 fps" to this frame rate
-        p = {name: per_frame(v, ctx, 3).float().expand(n, 1, 1)
+        p = {name: _px(v, torch.float32, 3)
              for name, v in (("decay", decay), ("zoom", zoom), ("rotate", rotate), ("x", x),
                              ("y", y))}
         gx, gy = pixel_grid(image.shape[1], image.shape[2], image.device)
@@ -496,7 +487,7 @@ class Feedback:
             prev = None     # the size or device changed (an edit in the editor): start afresh
         out = torch.empty((n,) + tuple(src.shape[1:]), dtype=src.dtype, device=src.device)
         for i in range(n):
-            cur = src[min(i, src.shape[0] - 1)][None]
+            cur = src[i:i + 1]
             if prev is None:
                 out[i] = cur[0]
             else:

@@ -7,8 +7,8 @@
 * ``math.envelope``    attack/release follower
 * ``math.pulse``       a decaying pulse each time a trigger crosses a threshold
 
-Scalars are ``(B,)`` float tensors, one value per frame of the batch (a static scalar may be a
-python number). The stateful nodes (lfo, envelope, pulse) compute frame after frame on the
+Scalars are ``(B,)`` float tensors, one value per frame of the batch; every node here but
+``features.select`` runs per frame and gets its numeric params in that form too. The stateful nodes (lfo, envelope, pulse) compute frame after frame on the
 host in float64 and keep their state between batches, so a render gives the same numbers
 whatever the batch size; ``reset()`` (called at the start of every render) forgets the past.
 Their per-frame work is a handful of floats, so a loop over the batch costs next to nothing.
@@ -23,17 +23,8 @@ import torch
 
 from afx_graph import SCALAR, TIMELINE, In, Out, Param, Timeline, node
 from afx_graph.errors import NodeInputError
-from afx_graph.types import as_batch
 
 BIG = 1.0e6           # range of free-valued params (a linked value is clamped to it)
-
-
-def host(value, ctx) -> np.ndarray:
-    """A per-frame value (python number or tensor) as a float64 numpy array of length B."""
-    if isinstance(value, torch.Tensor):
-        v = value.detach().to("cpu", torch.float64).reshape(-1).numpy()
-        return np.broadcast_to(v, (ctx.batch,)) if v.size == 1 else v
-    return np.full(ctx.batch, float(value))
 
 
 def to_device(values: np.ndarray, ctx) -> torch.Tensor:
@@ -128,16 +119,15 @@ class Remap:
     out = Out(SCALAR)
 
     def process(self, ctx, value, in_min, in_max, out_min, out_max, curve, power, clamp):
-        v = as_batch(value, ctx).double()
-        lo, hi = as_batch(in_min, ctx).double(), as_batch(in_max, ctx).double()
+        v = value.double()
+        lo, hi = in_min.double(), in_max.double()
         span = hi - lo
         t = torch.where(span != 0, (v - lo) / torch.where(span != 0, span, 1.0),
                         (v >= lo).double())          # a zero-width input range is a step
         if clamp:
             t = t.clamp(0.0, 1.0)
-        p = power if not isinstance(power, torch.Tensor) else power.double().reshape(-1)
-        t = apply_curve(t, curve, p)
-        a, b = as_batch(out_min, ctx).double(), as_batch(out_max, ctx).double()
+        t = apply_curve(t, curve, power.double())
+        a, b = out_min.double(), out_max.double()
         out = a + (b - a) * t
         return {"out": torch.nan_to_num(out).float()}
 
@@ -169,9 +159,7 @@ class Combine:
     out = Out(SCALAR)
 
     def process(self, ctx, a, b, op, b_value, mix):
-        a = as_batch(a, ctx)
-        b = as_batch(b_value if b is None else b, ctx)
-        return {"out": OPS[op](a, b, as_batch(mix, ctx))}
+        return {"out": OPS[op](a, b_value if b is None else b, mix)}
 
 
 # -- math.lfo -------------------------------------------------------------------------------
@@ -232,9 +220,9 @@ class LFO:
 
     def process(self, ctx, shape, sync, rate, tempo, amplitude, offset, phase, seed):
         times = np.asarray(ctx.times, dtype=np.float64)
-        freq = host(rate, ctx).copy()
+        freq = rate.cpu().double().numpy()
         if sync == "beats":
-            bpm = host(tempo, ctx)
+            bpm = tempo.cpu().double().numpy()
             freq = freq * np.where(bpm > 0, bpm, DEFAULT_TEMPO) / 60.0
         frames = ctx.frames if ctx.frames is not None else np.zeros(1, np.int64)
         cycles = np.empty(len(times))
@@ -247,8 +235,8 @@ class LFO:
             cycles[i] = c
             last = (int(frames[i]), times[i], c, freq[i])
         self._last = last
-        w = wave(shape, cycles + host(phase, ctx), int(seed))
-        return {"out": to_device(host(offset, ctx) + host(amplitude, ctx) * w, ctx)}
+        w = wave(shape, cycles + phase.cpu().double().numpy(), int(seed))
+        return {"out": to_device(offset.cpu().double().numpy() + amplitude.cpu().double().numpy() * w, ctx)}
 
 
 # -- math.envelope --------------------------------------------------------------------------
@@ -280,9 +268,9 @@ class Envelope:
         self._level = None
 
     def process(self, ctx, value, attack, release):
-        x = host(value, ctx)
+        x = value.cpu().double().numpy()
         dt = frame_step(ctx)
-        up, down = coefficient(host(attack, ctx), dt), coefficient(host(release, ctx), dt)
+        up, down = coefficient(attack.cpu().double().numpy(), dt), coefficient(release.cpu().double().numpy(), dt)
         y = self._level
         out = np.empty(len(x))
         for i, v in enumerate(x):
@@ -319,9 +307,9 @@ class Pulse:
         self._level = 0.0
 
     def process(self, ctx, trigger, threshold, decay):
-        x = host(trigger, ctx)
-        thr = host(threshold, ctx)
-        keep = 1.0 - coefficient(host(decay, ctx), frame_step(ctx))
+        x = trigger.cpu().double().numpy()
+        thr = threshold.cpu().double().numpy()
+        keep = 1.0 - coefficient(decay.cpu().double().numpy(), frame_step(ctx))
         out = np.empty(len(x))
         armed, level = self._armed, self._level
         for i, v in enumerate(x):

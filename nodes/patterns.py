@@ -27,7 +27,6 @@ import numpy as np
 import torch
 
 from afx_graph import IMAGE, SCALAR, VECTOR, In, Out, Param, node
-from afx_graph.types import as_batch
 
 from . import palettes
 from .field import coordinate_grid
@@ -92,9 +91,9 @@ def _wide(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
-def frame_values(value, ctx) -> torch.Tensor:
-    """A param (literal or (B,) tensor) as a (B,) tensor in the wide per-frame precision."""
-    return as_batch(value, ctx).to(_wide(ctx.device))
+def wide(value: torch.Tensor) -> torch.Tensor:
+    """A per-frame param (B,) in the wide precision, for sums that grow with time."""
+    return value.to(_wide(value.device))
 
 
 def frame_times(ctx) -> torch.Tensor:
@@ -213,11 +212,11 @@ def fractal(ctx, *, mode: str, palette: str, zoom, center, rotate, c_re, c_im, m
             iterations, speed, **_) -> torch.Tensor:
     """Escape-time fractal frames (B, H, W, 3) in [0, 1], float32."""
     x, y, px = grid(ctx)
-    wide = _wide(ctx.device)
-    t = frame_times(ctx) * frame_values(speed, ctx)
+    wide_t = _wide(ctx.device)
+    t = frame_times(ctx) * wide(speed)
     # view: a slow breathing zoom around `zoom`, rotation in turns per minute
-    z = frame_values(zoom, ctx) * torch.exp2(0.35 * torch.sin(TAU * t / 29.0))
-    angle = TAU * frame_times(ctx) * frame_values(rotate, ctx) / 60.0 + 0.2 * torch.sin(TAU * t / 37.0)
+    z = wide(zoom) * torch.exp2(0.35 * torch.sin(TAU * t / 29.0))
+    angle = TAU * frame_times(ctx) * wide(rotate) / 60.0 + 0.2 * torch.sin(TAU * t / 37.0)
     scale = 2.0 * FRACTAL_HALF_VIEW[mode] / z
     cs, sn = torch.cos(angle) * scale, torch.sin(angle) * scale
     hx, hy = FRACTAL_HOME[mode]
@@ -226,17 +225,17 @@ def fractal(ctx, *, mode: str, palette: str, zoom, center, rotate, c_re, c_im, m
     X = x * px3(cs) - y * px3(sn) + px3(cx)
     Y = x * px3(sn) + y * px3(cs) + px3(cy)
     # the Julia constant (or the Mandelbrot start point) circles around (c_re, c_im)
-    m = frame_values(morph, ctx)
-    wr = frame_values(c_re, ctx) + m * torch.cos(TAU * t / 13.0)
-    wi = frame_values(c_im, ctx) + m * torch.sin(TAU * t / 17.0)
-    lim = frame_values(iterations, ctx).round().clamp(1, 4096).to(torch.int64)
+    m = wide(morph)
+    wr = wide(c_re) + m * torch.cos(TAU * t / 13.0)
+    wi = wide(c_im) + m * torch.sin(TAU * t / 17.0)
+    lim = wide(iterations).round().clamp(1, 4096).to(torch.int64)
     if mode == "julia":
         mu, inner = escape_time(X, Y, wr, wi, None, None, lim, julia=True)
     else:
         mu, inner = escape_time(X, Y, None, None, wr - JULIA_C[0], wi - JULIA_C[1], lim, julia=False)
     outside = mu > BOUNDED * 0.5
     mu = torch.where(outside, mu, torch.zeros_like(mu)).clamp(min=0.0)
-    limf = px3(lim.to(wide))
+    limf = px3(lim.to(wide_t))
     hue = px3(torch.remainder(t / 23.0, 1.0))
     # colour bands along sqrt(count): wide bands far out, ever finer towards the set; light
     # rises from black far out, with a white-hot filament at the set's edge
@@ -269,9 +268,9 @@ def organic(ctx, *, energy, scale, speed, softness, palette, seed, **_) -> torch
     ``scale`` > 1 zooms out (more, smaller cells: the world repeats)."""
     x, y, px = grid(ctx)
     rng = rng_for(seed, 1)
-    t = frame_times(ctx) * frame_values(speed, ctx)
-    e = (frame_values(energy, ctx).clamp(-1.0, 1.0) + 1.0) * 0.5          # 0 calm .. 1 loud
-    sc = frame_values(scale, ctx)
+    t = frame_times(ctx) * wide(speed)
+    e = (wide(energy).clamp(-1.0, 1.0) + 1.0) * 0.5          # 0 calm .. 1 loud
+    sc = wide(scale)
     u, v = x * px3(sc), y * px3(sc)
     # domain warp: two rounds of sines, stronger when loud
     warp = px3(0.04 + 0.08 * e)
@@ -306,7 +305,7 @@ def organic(ctx, *, energy, scale, speed, softness, palette, seed, **_) -> torch
     gy, gx = torch.gradient(field, spacing=px, dim=(1, 2))
     # the surface: a smooth threshold of the summed field, softened by `softness`
     level = 0.5
-    soft = px3(0.03 + 0.6 * frame_values(softness, ctx) ** 1.5) + 1.5 * px
+    soft = px3(0.03 + 0.6 * wide(softness) ** 1.5) + 1.5 * px
     body = smoothstep(level - soft, level + soft, field)
     # lighting from the field as a height map: diffuse, a specular highlight, and a hue that
     # shifts towards the rims (a soap-film sheen)
@@ -342,13 +341,13 @@ def flowing(ctx, *, tempo, bands, speed, waves, palette, seed, **_) -> torch.Ten
     [-1, 1] swell and stretch the waves (band j drives the waves spread over it)."""
     x, y, px = grid(ctx)
     rng = rng_for(seed, 2)
-    bpm = frame_values(tempo, ctx)
+    bpm = wide(tempo)
     bpm = torch.where(bpm > 0, bpm, torch.full_like(bpm, 120.0))          # no beat found: 120
-    bars = frame_times(ctx) * bpm / 240.0 * frame_values(speed, ctx)        # bars of 4 beats
+    bars = frame_times(ctx) * bpm / 240.0 * wide(speed)        # bars of 4 beats
     n = int(waves)
     lev = None
     if bands is not None:
-        bv = torch.nan_to_num(bands.to(ctx.device, _wide(ctx.device))).reshape(ctx.batch, -1)
+        bv = torch.nan_to_num(wide(bands))
         lev = bv.clamp(-1.0, 1.0)
     psi = torch.zeros(ctx.batch, *x.shape, device=ctx.device)
     gx = torch.zeros_like(psi)
@@ -401,8 +400,8 @@ def geometric(ctx, *, beat, sides, rings, symmetry, rotation, kick, palette, see
     x, y, px = grid(ctx)
     rng = rng_for(seed, 3)
     t = frame_times(ctx)
-    b = frame_values(beat, ctx).clamp(0.0, 1.0)
-    k = frame_values(kick, ctx)
+    b = wide(beat).clamp(0.0, 1.0)
+    k = wide(kick)
     snap = (1.0 - b) * k.clamp(max=1.0)        # 0 on the beat -> 1 (one whole step) after it
     zoom = 1.0 + 0.15 * k * b * b
     bf = px3(b)
@@ -410,9 +409,9 @@ def geometric(ctx, *, beat, sides, rings, symmetry, rotation, kick, palette, see
     pxs = px / px3(zoom)                        # a pixel in the zoomed units
     r = torch.sqrt(xs * xs + ys * ys)
     theta = torch.atan2(ys, xs)
-    spin = TAU * t * frame_values(rotation, ctx) / 60.0          # turns per minute
-    n_sides = frame_values(sides, ctx).round().clamp(3, 64)
-    folds = frame_values(symmetry, ctx).round().clamp(1, 64)
+    spin = TAU * t * wide(rotation) / 60.0          # turns per minute
+    n_sides = wide(sides).round().clamp(3, 64)
+    folds = wide(symmetry).round().clamp(1, 64)
     hue = px3(torch.remainder(t / 30.0 + rng.uniform(0, 1), 1.0))
     # kaleidoscope: fold the angle into a mirrored wedge, turning slowly and snapping on beats
     wedge = TAU / folds
@@ -471,8 +470,11 @@ def geometric(ctx, *, beat, sides, rings, symmetry, rotation, kick, palette, see
 
 # -- nodes -----------------------------------------------------------------------------------
 
-def _param_defaults(cls) -> dict:
-    return {n: p.default for n, p in cls.spec.params.items()}
+def _param_defaults(cls, ctx) -> dict:
+    """The params of a generator at their defaults, in the form the executor gives a
+    per-frame node ((B,) tensors for the linkable ones)."""
+    return {n: torch.full((ctx.batch,), float(p.default), device=ctx.device) if p.linkable
+            else p.default for n, p in cls.spec.params.items()}
 
 
 PALETTE_DOC = "colour palette: " + ", ".join(PALETTE_NAMES)
@@ -593,13 +595,6 @@ def choose(energy: float, bright: float, current: int | None, *, high_energy: fl
     return FLOWING
 
 
-def _take(value, idx: torch.Tensor):
-    """The frames ``idx`` of a per-frame value (tensors) or the value itself (literals)."""
-    if isinstance(value, torch.Tensor) and value.ndim >= 1 and value.shape[0] > 1:
-        return value[idx.to(value.device)]
-    return value
-
-
 @node("pattern.auto", category="Patterns", rate="frame", stateful=True)
 class Auto:
     """Auto pattern
@@ -684,7 +679,7 @@ class Auto:
     def process(self, ctx, bands, energy, brightness, beat, tempo, high_energy, high_brightness,
                 low_energy, hysteresis, smoothing, hold, crossfade, palette, speed, seed):
         frames = ctx.frames if ctx.frames is not None else np.zeros(1, np.int64)
-        per = lambda v: as_batch(v, ctx).cpu().double().numpy()     # one small sync per batch
+        per = lambda v: v.cpu().double().numpy()     # one small sync per batch
         e, br, he, hb, le, hy, sm, ho, cf = map(per, (
             energy, brightness, high_energy, high_brightness, low_energy, hysteresis, smoothing,
             hold, crossfade))
@@ -693,13 +688,13 @@ class Auto:
                                 crossfade=cf[i], hold=ho[i], high_energy=he[i],
                                 high_brightness=hb[i], low_energy=le[i], hysteresis=hy[i])
                       for i, f in enumerate(frames)])
-        bright01 = (as_batch(brightness, ctx).clamp(-1, 1) + 1) * 0.5
+        bright01 = (brightness.clamp(-1, 1) + 1) * 0.5
         shared = dict(palette=palette, speed=speed, seed=seed)
         args = [
-            {**_param_defaults(Fractal), **shared, "morph": 0.02 + 0.05 * bright01},
-            {**_param_defaults(Organic), **shared, "energy": energy},
-            {**_param_defaults(Flowing), **shared, "tempo": tempo, "bands": bands},
-            {**_param_defaults(Geometric), **shared, "beat": beat},
+            {**_param_defaults(Fractal, ctx), **shared, "morph": 0.02 + 0.05 * bright01},
+            {**_param_defaults(Organic, ctx), **shared, "energy": energy},
+            {**_param_defaults(Flowing, ctx), **shared, "tempo": tempo, "bands": bands},
+            {**_param_defaults(Geometric, ctx), **shared, "beat": beat},
         ]
         out = torch.zeros(ctx.batch, ctx.height, ctx.width, 3, device=ctx.device)
         for g, (render, kw) in enumerate(zip(RENDERERS, args)):
@@ -708,7 +703,8 @@ class Auto:
                 continue
             idx = torch.as_tensor(on, device=ctx.device)
             sub = ctx.with_frames(frames[on])
-            img = render(sub, **{k: _take(v, idx) for k, v in kw.items()})
+            img = render(sub, **{k: v[idx] if isinstance(v, torch.Tensor) else v   # these frames'
+                                 for k, v in kw.items()})                      # values
             wg = torch.as_tensor(W[on, g], dtype=torch.float32, device=ctx.device)
             out[idx] += img * wg.reshape(-1, 1, 1, 1)
         choice = torch.as_tensor(W.argmax(axis=1), dtype=torch.float32, device=ctx.device)

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from afx_graph import RenderSettings
+from afx_graph import RenderSettings, call_node
 from afx_graph.context import FrameContext
 from afx_graph.nodes.cppn import CPPN
 from afx_graph.nodes.field import coordinate_grid
@@ -20,7 +20,7 @@ def field(frames, features=None, **kw):
     p = {**DEFAULTS, **kw}
     c = ctx(frames, kw.pop("size", (64, 48)))
     f = features if features is not None else torch.zeros(len(frames), 8)
-    return CPPN().process(c, features=f, **p)["image"]
+    return call_node(CPPN(), c, features=f, **p)["image"]
 
 
 def test_shape_dtype_range():

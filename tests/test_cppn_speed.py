@@ -115,15 +115,15 @@ def test_node_on_a_ragged_frame_size():
     """Through the node: 1.3 chunks per frame, several frames, beat punch and drift."""
     import numpy as np
 
-    from afx_graph import RenderSettings
+    from afx_graph import RenderSettings, call_node
     from afx_graph.context import FrameContext
 
     size = (83, 64)          # 5312 pixels: one full chunk and a partial one
     ctx = FrameContext(RenderSettings(size, 30.0, 10.0), torch.device("cpu"), torch.float32,
                        None, np.arange(3), 300)
-    img = CPPN().process(ctx, coords=None, features=torch.linspace(-1, 1, 24).reshape(3, 8),
-                         embedding=None, hidden=32, layers=4, activations=CYCLES[0], seed=7,
-                         gain=5.0, scale=1.0, audio_gain=3.0, cycle=8.0, drift=0.5,
-                         contrast=2.5, punch=torch.tensor([0.0, 1.0, 0.0]))["image"]
+    img = call_node(CPPN(), ctx, coords=None, features=torch.linspace(-1, 1, 24).reshape(3, 8),
+                    embedding=None, hidden=32, layers=4, activations=CYCLES[0], seed=7,
+                    gain=5.0, scale=1.0, audio_gain=3.0, cycle=8.0, drift=0.5,
+                    contrast=2.5, punch=torch.tensor([0.0, 1.0, 0.0]))["image"]
     assert img.shape == (3, 64, 83, 3) and torch.isfinite(img).all()
     assert 0 <= img.min() and img.max() <= 1 and img.std() > 0.1

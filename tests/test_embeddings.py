@@ -653,10 +653,16 @@ def test_download_fails_gracefully_without_internet(monkeypatch, empty_model_cac
 # -- benchmark and an end-to-end render -------------------------------------------------------
 
 def test_bench_embeddings_reports_every_embedding():
-    rows_ = E.bench_embeddings("cpu", seconds=0.5)
-    assert [r["model"] for r in rows_] == ["embed.vggish", "embed.yamnet", "embed.openl3",
-                                           "embed.timbre"]
-    assert [r["dims"] for r in rows_] == [128, 1024, 512, 32]
+    """Every embedding node type's ``bench`` hook, found through the registry the way
+    ``afx bench embeddings`` finds them."""
+    reg = Registry().load_builtins()
+    c = Executor(Graph(reg), device="cpu").context(RenderSettings(fps=30.0))
+    rows_ = [spec.cls().bench(c, seconds=0.5) for spec in reg.specs()
+             if spec.category == "Embeddings" and callable(getattr(spec.cls, "bench", None))]
+    assert sorted(r["model"] for r in rows_) == ["embed.openl3", "embed.timbre", "embed.vggish",
+                                                 "embed.yamnet"]
+    assert {r["model"]: r["dims"] for r in rows_} == {"embed.vggish": 128, "embed.yamnet": 1024,
+                                                      "embed.openl3": 512, "embed.timbre": 32}
     assert all(r["ms_per_audio_second"] > 0 and r["frames"] == 15 for r in rows_)
 
 

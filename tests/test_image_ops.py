@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from afx_graph import (IMAGE, VECTOR, Executor, Graph, In, Out, Plan, Registry, RenderSettings,
-                       loads, node)
+                       call_node, loads, node)
 from afx_graph.context import FrameContext
 from afx_graph.nodes import image as im
 from afx_graph.nodes import palettes
@@ -125,7 +125,7 @@ def run(cls, image, c=None, **params):
     spec = cls.spec
     kw = {n: p.default for n, p in spec.params.items()}
     kw.update(params)
-    return cls().process(c or ctx(range(max(1, image.shape[0]))), image, **kw)["out"]
+    return call_node(cls(), c or ctx(range(max(1, image.shape[0]))), image, **kw)["out"]
 
 
 # Each image node with its params driven by LFOs: node params, {param: (offset, amplitude)}
@@ -185,7 +185,7 @@ def test_still_image_with_a_per_frame_param_becomes_a_batch(cls):
     v = torch.tensor([0.2, 45.0, 90.0]) if name != "amount" else torch.tensor([0.0, 0.5, 1.0])
     c = ctx([0, 1, 2])
     if cls is im.Blend:
-        out = cls().process(c, still, 1 - still, "mix", v)["out"]
+        out = call_node(cls(), c, still, 1 - still, "mix", v)["out"]
     else:
         out = run(cls, still, c, **{name: v})
     assert out.shape == (3, 24, 32, 3)
@@ -217,17 +217,17 @@ def test_blend_modes_maths():
     want = {"mix": 0.75, "add": 1.0, "subtract": 0.0, "multiply": 0.1875, "screen": 0.8125,
             "overlay": 0.375, "difference": 0.5, "lighten": 0.75, "darken": 0.25}
     for mode, v in want.items():
-        out = im.Blend().process(ctx(), a, b, mode, 1.0)["out"]
+        out = call_node(im.Blend(), ctx(), a, b, mode, 1.0)["out"]
         torch.testing.assert_close(out, torch.full_like(a, v), msg=mode)
-    half = im.Blend().process(ctx(), a, b, "mix", 0.5)["out"]
+    half = call_node(im.Blend(), ctx(), a, b, "mix", 0.5)["out"]
     torch.testing.assert_close(half, torch.full_like(a, 0.5))
-    assert torch.equal(im.Blend().process(ctx(), a, b, "add", 0.0)["out"], a)
+    assert torch.equal(call_node(im.Blend(), ctx(), a, b, "add", 0.0)["out"], a)
 
 
 def test_blend_resizes_b_and_broadcasts_frames():
     a = smooth_image(24, 32, b=3)
     b = torch.full((1, 12, 16, 3), 0.5)
-    out = im.Blend().process(ctx([0, 1, 2]), a, b, "mix", torch.tensor([0.0, 0.5, 1.0]))["out"]
+    out = call_node(im.Blend(), ctx([0, 1, 2]), a, b, "mix", torch.tensor([0.0, 0.5, 1.0]))["out"]
     assert out.shape == (3, 24, 32, 3)
     torch.testing.assert_close(out[0], a[0])
     torch.testing.assert_close(out[2], torch.full_like(a[0], 0.5))
@@ -499,7 +499,7 @@ def test_feedback_resets_at_every_render(reg):
     # without the reset the second render would start from the first one's last frame
     inst = ex.instance("fb")
     c = ctx([0], fps=30)
-    stale = inst.process(c, Dot().process(c)["out"], 0.8, 1.0, 0.0, 0.0, 0.0, "max", "black")["out"]
+    stale = call_node(inst, c, Dot().process(c)["out"], 0.8, 1.0, 0.0, 0.0, 0.0, "max", "black")["out"]
     assert not torch.equal(stale[0], first[0])
 
 
@@ -509,12 +509,12 @@ def test_feedback_modes_and_frame_rate():
     frames[0, 4, 4] = 1.0
     frames[1, 4, 4] = 0.5
     for mode, want in (("max", 0.8), ("add", 1.0), ("mix", 0.5 + (1.0 - 0.5) * 0.8)):
-        out = im.Feedback().process(c, frames, 0.8, 1.0, 0.0, 0.0, 0.0, mode, "black")["out"]
+        out = call_node(im.Feedback(), c, frames, 0.8, 1.0, 0.0, 0.0, 0.0, mode, "black")["out"]
         torch.testing.assert_close(out[1, 4, 4], torch.full((3,), want), atol=1e-6, rtol=0)
     # at 60 fps the trail fades per second as at 30: 0.8 per 1/30 s = sqrt(0.8) per frame
     c60 = ctx([0, 1], fps=60)
     frames[1] = 0
-    out = im.Feedback().process(c60, frames, 0.8, 1.0, 0.0, 0.0, 0.0, "max", "black")["out"]
+    out = call_node(im.Feedback(), c60, frames, 0.8, 1.0, 0.0, 0.0, 0.0, "max", "black")["out"]
     torch.testing.assert_close(out[1, 4, 4], torch.full((3,), math.sqrt(0.8)), atol=1e-6, rtol=0)
 
 
@@ -532,7 +532,7 @@ def test_half_precision_images_keep_their_dtype(cls):
     for dtype in (torch.float32, torch.float16):
         x = img.to(dtype)
         if cls is im.Blend:
-            outs.append(cls().process(ctx(range(3)), x, x.flip(2), amount=0.7, **params)["out"])
+            outs.append(call_node(cls(), ctx(range(3)), x, x.flip(2), amount=0.7, **params)["out"])
         else:
             outs.append(run(cls, x, ctx(range(3)), **params))
     assert outs[1].dtype == torch.float16 and torch.isfinite(outs[1]).all()

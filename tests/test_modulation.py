@@ -9,7 +9,7 @@ import torch
 
 from afx_graph import (IMAGE, SCALAR, TIMELINE, VECTOR, Executor, Graph, In, NodeFailure,
                        NodeInputError, Out, Param, Plan, Registry, RenderSettings, Timeline,
-                       node)
+                       call_node, node)
 from afx_graph.context import FrameContext
 from afx_graph.nodes import modulation as mod
 import graphkit
@@ -101,7 +101,7 @@ def ctx(frames, fps=10.0):
 def call(cls, c, *inputs, inst=None, **params):
     kw = {n: p.default for n, p in cls.spec.params.items()}
     kw.update(params)
-    return (inst or cls()).process(c, *inputs, **kw)["out"].double().numpy()
+    return call_node(inst or cls(), c, *inputs, **kw)["out"].double().numpy()
 
 
 # -- features.select ------------------------------------------------------------------------
@@ -217,8 +217,8 @@ def test_remap_edge_cases_and_per_frame_params():
     per = call(mod.Remap, c, v, in_min=0.0, in_max=2.0, out_min=0.0,
                out_max=torch.tensor([1.0, 10.0, 100.0]))
     np.testing.assert_allclose(per, [0, 5, 100], atol=1e-6)
-    static = mod.Remap().process(FrameContext(RenderSettings(), torch.device("cpu"), torch.float32,
-                                              None), 0.5, 0.0, 1.0, 0.0, 4.0, "linear", 2.0, True)
+    static = call_node(mod.Remap(), FrameContext(RenderSettings(), torch.device("cpu"), torch.float32,
+                                                 None), 0.5, 0.0, 1.0, 0.0, 4.0, "linear", 2.0, True)
     assert static["out"].shape == (1,) and float(static["out"]) == 2.0
 
 

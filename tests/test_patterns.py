@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from afx_graph import Executor, Graph, Plan, Registry, RenderSettings, loads
+from afx_graph import Executor, Graph, Plan, Registry, RenderSettings, call_node, loads
 from afx_graph.context import FrameContext
 from afx_graph.nodes import patterns as P
 
@@ -28,7 +28,7 @@ def params(name, **kw):
 def render(name, frames, size=SIZE, node=None, fps=30.0, **kw):
     """The node's image for these frames (a fresh node unless one is given)."""
     node = node or GENERATORS[name]()
-    return node.process(ctx(frames, size, fps), **params(name, **kw))["image"]
+    return call_node(node, ctx(frames, size, fps), **params(name, **kw))["image"]
 
 
 def T(*values):
@@ -236,9 +236,9 @@ def run_auto(energy, brightness=None, node=None, batch=None, **kw):
     choices, images = [], []
     for s in range(0, n, batch):
         sl = slice(s, min(n, s + batch))
-        out = node.process(ctx(list(range(s, sl.stop)), size=(16, 12)),
-                           **params("auto", energy=torch.tensor(energy[sl], dtype=torch.float32),
-                                    brightness=torch.tensor(brightness[sl], dtype=torch.float32), **kw))
+        out = call_node(node, ctx(list(range(s, sl.stop)), size=(16, 12)),
+                        **params("auto", energy=torch.tensor(energy[sl], dtype=torch.float32),
+                                 brightness=torch.tensor(brightness[sl], dtype=torch.float32), **kw))
         choices += out["choice"].tolist()
         images.append(out["image"])
     return choices, torch.cat(images)

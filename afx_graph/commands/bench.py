@@ -85,8 +85,8 @@ nodes:
 
 
 def bench_cppn(args) -> list[dict]:
-    from ..nodes.cppn import CPPN, evaluate, ACTIVATIONS, CPU_CHUNK
-
+    """The field through the engine, and the node's own ``bench`` hook: the same math in a
+    plain loop (and torch.compile of it with --compile), so the graph's overhead shows."""
     rows = []
     for size in args.sizes.split(","):
         w, h = (int(v) for v in size.lower().split("x"))
@@ -97,7 +97,6 @@ def bench_cppn(args) -> list[dict]:
         st = RenderSettings((w, h), 30.0, args.frames / 30)
         batch = args.batch or ex.auto_batch(st)
         run = ex.prepare(plan, st)
-        static = run.static
         for _ in ex.frames(run, 0, batch, batch=batch):                      # warm-up
             pass
         _sync(ex.device)
@@ -105,77 +104,13 @@ def bench_cppn(args) -> list[dict]:
         for _, out in ex.frames(run, 0, args.frames, batch=batch):
             out["field"]["image"].float().mean().item()        # force completion
         graph_s = time.perf_counter() - t0
-        # the same math with no graph: weights, coordinates and a loop
-        node = ex.instance("field")
-        weights = node._weights
-        coords = static["clock"]["coords"].reshape(-1, 3).to(ex.dtype)
-        acts = [ACTIVATIONS[a] for a in "sin,cos,gaussian,tanh".split(",")]
-        chunk = CPU_CHUNK if ex.device.type == "cpu" else None
-        _sync(ex.device)
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            for s in range(0, args.frames, batch):
-                b = min(args.frames, s + batch) - s
-                frame_in = torch.randn(b, weights.first.shape[0] - 3, device=ex.device, dtype=ex.dtype)
-                one = torch.ones(b, device=ex.device, dtype=ex.dtype)
-                evaluate(weights, coords, frame_in, one, one * 2.5, None, acts, chunk).float().mean().item()
-        plain_s = time.perf_counter() - t0
-        rows.append({"size": f"{w}x{h}", "device": str(ex.device), "dtype": str(ex.dtype).split(".")[-1],
-                     "batch": batch, "hidden": args.hidden, "layers": args.layers,
-                     "params": weights.parameters, "fps": args.frames / graph_s,
-                     "plain_fps": args.frames / plain_s,
-                     "mpix_per_s": args.frames * w * h / graph_s / 1e6})
-        if args.compile and ex.device.type == "cpu":
-            rows[-1].update(bench_compiled(weights, coords, acts, chunk or coords.shape[0],
-                                           args.frames))
+        row = {"size": f"{w}x{h}", "device": str(ex.device), "dtype": str(ex.dtype).split(".")[-1],
+               "batch": batch, "hidden": args.hidden, "layers": args.layers,
+               "fps": args.frames / graph_s, "mpix_per_s": args.frames * w * h / graph_s / 1e6}
+        row.update(ex.instance("field").bench(ex.context(st), frames=args.frames, batch=batch,
+                                              compile=args.compile))
+        rows.append(row)
     return rows
-
-
-def bench_compiled(weights, coords, acts, chunk: int, frames: int) -> dict:
-    """torch.compile of one chunk of the field (static shapes: the last chunk is padded),
-    called per chunk like the CPU path; its first call (the compile, or a load from
-    inductor's cache in TORCHINDUCTOR_CACHE_DIR) timed apart from the frames."""
-    from ..nodes.cppn import ACTIVATIONS
-
-    gaussian = ACTIVATIONS["gaussian"]
-    fns = [(lambda x: torch.exp(-torch.clamp(x * x, max=87.0))) if a is gaussian else a
-           for a in acts]
-
-    def chunk_rgb(c, frame_part, first, hidden, last, last_bias):
-        h = fns[0](torch.addmm(frame_part, c, first))
-        for i, (wh, bh) in enumerate(hidden):
-            h = fns[(i + 1) % len(fns)](torch.addmm(bh, h, wh))
-        return torch.sigmoid(torch.addmm(last_bias, h, last))
-
-    n = coords.shape[0]
-    padded = coords.new_zeros(-(-n // chunk) * chunk, 3)
-    padded[:n] = coords
-    fn = torch.compile(chunk_rgb, dynamic=False)
-    w = weights
-
-    def frame(frame_in):
-        frame_part = torch.addmm(w.first_bias, frame_in, w.first[3:])[0]
-        out = coords.new_empty(n, 3)
-        for s in range(0, n, chunk):
-            rgb = fn(padded[s:s + chunk], frame_part, w.first[:3], w.hidden, w.last * 2.5,
-                     w.last_bias * 2.5)
-            out[s:s + chunk] = rgb[:min(chunk, n - s)]
-        return out
-
-    cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or "default (/tmp/torchinductor_$USER)"
-    with torch.inference_mode():
-        inputs = torch.randn(frames, w.first.shape[0] - 3, dtype=coords.dtype)
-        t0 = time.perf_counter()
-        try:
-            frame(inputs[:1])
-        except Exception as e:         # no C++ compiler, or inductor cannot build here
-            return {"compiled": f"unavailable ({type(e).__name__}: {str(e).splitlines()[0][:80]})"}
-        first = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for i in range(frames):
-            frame(inputs[i:i + 1]).mean().item()
-        return {"compiled_fps": frames / (time.perf_counter() - t0), "compile_s": first,
-                "compile_cache": cache}
 
 
 def bench_render(args) -> dict:
@@ -206,7 +141,6 @@ sys.exit(rc)
 
 
 def bench_memory(args) -> list[dict]:
-    from ..nodes.audio import decode_audio  # noqa: F401 - fail early if audio is missing
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         song = Path(tmp) / "song.wav"
@@ -225,9 +159,17 @@ def bench_memory(args) -> list[dict]:
 
 def _write_song(path: Path, seconds: float) -> None:
     """A long track for the memory measurement, from the built-in synth, as a WAV file."""
-    from ..nodes.audio import synth_track
-    audio = synth_track(tempo=124.0, seed=1, length=seconds)
+    from .gallery import test_song
+    audio = test_song(seconds)
     write_wav(path, audio.samples, audio.sr)
+
+
+def bench_embeddings(args) -> list[dict]:
+    """Every embedding node type's own ``bench`` hook (found through the registry)."""
+    reg = default_registry()
+    ctx = Executor(Graph(reg), device=args.device).context(RenderSettings(fps=30.0))
+    return [spec.cls().bench(ctx, seconds=10.0) for spec in reg.specs()
+            if spec.category == "Embeddings" and callable(getattr(spec.cls, "bench", None))]
 
 
 def bench_nodes(args) -> list[dict]:
@@ -346,8 +288,7 @@ def run(args) -> int:
     if "script" in sections:
         result["script"] = bench_script(args)
     if "embeddings" in sections:
-        from ..nodes.embeddings import bench_embeddings
-        result["embeddings"] = bench_embeddings(device=str(devices.pick_device(args.device)))
+        result["embeddings"] = bench_embeddings(args)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
