@@ -338,3 +338,29 @@ def test_bad_fmax_is_a_located_user_error(engine_registry):
     with pytest.raises(NodeFailure) as e:
         Executor(g, device="cpu").evaluate_static(Plan(g), g.render_settings())
     assert e.value.issue.node == "spec" and e.value.issue.field == "fmax"
+
+
+@pytest.mark.parametrize("bpm", [90.0, 128.0, 174.0])
+def test_beats_are_librosas(bpm):
+    """features.onsets runs Ellis' beat tracker in numpy (librosa.beat builds numba kernels at
+    import: ~2.5 s of every fresh render). It must find librosa's beats exactly: on kicks with
+    noise, on the built-in synth song, at several tightnesses."""
+    import librosa.beat
+    import librosa.feature.rhythm
+    from media import beat_track as kicks
+    from afx_graph.nodes.audio import synth_track
+
+    rng = np.random.default_rng(int(bpm))
+    y = kicks(12.0, 22050, bpm=bpm)
+    tracks = [Audio(y + 0.05 * rng.standard_normal(y.shape).astype(np.float32), 22050),
+              synth_track(tempo=bpm, seed=int(bpm), length=12.0)]
+    for audio in tracks:
+        env, rate = features.onset_envelope(audio)
+        tempo = float(librosa.feature.rhythm.tempo(onset_envelope=env, sr=features.ONSET_SR,
+                                                   hop_length=features.ONSET_HOP)[0])
+        for tightness in (100.0, 80.3, 400.0):
+            ours = features.ellis_beats(env, rate, tempo, tightness)
+            _, ref = librosa.beat.beat_track(onset_envelope=env, sr=features.ONSET_SR,
+                                             hop_length=features.ONSET_HOP, tightness=tightness)
+            assert len(ref) > 10
+            np.testing.assert_array_equal(ours, ref)
