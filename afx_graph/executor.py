@@ -167,11 +167,12 @@ class Executor:
     def _gather(self, step: Step, values: dict[str, dict], ctx: FrameContext) -> dict:
         """The keyword arguments of a node's ``process``. The executor owns their form:
 
-        * a node run per frame, or one that works on per-frame values even when it runs once
-          (``spec.frame_form``: an input of a per-frame type), gets every linkable param and every SCALAR input as a ``(B,)``
-          float32 tensor on the device, VECTOR inputs as ``(B, D)``, IMAGE inputs as
-          ``(B, H, W, C)``, with B the frame batch (1 when it runs once for the render; see
-          types.NORMALISE); other params (text, choices, flags, sizes) stay plain;
+        * a node run per frame, or one that works on per-frame values even when it runs
+          once (``spec.frame_form``: an input of a per-frame type), gets every linkable
+          param and every SCALAR input as a ``(B,)`` float32 tensor on the device, VECTOR
+          inputs as ``(B, D)``, IMAGE inputs as ``(B, H, W, C)``, with B the frame batch (1
+          when it runs once for the render; see types.NORMALISE); other params (text,
+          choices, flags, sizes) stay plain;
         * any other node (audio, timelines, coordinates) gets plain values.
 
         An input with no link is None. A linked param is clamped to its range, rounded if it
