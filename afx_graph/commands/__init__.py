@@ -1,5 +1,6 @@
 """One module per ``afx`` sub-command; each exposes ``register(subparsers)``."""
-from . import bench, edit, gallery, info, models, run, validate
+from . import analyze, bench, edit, gallery, info, models, run, validate
 
 ALL = [run.register, edit.register, validate.register, info.register_nodes, info.register_schema,
-       models.register, bench.register, gallery.register]
+       models.register, bench.register, gallery.register,
+       analyze.register]
