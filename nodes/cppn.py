@@ -18,6 +18,7 @@ import torch
 
 from afx_graph import COORDS, IMAGE, VECTOR, In, Out, Param, node
 
+from . import palettes
 from .field import coordinate_grid
 
 ACTIVATIONS = {
@@ -29,6 +30,7 @@ ACTIVATIONS = {
 CYCLES = ("sin,cos,gaussian,tanh", "sin", "cos", "gaussian", "tanh", "sin,tanh", "gaussian,sin",
           "tanh,gaussian")
 N_TIME = 4            # t (render progress), sin and cos of the cycle phase, slow sin
+COLOR_MODES = ("palette", "hsv", "rgb")
 CPU_CHUNK = 4096      # pixels per chunk on a CPU: hidden activations stay in cache (~2x faster than 16K)
 
 
@@ -145,17 +147,25 @@ def evaluate_chunked(weights: CPPNWeights, coords: torch.Tensor, frame_in: torch
     return out
 
 
-@node("cppn", category="Neural", rate="frame")
+@node("cppn", category="Neural", rate="frame", version=2)
 class CPPN:
     """CPPN neural field
 
-    (x, y, r, time, audio features) -> RGB through an untrained MLP with a cycle of periodic
-    activations. Audio features (and an optional embedding) shift its first layer every frame,
-    so the field moves with the music; link a beat pulse into `punch` to make it hit on beats."""
+    (x, y, r, time, audio features, latent) -> colour through an untrained MLP with a cycle of
+    periodic activations. Audio features (an optional embedding, and a `latent` vector such
+    as math.walk's) shift its first layer every frame, so the field moves with the music;
+    link a beat pulse into `punch` to make it hit on beats.
+
+    Colour: in `palette` mode (the default) the field picks a position along `palette` (the
+    library's one vocabulary) and `palette_shift` slides it (link a beat counter to step
+    the colours); `hsv` reads the three outputs as hue, saturation and value; `rgb` is the
+    raw network output (rainbow noise: every hue at once)."""
 
     coords = In(COORDS, optional=True, doc="coordinate grid (default: field.coords at scale 1)")
     features = In(VECTOR, optional=True, doc="audio features per frame, e.g. features.spectrum")
     embedding = In(VECTOR, optional=True, doc="a second feature vector, e.g. a learned embedding")
+    latent = In(VECTOR, optional=True,
+                doc="a point in a family of related fields, e.g. math.walk stepped by beats")
     hidden = Param(int, 32, min=4, max=512, linkable=False, doc="width of the hidden layers")
     layers = Param(int, 4, min=1, max=16, linkable=False, doc="number of hidden layers")
     activations = Param(str, "sin,cos,gaussian,tanh", choices=CYCLES,
@@ -172,11 +182,25 @@ class CPPN:
                      doc="colour contrast: low is soft and pastel, high is saturated")
     punch = Param(float, 0.0, min=0.0, max=4.0,
                   doc="link a beat pulse here: each beat zooms in and lifts the contrast")
+    latent_gain = Param(float, 1.0, min=0.0, max=20.0, doc="how far the latent input moves the field")
+    color = Param(str, "palette", choices=COLOR_MODES,
+                  doc="palette: a position along `palette`; hsv: hue, saturation, value; rgb: raw")
+    palette = Param(str, "dusk", choices=palettes.NAMES, doc="palette of the palette mode")
+    palette_shift = Param(float, 0.0, min=-1000.0, max=1000.0,
+                          doc="slides the colours along the palette (link a beat counter to step them)")
     image = Out(IMAGE)
 
     def __init__(self):
         self._weights_key = None
         self._weights = None
+
+    @staticmethod
+    def migrate(params: dict, version: int) -> dict:
+        """Version 2 adds colour modes with a palette by default; a version-1 patch was made
+        with the raw network colours, and keeps them."""
+        if version < 2:
+            params = {"color": "rgb", **params}
+        return params
 
     def weights(self, ctx, n_in, hidden, layers, seed, gain) -> CPPNWeights:
         key = (n_in, hidden, layers, seed, gain, ctx.device, ctx.dtype)
@@ -186,8 +210,9 @@ class CPPN:
             self._weights_key = key
         return self._weights
 
-    def process(self, ctx, coords, features, embedding, hidden, layers, activations, seed, gain,
-                scale, audio_gain, cycle, drift, contrast, punch):
+    def process(self, ctx, coords, features, embedding, latent, hidden, layers, activations, seed,
+                gain, scale, audio_gain, cycle, drift, contrast, punch, latent_gain, color,
+                palette, palette_shift):
         if coords is None:
             coords = coordinate_grid(ctx.width, ctx.height, 1.0, ctx.device)
         frame_in = [self.time_inputs(ctx, cycle)]
@@ -195,6 +220,8 @@ class CPPN:
             if v is not None:   # divided by sqrt(D): the same push whatever the feature count
                 v = torch.nan_to_num(v)
                 frame_in.append(v * (audio_gain[:, None] / math.sqrt(v.shape[1])))
+        if latent is not None:
+            frame_in.append(torch.nan_to_num(latent) * (latent_gain[:, None] / math.sqrt(latent.shape[1])))
         frame_in = torch.cat(frame_in, dim=1).to(ctx.dtype)
         w = self.weights(ctx, 3 + frame_in.shape[1], hidden, layers, seed, gain)
         h, wd = coords.shape[0], coords.shape[1]
@@ -210,6 +237,8 @@ class CPPN:
         scale = (scale * zoom).to(ctx.dtype)
         contrast = (contrast * (1 + 0.6 * punch)).to(ctx.dtype)
         rgb = evaluate(w, flat, frame_in, scale, contrast, d, acts, chunk)
+        if color != "rgb":
+            rgb = colour(rgb, color, palette, palette_shift)
         return {"image": rgb.view(ctx.batch, h, wd, 3)}
 
     @staticmethod
@@ -253,6 +282,22 @@ class CPPN:
         phase = 2 * math.pi * t / cycle
         prog = ctx.progress * 2 - 1 if ctx.total_frames else torch.sin(phase / 4)
         return torch.stack([prog, torch.sin(phase), torch.cos(phase), torch.sin(phase / 3.7)], dim=1)
+
+
+def colour(out: torch.Tensor, mode: str, palette: str, shift: torch.Tensor) -> torch.Tensor:
+    """The field's outputs (B, P, 3) in [0, 1] as colours. ``palette``: the first output is a
+    position along the palette, slid by ``shift`` (B,) (cosine palettes repeat every 1,
+    gradients run there and back every 2), so every colour is one of the palette's. ``hsv``:
+    hue (a full turn over the output's range), saturation (kept above half) and value."""
+    if mode == "palette":
+        t = out[..., 0].float() + shift.float()[:, None]
+        return palettes.colours(t, palette).clamp_(0.0, 1.0).to(out.dtype)
+    h, s, v = out[..., 0] * 6.0, 0.5 + 0.5 * out[..., 1], out[..., 2]
+    chans = []
+    for n in (5.0, 3.0, 1.0):            # HSV -> RGB without branches
+        k = torch.remainder(h + n, 6.0)
+        chans.append(v - v * s * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0))
+    return torch.stack(chans, dim=-1)
 
 
 def _bench_compiled(weights: CPPNWeights, coords, acts, chunk: int, frames: int) -> dict:

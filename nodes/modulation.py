@@ -6,6 +6,7 @@
 * ``math.lfo``         sine / saw / triangle / square / random oscillator, in Hz or synced to beats
 * ``math.envelope``    attack/release follower
 * ``math.pulse``       a decaying pulse each time a trigger crosses a threshold
+* ``math.walk``        a seeded latent point that steps, and a step count, on each event
 
 Scalars are ``(B,)`` float tensors, one value per frame of the batch; every node here but
 ``features.select`` runs per frame and gets its numeric params in that form too. The stateful nodes (lfo, envelope, pulse) compute frame after frame on the
@@ -21,7 +22,7 @@ import random
 import numpy as np
 import torch
 
-from afx_graph import SCALAR, TIMELINE, In, Out, Param, Timeline, node
+from afx_graph import SCALAR, TIMELINE, VECTOR, In, Out, Param, Timeline, node
 from afx_graph.errors import NodeInputError
 
 BIG = 1.0e6           # range of free-valued params (a linked value is clamped to it)
@@ -325,4 +326,72 @@ class Pulse:
         return {"out": to_device(out, ctx)}
 
 
-NODES = [Select, Remap, Combine, LFO, Envelope, Pulse]
+# -- math.walk --------------------------------------------------------------------------------
+
+def walk_point(seed: int, step: int, dims: int) -> np.ndarray:
+    """The walk's ``step``-th point: seeded, in [-1, 1]^dims (step 0 is the origin)."""
+    if step == 0:
+        return np.zeros(dims)
+    return np.random.default_rng([int(seed) & 0x7FFFFFFF, step]).uniform(-1.0, 1.0, dims)
+
+
+@node("math.walk", category="Modulation", rate="frame", stateful=True)
+class Walk:
+    """Walk
+
+    A step through a family of related pictures on every event: each time `trigger` rises
+    through `threshold` (a beat, an onset) the walk heads for a new seeded point and glides
+    there over `glide` seconds with an ease-out, so the move hits on the event and settles.
+    `latent` is the point (link it into a field's latent input); `steps` counts the steps,
+    gliding too (link it into a palette_shift to step the colours with the same events)."""
+
+    trigger = In(SCALAR, doc="the events that step the walk, e.g. features.onsets' beat")
+    threshold = Param(float, 0.5, min=-BIG, max=BIG, doc="level the trigger must rise through")
+    glide = Param(float, 0.3, min=0.0, max=60.0, doc="seconds each step takes (0: a jump)")
+    size = Param(float, 1.0, min=0.0, max=10.0, doc="how far the points lie from the origin")
+    every = Param(int, 1, min=1, max=64, linkable=False,
+                  doc="step on every n-th event only (4: once a bar of beats)")
+    dims = Param(int, 4, min=1, max=64, linkable=False, doc="dimensions of the latent point")
+    seed = Param(int, 1, min=0, max=2**31 - 1, linkable=False, doc="which walk: same seed, same points")
+    latent = Out(VECTOR)
+    steps = Out(SCALAR)
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self._armed = True
+        self._events = 0
+        self._step = 0
+        self._since = math.inf      # seconds since the last step began
+
+    def process(self, ctx, trigger, threshold, glide, size, every, dims, seed):
+        x = trigger.cpu().double().numpy()
+        thr = threshold.cpu().double().numpy()
+        gl = glide.cpu().double().numpy()
+        sz = size.cpu().double().numpy()
+        dt = frame_step(ctx)
+        lat = np.empty((len(x), int(dims)))
+        cnt = np.empty(len(x))
+        for i, v in enumerate(x):
+            self._since += dt
+            if v >= thr[i]:
+                if self._armed:
+                    self._events += 1
+                    if self._events % int(every) == 0:
+                        self._step += 1
+                        self._since = 0.0
+                self._armed = False
+            elif v < thr[i]:
+                self._armed = True
+            u = 1.0 if gl[i] <= 0 else min(1.0, self._since / gl[i])
+            ease = 1.0 - (1.0 - u) ** 3                   # ease-out: fast on the event
+            a = walk_point(seed, max(self._step - 1, 0), int(dims))
+            b = walk_point(seed, self._step, int(dims))
+            lat[i] = sz[i] * (a + (b - a) * ease)
+            cnt[i] = self._step - 1 + ease if self._step else 0.0
+        return {"latent": torch.as_tensor(lat, dtype=torch.float32, device=ctx.device),
+                "steps": to_device(cnt, ctx)}
+
+
+NODES = [Select, Remap, Combine, LFO, Envelope, Pulse, Walk]

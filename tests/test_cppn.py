@@ -8,7 +8,8 @@ from afx_graph.nodes.field import coordinate_grid
 
 DEFAULTS = dict(coords=None, embedding=None, hidden=32, layers=4, activations="sin,cos,gaussian,tanh",
                 seed=7, gain=5.0, scale=1.0, audio_gain=3.0, cycle=8.0, drift=0.0, contrast=2.5,
-                punch=0.0)
+                punch=0.0, latent=None, latent_gain=1.0, color="rgb", palette="velvet",
+                palette_shift=0.0)   # the raw network; colour modes: test_looks.py
 
 
 def ctx(frames, size=(64, 48), total=300):

@@ -124,6 +124,7 @@ def test_node_on_a_ragged_frame_size():
     img = call_node(CPPN(), ctx, coords=None, features=torch.linspace(-1, 1, 24).reshape(3, 8),
                     embedding=None, hidden=32, layers=4, activations=CYCLES[0], seed=7,
                     gain=5.0, scale=1.0, audio_gain=3.0, cycle=8.0, drift=0.5,
-                    contrast=2.5, punch=torch.tensor([0.0, 1.0, 0.0]))["image"]
+                    contrast=2.5, punch=torch.tensor([0.0, 1.0, 0.0]), latent=None,
+                    latent_gain=1.0, color="rgb", palette="velvet", palette_shift=0.0)["image"]
     assert img.shape == (3, 64, 83, 3) and torch.isfinite(img).all()
     assert 0 <= img.min() and img.max() <= 1 and img.std() > 0.1

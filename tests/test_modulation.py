@@ -418,7 +418,8 @@ def test_numeric_params_here_are_linkable():
     for cls in mod.NODES + __import__("afx_graph.nodes.image", fromlist=["NODES"]).NODES:
         for name, p in cls.spec.params.items():
             assert p.doc, f"{cls.spec.id}.{name} has no doc"
-            if p.is_numeric and p.choices is None and name != "seed":
+            # seeds, a vector's width and an event count are structure, not per-frame values
+            if p.is_numeric and p.choices is None and name not in ("seed", "dims", "every"):
                 assert p.linkable, f"{cls.spec.id}.{name}"
         assert cls.spec.title and len(cls.spec.title) < 30
 

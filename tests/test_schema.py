@@ -23,7 +23,8 @@ BASE = {
     "settings": {"size": [64, 36], "fps": 10, "duration": 1},
     "nodes": {
         "c": {"type": "field.coords"},
-        "f": {"type": "cppn", "params": {"hidden": 8}, "inputs": {"coords": "c.coords"}},
+        # written at cppn's current version: params of an older one are checked after migration
+        "f": {"type": "cppn", "version": 2, "params": {"hidden": 8}, "inputs": {"coords": "c.coords"}},
         "v": {"type": "output.video", "params": {"path": "out.mp4"}, "inputs": {"image": "f.image"}},
     },
 }

@@ -131,14 +131,14 @@ def test_move_is_one_step_for_a_selection(controller, demo):
 
 def test_set_param_undo_back_to_default(controller, demo):
     controller.open(demo)
-    assert "contrast" not in controller.graph.nodes["field"].params
-    assert controller.set_param("field", "contrast", 7.5) is None
-    assert controller.param_value("field", "contrast") == 7.5
+    assert "scale" not in controller.graph.nodes["field"].params
+    assert controller.set_param("field", "scale", 7.5) is None
+    assert controller.param_value("field", "scale") == 7.5
     controller.undo()
-    assert "contrast" not in controller.graph.nodes["field"].params   # the default again
-    assert controller.set_param("field", "contrast", 99.0) == "99 is above the maximum 20"
+    assert "scale" not in controller.graph.nodes["field"].params   # the default again
+    assert controller.set_param("field", "scale", 99.0) == "99 is above the maximum 50"
     assert controller.set_param("field", "activations", "nope").startswith("'nope' is not one of")
-    assert controller.undo_label is None or "contrast" not in controller.undo_label
+    assert controller.undo_label is None or "scale" not in controller.undo_label
 
 
 def test_slider_drag_is_one_undo_step(controller, demo):
@@ -153,7 +153,7 @@ def test_slider_drag_is_one_undo_step(controller, demo):
     controller.undo()
     assert controller.param_value("field", "audio_gain") == 1.2
     controller.undo()
-    assert controller.param_value("field", "audio_gain") == 0.35
+    assert controller.param_value("field", "audio_gain") == 0.1
     assert not controller.can_undo and not controller.dirty
     controller.redo()
     assert controller.param_value("field", "audio_gain") == 1.2
@@ -174,7 +174,7 @@ def test_reset_param(controller, demo):
     controller.reset_param("field", "audio_gain")
     assert controller.param_value("field", "audio_gain") == 0.5
     controller.undo()
-    assert controller.param_value("field", "audio_gain") == 0.35
+    assert controller.param_value("field", "audio_gain") == 0.1
 
 
 def test_copy_paste_keeps_links_between_copied_nodes(controller, demo):
@@ -194,7 +194,7 @@ def test_copy_paste_keeps_links_between_copied_nodes(controller, demo):
     assert g.nodes[again[0]].ui["pos"] == [340, 100]
     controller.undo()
     controller.undo()                                                  # one step per paste
-    assert set(g.nodes) == {"music", "spectrum", "beats", "coords", "field", "video"}
+    assert set(g.nodes) == {"music", "spectrum", "beats", "coords", "field", "video", "walk", "shift"}
 
 
 def test_paste_at_a_point_and_duplicate(controller, demo):
@@ -305,7 +305,7 @@ def test_autosave_and_recovery(tmp_path, demo):
     # the editor dies here; the next start offers the work back
     c2 = EditorController(recovery=rec)
     recs = c2.list_recoveries()
-    assert len(recs) == 1 and recs[0].path == Path(demo).resolve() and recs[0].nodes == 6
+    assert len(recs) == 1 and recs[0].path == Path(demo).resolve() and recs[0].nodes == 8
     assert "demo.yaml" in recs[0].describe()
     c2.restore_recovery(recs[0])
     assert c2.param_value("field", "seed") == 1234
@@ -393,7 +393,9 @@ def test_the_controller_never_imports_dearpygui():
 DEMO_LINKS = {"music.audio -> spectrum.audio", "music.audio -> beats.audio",
               "coords.coords -> field.coords", "spectrum.features -> field.features",
               "beats.beat -> field.punch", "field.image -> video.image",
-              "music.audio -> video.audio"}
+              "music.audio -> video.audio", "beats.strength -> walk.trigger",
+              "walk.steps -> shift.a", "walk.latent -> field.latent",
+              "shift.out -> field.palette_shift"}
 
 
 def test_dumps_matches_the_engines_format(controller, demo, tmp_path):
@@ -421,15 +423,19 @@ def test_dumps_matches_the_engines_format(controller, demo, tmp_path):
     back = load_graph(saved, default_registry())
     assert back.validate() == []
     assert dumps(back.to_patch()) == text
-    assert set(back.nodes) == {"music", "spectrum", "beats", "coords", "field", "video", geo}
+    assert set(back.nodes) == {"music", "spectrum", "beats", "coords", "field", "video", "walk",
+                               "shift", geo}
     assert {str(l) for l in back.links()} == (DEMO_LINKS - {"field.image -> video.image"}) | {
         f"beats.beat -> {geo}.beat", f"{geo}.image -> video.image"}
-    assert back.nodes["field"].params == {"hidden": 48, "layers": 4, "seed": 7, "audio_gain": 0.35}
+    assert back.nodes["field"].params == {"hidden": 48, "layers": 4, "seed": 7, "audio_gain": 0.1,
+                                          "cycle": 600.0, "contrast": 1.2, "latent_gain": 1.0,
+                                          "palette": "velvet"}
     assert back.nodes["music"].params == {"tempo": 96.0, "seed": 3, "length": 12.0}
     assert back.nodes[geo].type == "pattern.geometric" and back.nodes[geo].params == {"sides": 5}
     assert {n: v.ui.get("pos") for n, v in back.nodes.items()} == {
         "music": [20, 40], "spectrum": [260, 20], "beats": [300, 311], "coords": [260, 460],
-        "field": [520, 80], "video": [800, 80], geo: [1000, 300]}
+        "field": [520, 80], "video": [800, 80], "walk": [40, 300], "shift": [40, 460],
+        geo: [1000, 300]}
     assert to_data(back.to_patch()) == state(controller)
 
     # and the editor opens it again as it was, with nothing unsaved
