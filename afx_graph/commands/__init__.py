@@ -1,6 +1,6 @@
 """One module per ``afx`` sub-command; each exposes ``register(subparsers)``."""
-from . import analyze, bench, edit, gallery, info, models, run, validate
+from . import analyze, bench, edit, fit, gallery, info, models, run, validate
 
 ALL = [run.register, edit.register, validate.register, info.register_nodes, info.register_schema,
        models.register, bench.register, gallery.register,
-       analyze.register]
+       analyze.register, fit.register]

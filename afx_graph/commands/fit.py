@@ -1,0 +1,204 @@
+"""``afx fit IMAGE... -o look.safetensors``: fit a coordinate network to a person's images,
+one learned code per image, for the ``field.look`` node (see :mod:`afx_graph.fitted`)."""
+from __future__ import annotations
+
+import math
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import AfxError, NodeInputError, escape_controls
+from ..files import check_target, commit_file, partial_path, what_is, writing
+from ..fitted import BATCH_PER_IMAGE
+
+MIN_SIZE, MAX_SIZE = 8, 1024
+MAX_STEPS = 1_000_000
+MAX_BUDGET = 7 * 24 * 3600.0
+MAX_IMAGES = 64
+MAX_IMAGE_PIXELS = 100_000_000      # what a source image may have before it is scaled down
+SUFFIX = ".safetensors"
+DEFAULT_STEPS = 3000
+
+
+def register(sub) -> None:
+    p = sub.add_parser("fit", help="fit a look (a neural field) to your images, for field.look",
+                       description="Fit one coordinate network to one or more images, with a "
+                       "learned code per image, and save it as a look file for the field.look "
+                       "node (morph moves between the images in the order given).")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG or any image ffmpeg reads")
+    p.add_argument("-o", "--output", required=True, metavar="LOOK",
+                   help="the look file to write (NAME.safetensors)")
+    p.add_argument("--size", type=int, default=128, metavar="N",
+                   help="training resolution: each image is scaled to about NxN pixels, its "
+                        "aspect kept, never enlarged (default 128)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, metavar="N",
+                   help=f"optimiser steps, each on {BATCH_PER_IMAGE} random pixels of every "
+                        f"image (default {DEFAULT_STEPS})")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="stop after this many seconds even if steps are left")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same images: same look")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--force", action="store_true", help="overwrite an existing look file")
+    p.add_argument("--quiet", action="store_true", help="no progress line or summary")
+    p.set_defaults(func=run)
+
+
+def check_arguments(args) -> Path:
+    """Everything that can be refused before any work; returns the output path."""
+    if not MIN_SIZE <= args.size <= MAX_SIZE:
+        raise AfxError(f"must be from {MIN_SIZE} to {MAX_SIZE} pixels, got {args.size}",
+                       field="--size")
+    if not 1 <= args.steps <= MAX_STEPS:
+        raise AfxError(f"must be from 1 to {MAX_STEPS}, got {args.steps}", field="--steps")
+    if args.time_budget is not None and not (0 < args.time_budget <= MAX_BUDGET
+                                              and math.isfinite(args.time_budget)):
+        raise AfxError(f"must be more than 0 and at most {MAX_BUDGET:g} seconds, got "
+                       f"{args.time_budget:g}", field="--time-budget")
+    if not 0 <= args.seed < 2 ** 63:
+        raise AfxError(f"must be from 0 to 2**63 - 1, got {args.seed}", field="--seed")
+    if len(args.images) > MAX_IMAGES:
+        raise AfxError(f"at most {MAX_IMAGES} images in one look, got {len(args.images)}")
+    out = Path(args.output).expanduser()
+    if out.suffix.lower() != SUFFIX:
+        raise AfxError(f"a look file's name ends in {SUFFIX} (got '{out.name}')", field="-o")
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise AfxError(f"the folder '{parent}' does not exist", field="-o")
+    try:
+        check_target(out.absolute(), overwrite=args.force)
+    except NodeInputError as e:
+        raise AfxError(e.issue.message, field="-o") from None
+    return out
+
+
+def read_image(path: str) -> np.ndarray:
+    """The first picture of ``path`` as (H, W, 3) uint8, read with PyAV (PNG, JPEG, WebP,
+    a video's first frame...); anything wrong is an AfxError naming the file."""
+    import av
+
+    def bad(message):
+        return AfxError(message, file=escape_controls(str(path)))
+
+    file = Path(path).expanduser()
+    try:
+        st = os.stat(file)
+    except (FileNotFoundError, NotADirectoryError):
+        raise bad("file not found") from None
+    except (OSError, ValueError) as e:
+        raise bad(f"cannot read it: {getattr(e, 'strerror', None) or e}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise bad(f"it is {what_is(st)}, not an image file")
+    if st.st_size == 0:
+        raise bad("the file is empty (0 bytes)")
+    try:
+        with av.open(str(file), metadata_errors="replace") as c:
+            fmt = c.format.name
+            if not c.streams.video or fmt == "tty":
+                kind = ("a text file" if fmt == "tty" else "a sound file" if c.streams.audio
+                        else "not an image")
+                raise bad(f"it is {kind}; give an image (PNG, JPEG, ...)")
+            stream = c.streams.video[0]
+            w, h = stream.codec_context.width or 0, stream.codec_context.height or 0
+            if w * h > MAX_IMAGE_PIXELS:
+                raise bad(f"the image is {w}x{h}; afx fit reads images of up to "
+                          f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels")
+            for frame in c.decode(stream):
+                return frame.to_ndarray(format="rgb24")
+    except AfxError:
+        raise
+    except PermissionError:
+        raise bad("cannot read it: permission denied") from None
+    except av.error.InvalidDataError:
+        raise bad("not an image that can be read (unknown format, or the file is damaged)") from None
+    except (av.error.FFmpegError, OSError, ValueError, EOFError) as e:
+        reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        raise bad(f"cannot read it as an image: {reason}") from None
+    raise bad("it holds no picture (damaged or empty)")
+
+
+def training_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """About ``size`` x ``size`` pixels with the image's aspect; never larger than it is."""
+    scale = size / math.sqrt(width * height)
+    if scale >= 1:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def scale_image(img: np.ndarray, size: int) -> np.ndarray:
+    """Scaled down (antialiased) to the training size."""
+    import torch
+
+    h, w = img.shape[:2]
+    tw, th = training_size(w, h, size)
+    if (tw, th) == (w, h):
+        return img
+    t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
+    t = torch.nn.functional.interpolate(t, size=(th, tw), mode="bilinear", antialias=True,
+                                        align_corners=False)
+    return t[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+class ProgressLine:
+    """step, PSNR and ETA on one terminal line, redrawn at most 10 times a second."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream, self.last = stream, 0.0
+
+    def __call__(self, p) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 and p.step < p.steps:
+            return
+        self.last = now
+        width = 30
+        filled = int(width * p.fraction)
+        eta = f"{p.eta:4.0f}s" if math.isfinite(p.eta) else "   ?"
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] step {p.step}/{p.steps}  "
+                          f"{p.psnr:5.1f} dB  {p.elapsed:5.1f}s  ETA {eta}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.last:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def run(args) -> int:
+    from ..devices import pick_device
+    from ..fitted import fit_look
+
+    out = check_arguments(args)
+    device = pick_device(args.device)
+    images = [scale_image(read_image(p), args.size) for p in args.images]
+    names = [Path(p).name for p in args.images]
+    show = not args.quiet and sys.stderr.isatty()
+    bar = ProgressLine() if show else None
+    try:
+        look = fit_look(images, names, steps=args.steps, time_budget=args.time_budget,
+                        seed=args.seed, device=device, on_progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    look.info["size"] = args.size
+    data = look.to_bytes()
+    final = out.absolute()
+    tmp = partial_path(final)
+    try:
+        with writing(final):
+            tmp.write_bytes(data)
+            commit_file(tmp, final, overwrite=args.force)
+    except NodeInputError as e:
+        raise AfxError(e.issue.message, field="-o") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    if not args.quiet:
+        fitted = ", ".join(f"{escape_controls(i.name)} {i.width}x{i.height} {i.psnr:.1f} dB"
+                           for i in look.images)
+        print(f"wrote {escape_controls(str(out))} ({len(data) / 1024:.0f} KB): "
+              f"{look.info['steps']} steps in {look.info['seconds']:.1f} s on {device.type}; "
+              f"PSNR {fitted}")
+    return 0
