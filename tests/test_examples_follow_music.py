@@ -1,0 +1,37 @@
+"""Issue 11's targets for the looks made so far, measured the way a user would check a render
+(afx run, then afx analyze's measures) on a song the patches were not tuned to: the built-in
+synth at another tempo and seed than any example uses."""
+from pathlib import Path
+
+import pytest
+
+from afx_graph import Executor, Graph, Plan, RenderSettings, default_registry
+from afx_graph.commands.analyze import analyze_video
+from afx_graph.wav import write_wav
+from conftest import run_afx
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    g = Graph(default_registry())
+    g.add_node("audio.synth", "m", params={"tempo": 97.0, "seed": 11, "length": 8.0})
+    audio = Executor(g, device="cpu").evaluate_static(Plan(g, targets=["m"]),
+                                                      RenderSettings())["m"]["audio"]
+    path = tmp_path_factory.mktemp("song") / "untuned.wav"
+    write_wav(path, audio.samples, audio.sr)
+    return path
+
+
+@pytest.mark.parametrize("patch, min_r", [("demo", 0.7), ("fitted_morph", 0.5)])
+def test_render_follows_the_music_and_keeps_its_look(patch, min_r, song, tmp_path):
+    out = tmp_path / f"{patch}.mp4"
+    r = run_afx("run", ROOT / "graphs" / f"{patch}.yaml", "--audio", song, "-o", out,
+                "--duration", "6", "--size", "160x90", "--quiet")
+    assert r.returncode == 0, r.stderr
+    a = analyze_video(out)
+    assert a["r"] >= min_r and a["lag"] in (-1, 0, 1), a
+    assert a["colourfulness"] <= 110 and a["hue_sectors"] <= 6, a
+    assert a["clipped"] <= 0.10, a
+    assert a["motion_255"] >= 0.5 and a["spread_255"] >= 3.0, a      # neither static nor flat
