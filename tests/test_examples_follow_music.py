@@ -24,8 +24,10 @@ def song(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("patch, min_r", [("demo", 0.7), ("fitted_morph", 0.5)])
-def test_render_follows_the_music_and_keeps_its_look(patch, min_r, song, tmp_path):
+@pytest.mark.parametrize("patch, min_r, max_clipped", [
+    ("demo", 0.7, 0.10), ("fitted_morph", 0.5, 0.10), ("feedback_trails", 0.5, 0.20),
+    ("fractal_zoom", 0.5, None)])          # the fractal's black is part of its design
+def test_render_follows_the_music_and_keeps_its_look(patch, min_r, max_clipped, song, tmp_path):
     out = tmp_path / f"{patch}.mp4"
     r = run_afx("run", ROOT / "graphs" / f"{patch}.yaml", "--audio", song, "-o", out,
                 "--duration", "6", "--size", "160x90", "--quiet")
@@ -33,5 +35,5 @@ def test_render_follows_the_music_and_keeps_its_look(patch, min_r, song, tmp_pat
     a = analyze_video(out)
     assert a["r"] >= min_r and a["lag"] in (-1, 0, 1), a
     assert a["colourfulness"] <= 110 and a["hue_sectors"] <= 6, a
-    assert a["clipped"] <= 0.10, a
+    assert max_clipped is None or a["clipped"] <= max_clipped, a
     assert a["motion_255"] >= 0.5 and a["spread_255"] >= 3.0, a      # neither static nor flat
