@@ -185,7 +185,7 @@ class CPPN:
     latent_gain = Param(float, 1.0, min=0.0, max=20.0, doc="how far the latent input moves the field")
     color = Param(str, "palette", choices=COLOR_MODES,
                   doc="palette: a position along `palette`; hsv: hue, saturation, value; rgb: raw")
-    palette = Param(str, "dusk", choices=palettes.NAMES, doc="palette of the palette mode")
+    palette = Param(str, "velvet", choices=palettes.NAMES, doc="palette of the palette mode")
     palette_shift = Param(float, 0.0, min=-1000.0, max=1000.0,
                           doc="slides the colours along the palette (link a beat counter to step them)")
     image = Out(IMAGE)

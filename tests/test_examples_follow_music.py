@@ -37,3 +37,23 @@ def test_render_follows_the_music_and_keeps_its_look(patch, min_r, max_clipped, 
     assert a["colourfulness"] <= 110 and a["hue_sectors"] <= 6, a
     assert max_clipped is None or a["clipped"] <= max_clipped, a
     assert a["motion_255"] >= 0.5 and a["spread_255"] >= 3.0, a      # neither static nor flat
+
+
+def test_default_cppn_is_a_palette_look_not_rainbow_noise(song, tmp_path):
+    """A cppn dropped into a patch with its defaults: at most 6 hues, colourfulness <= 110,
+    clipping <= 10% (the rgb mode of version 1 measured ~170, 9-11 hues, 25-35% clipped)."""
+    patch = tmp_path / "p.yaml"
+    patch.write_text("""afx: 1
+settings: {size: [160, 90], fps: 30}
+nodes:
+  spectrum: {type: features.spectrum, inputs: {audio: music.audio}}
+  music: {type: audio.file}
+  field: {type: cppn, version: 2, inputs: {features: spectrum.features}}
+  video: {type: output.video, inputs: {image: field.image, audio: music.audio}}
+""")
+    out = tmp_path / "p.mp4"
+    r = run_afx("run", patch, "--audio", song, "-o", out, "--duration", "4", "--quiet")
+    assert r.returncode == 0, r.stderr
+    a = analyze_video(out)
+    assert a["colourfulness"] <= 110 and a["hue_sectors"] <= 6 and a["clipped"] <= 0.10, a
+    assert a["spread_255"] >= 3.0 and a["motion_255"] >= 0.5, a
