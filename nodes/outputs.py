@@ -8,6 +8,7 @@ few batches of frames are ever held in memory.
 """
 from __future__ import annotations
 
+import functools
 import queue
 import shutil
 import threading
@@ -126,9 +127,26 @@ class AudioTrack:
 def pick_codec(choice: str, device: torch.device) -> str:
     if choice != "auto":
         return choice
-    if device.type == "cuda" and "h264_nvenc" in av.codecs_available:
+    if device.type == "cuda" and not nvenc_problem():
         return "h264_nvenc"
     return "libx264"
+
+
+@functools.lru_cache(maxsize=1)
+def nvenc_problem() -> str:
+    """'' when an NVENC encoder opens on this machine, else why not. PyAV's wheels list
+    h264_nvenc on every machine, but it opens only where the NVIDIA driver's encoder library
+    is (seen on an H100 machine without it: avcodec_open2 failed at the first frame)."""
+    if "h264_nvenc" not in av.codecs_available:
+        return "this PyAV has no h264_nvenc encoder"
+    try:
+        cc = av.CodecContext.create("h264_nvenc", "w")
+        cc.width, cc.height, cc.pix_fmt = 256, 256, "yuv420p"
+        cc.time_base = Fraction(1, 30)
+        cc.open()
+    except (av.error.FFmpegError, ValueError, OSError) as e:
+        return f"the NVENC encoder does not open on this machine ({e})"
+    return ""
 
 
 @node("output.video", category="Output", rate="frame", sink=True)
@@ -168,6 +186,8 @@ class VideoOut:
             raise NodeInputError(f"the h264_nvenc encoder needs an NVIDIA GPU, and this render "
                                  f"runs on {ctx.device.type} (use codec auto or libx264)",
                                  field="codec")
+        if name == "h264_nvenc" and nvenc_problem():
+            raise NodeInputError(f"{nvenc_problem()}; use codec auto or libx264", field="codec")
         with files.writing(path):
             self._created = files.make_folders(path.parent)
             files.remove_stale_partials(path)

@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import afx_exe, run_afx
 from media import read_video
@@ -350,3 +351,32 @@ def test_memory_budget_odd_values(tmp_path):
                 "--duration", "0.2", cwd=tmp_path, env={"AFX_MEMORY": "200M"})
     assert r.returncode == 0, r.stderr
     assert "warning: --batch 1024 does not fit" in r.stderr
+
+
+def test_auto_codec_uses_nvenc_only_where_it_opens(monkeypatch):
+    # Seen on an H100 machine: PyAV lists h264_nvenc, the driver's encoder library is absent,
+    # and a render picking NVENC died at its first frame. auto now probes it first.
+    from afx_graph.nodes import outputs
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(outputs, "nvenc_problem", lambda: "no encoder library")
+    assert outputs.pick_codec("auto", cuda) == "libx264"
+    monkeypatch.setattr(outputs, "nvenc_problem", lambda: "")
+    assert outputs.pick_codec("auto", cuda) == "h264_nvenc"
+    assert outputs.pick_codec("auto", torch.device("cpu")) == "libx264"
+
+
+def test_the_nvenc_probe_agrees_with_encoding_a_frame(tmp_path):
+    import av
+    import numpy as np
+    from afx_graph.nodes import outputs
+    try:
+        with av.open(str(tmp_path / "probe.mp4"), "w") as c:
+            st = c.add_stream("h264_nvenc", rate=30)
+            st.width, st.height, st.pix_fmt = 256, 256, "yuv420p"
+            frame = av.VideoFrame.from_ndarray(np.zeros((256, 256, 3), np.uint8), format="rgb24")
+            for packet in st.encode(frame):
+                c.mux(packet)
+        encodes = True
+    except (av.error.FFmpegError, ValueError, OSError):
+        encodes = False
+    assert (outputs.nvenc_problem() == "") == encodes

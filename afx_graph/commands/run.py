@@ -23,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--start", type=float, metavar="S", help="start this many seconds into the audio")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
-                   help="auto: half precision on a GPU, fp32 on a CPU")
+                   help="auto: fp16 on a GPU, fp32 on a CPU (bf16 moves CPPN colours visibly)")
     p.add_argument("--batch", type=int, metavar="N", help="frames per batch (default: fit the device)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="override a parameter (repeatable)")
