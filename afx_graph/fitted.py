@@ -207,12 +207,14 @@ def fit_look(images: list[np.ndarray], names: list[str], *, steps: int = 3000,
              time_budget: float | None = None, seed: int = 0,
              device: torch.device | str = "cpu", width: int = WIDTH, layers: int = LAYERS,
              latent: int = LATENT, w0: float = W0, lr: float = LEARNING_RATE,
-             on_progress: Callable[[FitProgress], None] | None = None) -> Look:
+             on_progress: Callable[[FitProgress], None] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> Look:
     """Fit one network with one code per image to ``images`` ((H, W, 3) uint8 each, already
     at the training size). Stops after ``steps`` Adam steps or ``time_budget`` seconds,
     whichever comes first; the learning rate follows a cosine down to 5% over that span.
     The same seed, images, steps and device give the same look (a time budget that ends the
-    fit early makes it depend on the machine's speed)."""
+    fit early makes it depend on the machine's speed). ``should_stop`` is asked before each
+    step; when it says True the fit ends with KeyboardInterrupt (as a render does)."""
     device = torch.device(device)
     g = torch.Generator().manual_seed(int(seed))
     net = LookNet(len(images), width=width, layers=layers, latent=latent, w0=w0,
@@ -232,6 +234,8 @@ def fit_look(images: list[np.ndarray], names: list[str], *, steps: int = 3000,
     step, best, calm, setbacks = 0, float("inf"), 1.0, 0
     snapshot, snapshot_step = None, -SNAPSHOT_EVERY
     while step < steps:
+        if should_stop is not None and should_stop():
+            raise KeyboardInterrupt
         elapsed = time.perf_counter() - t0
         if time_budget and elapsed >= time_budget:
             break

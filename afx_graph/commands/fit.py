@@ -7,13 +7,18 @@ import os
 import stat
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from ..errors import AfxError, NodeInputError, escape_controls
 from ..files import check_target, commit_file, partial_path, what_is, writing
 from ..fitted import BATCH_PER_IMAGE
+
+if TYPE_CHECKING:
+    from ..fitted import FitProgress, Look
 
 MIN_SIZE, MAX_SIZE = 8, 1024
 MAX_STEPS = 1_000_000
@@ -22,6 +27,7 @@ MAX_IMAGES = 64
 MAX_IMAGE_PIXELS = 100_000_000      # what a source image may have before it is scaled down
 SUFFIX = ".safetensors"
 DEFAULT_STEPS = 3000
+DEFAULT_SIZE = 128
 
 
 def register(sub) -> None:
@@ -32,9 +38,9 @@ def register(sub) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG or any image ffmpeg reads")
     p.add_argument("-o", "--output", required=True, metavar="LOOK",
                    help="the look file to write (NAME.safetensors)")
-    p.add_argument("--size", type=int, default=128, metavar="N",
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE, metavar="N",
                    help="training resolution: each image is scaled to about NxN pixels, its "
-                        "aspect kept, never enlarged (default 128)")
+                        f"aspect kept, never enlarged (default {DEFAULT_SIZE})")
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS, metavar="N",
                    help=f"optimiser steps, each on {BATCH_PER_IMAGE} random pixels of every "
                         f"image (default {DEFAULT_STEPS})")
@@ -166,24 +172,55 @@ class ProgressLine:
             self.stream.flush()
 
 
-def run(args) -> int:
+@dataclass
+class FitOptions:
+    """What ``afx fit`` is asked, for callers other than the command line (the editor); the
+    command's argparse namespace has the same attributes."""
+    images: list[str]
+    output: str
+    size: int = DEFAULT_SIZE
+    steps: int = DEFAULT_STEPS
+    time_budget: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    force: bool = False
+
+
+@dataclass
+class FitResult:
+    look: Look
+    path: Path            # the look file written (as given: relative paths stay relative)
+    size: int             # its bytes
+    device: str
+
+
+def fit_to_file(args, *, on_progress: Callable[[FitProgress], None] | None = None,
+                should_stop: Callable[[], bool] | None = None) -> FitResult:
+    """The work of ``afx fit`` for every caller: check the options (AfxError before any
+    work), read and scale the images (AfxError naming the file), fit, and write the look
+    file under a temporary name beside it, put in place at the end (never replacing a file
+    without ``force``). ``should_stop`` returning True ends it with KeyboardInterrupt; then,
+    as after any failure, nothing is left at the output path."""
     from ..devices import pick_device
     from ..fitted import fit_look
 
+    def stop_now() -> None:
+        if should_stop is not None and should_stop():
+            raise KeyboardInterrupt
+
     out = check_arguments(args)
     device = pick_device(args.device)
-    images = [scale_image(read_image(p), args.size) for p in args.images]
+    images = []
+    for p in args.images:
+        stop_now()
+        images.append(scale_image(read_image(p), args.size))
     names = [Path(p).name for p in args.images]
-    show = not args.quiet and sys.stderr.isatty()
-    bar = ProgressLine() if show else None
-    try:
-        look = fit_look(images, names, steps=args.steps, time_budget=args.time_budget,
-                        seed=args.seed, device=device, on_progress=bar)
-    finally:
-        if bar is not None:
-            bar.close()
+    look = fit_look(images, names, steps=args.steps, time_budget=args.time_budget,
+                    seed=args.seed, device=device, on_progress=on_progress,
+                    should_stop=should_stop)
     look.info["size"] = args.size
     data = look.to_bytes()
+    stop_now()
     final = out.absolute()
     tmp = partial_path(final)
     try:
@@ -195,10 +232,22 @@ def run(args) -> int:
     finally:
         if tmp.exists():
             tmp.unlink()
+    return FitResult(look, out, len(data), device.type)
+
+
+def run(args) -> int:
+    show = not args.quiet and sys.stderr.isatty()
+    bar = ProgressLine() if show else None
+    try:
+        result = fit_to_file(args, on_progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     if not args.quiet:
+        look = result.look
         fitted = ", ".join(f"{escape_controls(i.name)} {i.width}x{i.height} {i.psnr:.1f} dB"
                            for i in look.images)
-        print(f"wrote {escape_controls(str(out))} ({len(data) / 1024:.0f} KB): "
-              f"{look.info['steps']} steps in {look.info['seconds']:.1f} s on {device.type}; "
+        print(f"wrote {escape_controls(str(result.path))} ({result.size / 1024:.0f} KB): "
+              f"{look.info['steps']} steps in {look.info['seconds']:.1f} s on {result.device}; "
               f"PSNR {fitted}")
     return 0
