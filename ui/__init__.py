@@ -10,6 +10,9 @@
                   head (``clock``); no dearpygui.
 * ``app``         the window: wires dearpygui callbacks to the controller and the worker;
                   ``EditorApp`` is also the API tests drive the window with.
+* ``fitting``     a look fitted to images on a background thread (``FitJob``, the code of
+                  ``afx fit``) and put into the patch as one undo step; no dearpygui.
+                  ``fit_dialog`` is its window (File > Fit a look from images...).
 * ``nodes``, ``widgets``, ``palette``, ``preview_panel``, ``dialogs``, ``theme``: the
                   window's pieces, all built from the registry's node specs (a node family
                   registered later shows up with no change here).

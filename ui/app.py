@@ -22,7 +22,7 @@ import dearpygui.dearpygui as dpg
 from afx_graph import AfxError, PatchError
 from afx_graph.registry import Registry
 
-from . import dialogs, layout, widgets
+from . import dialogs, fit_dialog, layout, widgets
 from .controller import AUTOSAVE_SECONDS, EditorController
 from .nodes import EDITOR, NodeViews, parse_tag
 from .palette import SEARCH, Palette, paragraphs, search
@@ -41,7 +41,7 @@ TOAST = "afx.toast"
 ADDMENU = "afx.addmenu"
 PARAM_HANDLERS = "afx.h.param"
 MODALS = (dialogs.CONFIRM, dialogs.RECOVER, dialogs.FD_OPEN, dialogs.FD_SAVE, dialogs.FD_PARAM,
-          dialogs.FD_RENDER)
+          dialogs.FD_RENDER, fit_dialog.FD_IMAGES)
 FRAME_SECONDS = 1 / 60          # UI frame rate while the user works,
 PLAY_FRAME_SECONDS = 1 / 30     # while the preview plays on its own,
 IDLE_FRAME_SECONDS = 1 / 20     # and while nothing happens (leaves the CPU to the preview)
@@ -127,12 +127,13 @@ class EditorApp:
         self.dialogs = dialogs.FileDialogs(self)
         self.render_dialog = dialogs.RenderDialog(self)
         self.recovery_dialog = dialogs.RecoveryDialog(self)
+        self.fit_dialog = fit_dialog.FitDialog(self)
         dialogs.build_shortcuts()
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self._on_key)
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right, callback=self._on_right_click)
         self.text_inputs = {SEARCH, f"{ADDMENU}.search", f"{dialogs.RENDER}.out", "afx.set.size",
-                            "afx.set.fps", "afx.set.duration"}
+                            "afx.set.fps", "afx.set.duration"} | self.fit_dialog.text_inputs
         dpg.set_viewport_resize_callback(lambda: self._on_resize())
         dpg.set_exit_callback(lambda: self.request_quit())
         dpg.set_primary_window(MAIN, True)
@@ -164,6 +165,8 @@ class EditorApp:
                 dpg.add_separator()
                 dpg.add_menu_item(label="Render...", shortcut="Ctrl+R",
                                   callback=lambda: self.render_dialog.show())
+                dpg.add_menu_item(label="Fit a look from images...",
+                                  callback=lambda: self.fit_dialog.choose())
                 dpg.add_menu_item(label="Recover autosaves...", callback=self._offer_recovery)
                 dpg.add_menu_item(label="Save screenshot", shortcut="F12",
                                   callback=lambda: self.save_screenshot())
@@ -268,6 +271,7 @@ class EditorApp:
         self.running = False
         self.worker.stop()
         if self.built:
+            self.fit_dialog.shutdown()
             self.built = False
             dpg.destroy_context()
 
@@ -312,6 +316,7 @@ class EditorApp:
             self.views.show_messages(self.worker.errors, self.issues)
             self._inspected = object()
         self.render_dialog.update()
+        self.fit_dialog.update()
         c.maybe_autosave()
         self._update_title()
         self._inspect()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from afx_graph import load_patch
-from afx_graph.png import read_png
+from afx_graph.png import read_png, write_png
 
 PREVIEW = 64
 
@@ -358,3 +358,64 @@ def test_every_registered_type_gets_a_node(app, tmp_path):
     app.controller.close()
     app.new()
     app.step(1)
+
+
+def test_fit_a_look_from_images(demo_app, tmp_path):
+    """File > Fit a look from images...: chosen images, a fit on a thread with its progress
+    in the dialog, a field.look node reading the new file (undoable), the PSNRs in the
+    status bar; an existing look is only replaced after asking; Cancel writes nothing."""
+    dpg = items()
+    from afx_graph.ui.fit_dialog import FD_IMAGES, FIT
+    app = demo_app
+    app.save(tmp_path / "mine.yaml")
+    y, x = np.mgrid[0:32, 0:32] / 32
+    pics = []
+    for i, name in enumerate(("dawn.png", "dusk.png")):
+        img = np.stack([np.sin((3 + i) * x), np.cos(5 * y * x), 0.5 + 0 * x], -1) * 0.5 + 0.5
+        pics.append(str(tmp_path / name))
+        write_png(pics[-1], (img * 255).astype(np.uint8))
+    app.fit_dialog._chosen(FD_IMAGES, {"selections": {Path(p).name: p for p in pics}})
+    app.step(1)
+    assert dpg.is_item_shown(FIT)
+    out = tmp_path / "looks" / "dawn.safetensors"
+    assert dpg.get_value(f"{FIT}.out") == str(out)
+    assert app.fit_dialog.start(steps=60, size=32)
+    seen = []
+    end = time.monotonic() + 120
+    while app.fit_dialog.busy and time.monotonic() < end:
+        app.step(1)
+        p = app.fit_dialog.job.progress
+        if p is not None:
+            seen.append(p.step)
+        time.sleep(0.01)
+    app.step(2)
+    assert out.exists(), dpg.get_value(f"{FIT}.msg")
+    assert seen == sorted(seen)
+    nid = app.controller.selection[0]
+    assert app.controller.graph.nodes[nid].params == {"path": "looks/dawn.safetensors"}
+    assert dpg.does_item_exist(f"afx.node.{nid}")
+    status = dpg.get_value("afx.status")
+    assert "dawn.png" in status and "dusk.png" in status and "dB" in status and " s " in status
+    app.undo()
+    app.step(2)
+    assert nid not in app.controller.graph.nodes
+    # an existing look file: asked first, kept unless replaced
+    before = out.read_bytes()
+    assert not app.fit_dialog.start(str(out), steps=5)
+    assert dpg.is_item_shown(f"{FIT}.ask") and out.read_bytes() == before
+    # the progress shown while it runs; Cancel: nothing written
+    other = tmp_path / "looks" / "other.safetensors"
+    assert app.fit_dialog.start(str(other), steps=100_000)
+    while app.fit_dialog.busy and app.fit_dialog.job.progress is None:
+        app.step(1)
+    app.step(1)
+    assert dpg.get_item_configuration(f"{FIT}.bar")["overlay"].startswith("step ")
+    assert dpg.get_item_configuration(f"{FIT}.bar")["overlay"].endswith(" / 100000")
+    assert "dB" in dpg.get_value(f"{FIT}.stats") and "ETA" in dpg.get_value(f"{FIT}.stats")
+    app.fit_dialog.cancel()
+    app.fit_dialog.wait()
+    app.step(2)
+    assert "cancelled" in dpg.get_value(f"{FIT}.msg") and not other.exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["dawn.safetensors"]
+    app.fit_dialog.close()
+    assert not app.callback_errors
