@@ -21,7 +21,7 @@ from .theme import ERROR, MUTED, OK, WARNING
 FIT = "afx.fit"
 FD_IMAGES = "afx.fd.fit"
 W, H = 600, 310
-IMAGE_FILTER = "PNG, JPEG{.png,.jpg,.jpeg,.PNG,.JPG,.JPEG}"
+IMAGE_FILTER = "PNG / JPEG{.png,.jpg,.jpeg,.PNG,.JPG,.JPEG}"      # no comma in the name: it splits filters
 
 
 def clock(seconds: float) -> str:
