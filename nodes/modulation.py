@@ -326,6 +326,57 @@ class Pulse:
         return {"out": to_device(out, ctx)}
 
 
+# -- math.state -------------------------------------------------------------------------------
+
+@node("math.state", category="Modulation", rate="frame", stateful=True)
+class State:
+    """Calm / busy
+
+    The energy of the last few seconds as a state. The input (onset strength, loudness) is
+    averaged over `window` seconds; when the average rises above `busy` the state turns busy,
+    and it turns calm again only once the average falls below `calm`, so it does not flicker
+    around one threshold. `state` eases from 0 (calm) to 1 (busy) over `fade` seconds: link it
+    through math.remap into any parameter (longer trails, a stronger warp, a faster walk when
+    the music gets busy). `level` is the average itself. A render starts calm."""
+
+    value = In(SCALAR, doc="the energy to watch, e.g. features.onsets' strength or spectrum.rms")
+    window = Param(float, 3.0, min=0.05, max=60.0, doc="seconds averaged (time constant)")
+    busy = Param(float, 0.15, min=-BIG, max=BIG,
+                 doc="average above which the state turns busy (onset strength of the built-in "
+                     "synth's songs averages 0.08-0.17 over 3 s)")
+    calm = Param(float, 0.1, min=-BIG, max=BIG, doc="average below which it turns calm again")
+    fade = Param(float, 1.0, min=0.0, max=60.0, doc="seconds a change of state takes (0: a cut)")
+    state = Out(SCALAR)
+    level = Out(SCALAR)
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self._level, self._busy, self._ramp = 0.0, False, 0.0
+
+    def process(self, ctx, value, window, busy, calm, fade):
+        x = value.cpu().double().numpy()
+        dt = frame_step(ctx)
+        follow = coefficient(window.cpu().double().numpy(), dt)
+        hi, lo, fd = (p.cpu().double().numpy() for p in (busy, calm, fade))
+        level, is_busy, ramp = self._level, self._busy, self._ramp
+        state, levels = np.empty(len(x)), np.empty(len(x))
+        for i, v in enumerate(x):
+            if math.isfinite(v):
+                level += follow[i] * (v - level)
+            if not is_busy and level >= hi[i]:
+                is_busy = True
+            elif is_busy and level <= lo[i]:
+                is_busy = False
+            step = dt / fd[i] if fd[i] > 0 else 1.0
+            ramp = min(1.0, ramp + step) if is_busy else max(0.0, ramp - step)
+            state[i] = ramp * ramp * (3.0 - 2.0 * ramp)          # eased in and out
+            levels[i] = level
+        self._level, self._busy, self._ramp = level, is_busy, ramp
+        return {"state": to_device(state, ctx), "level": to_device(levels, ctx)}
+
+
 # -- math.walk --------------------------------------------------------------------------------
 
 def walk_point(seed: int, step: int, dims: int) -> np.ndarray:
@@ -394,4 +445,4 @@ class Walk:
                 "steps": to_device(cnt, ctx)}
 
 
-NODES = [Select, Remap, Combine, LFO, Envelope, Pulse, Walk]
+NODES = [Select, Remap, Combine, LFO, Envelope, Pulse, State, Walk]

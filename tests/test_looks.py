@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from afx_graph import Executor, Graph, Plan, RenderSettings, call_node, default_registry, loads
@@ -9,7 +10,7 @@ from afx_graph.context import FrameContext
 from afx_graph.nodes import palettes
 from afx_graph.nodes.cppn import CPPN
 from afx_graph.nodes.field import Coords
-from afx_graph.nodes.modulation import Walk
+from afx_graph.nodes.modulation import State, Walk
 
 
 def ctx(frames, size=(96, 54), fps=30.0):
@@ -108,6 +109,35 @@ def test_walk_steps_on_each_event_the_same_for_any_batch():
     assert np.count_nonzero(np.abs(np.diff(jump, axis=0)).sum(axis=1)) == 3   # a jump per event
     every2, s2 = walk(trig, 5, every=2, dims=3)
     assert s2[-1] == 1
+
+
+def state(value, batch, **params):
+    node = State()
+    p = {n: q.default for n, q in State.spec.params.items()}
+    p.update(params)
+    got = []
+    for s in range(0, len(value), batch):
+        out = call_node(node, ctx(np.arange(s, min(len(value), s + batch))),
+                        torch.tensor(value[s:s + batch], dtype=torch.float32), **p)
+        got.append(torch.stack([out["state"], out["level"]], 1))
+    return torch.cat(got).numpy().T
+
+
+def test_state_turns_busy_when_the_music_does_and_calm_only_well_below():
+    """30 fps: 4 s of silence, 6 s of dense onsets (0.6), then 6 s at 0.22, between the
+    thresholds (busy above 0.3, calm below 0.15, of a 1 s average): still busy; then silence."""
+    v = np.concatenate([np.zeros(120), np.full(180, 0.6), np.full(180, 0.22), np.zeros(240)])
+    st, level = state(v, 16, window=1.0, busy=0.3, calm=0.15, fade=1.0)
+    st1, level1 = state(v, 1, window=1.0, busy=0.3, calm=0.15, fade=1.0)
+    np.testing.assert_allclose(st, st1, atol=1e-6)           # the same for any batch
+    assert st[:120].max() == 0                                # calm before the music
+    turned = int(np.argmax(st > 0))
+    assert 120 < turned < 150                                 # busy once the 1 s average > 0.3
+    assert st[turned + 29] == pytest.approx(1.0) and 0 < st[turned + 10] < 1   # a 1 s fade
+    assert st[300:480].min() == pytest.approx(1.0)            # 0.22: above calm, stays busy
+    assert st[-1] == 0 and level[-1] < 0.15                   # calm again after the silence
+    cut, _ = state(v, 16, window=1.0, busy=0.3, calm=0.15, fade=0.0)
+    assert set(np.round(cut, 6)) == {0.0, 1.0}                # fade 0: a cut
 
 
 def test_demo_patch_uses_the_looks():
