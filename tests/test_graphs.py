@@ -64,6 +64,14 @@ def test_gallery_command_writes_a_contact_sheet(tmp_path):
     img = read_png(tmp_path / f"{GRAPHS[0].stem}.png")
     assert img.shape == (27, 48 * 2 + 4, 3) and img.std() > 5
     assert f"{GRAPHS[0].stem}.png" in (tmp_path / "index.md").read_text()
+    # remaking another strip keeps the first one listed (it used to rewrite the index with
+    # only the patches of that run)
+    r = run_afx("gallery", GRAPHS[1], "-o", tmp_path, "--size", "48x27", "--times", "0.5",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    index = (tmp_path / "index.md").read_text()
+    assert f"({GRAPHS[0].stem}.png)" in index and f"({GRAPHS[1].stem}.png)" in index
+    assert index.index(GRAPHS[0].stem) < index.index(GRAPHS[1].stem)
 
 
 @pytest.mark.parametrize("patch", GRAPHS, ids=[g.stem for g in GRAPHS])

@@ -93,9 +93,10 @@ def run(args) -> int:
     times = [float(t) for t in args.times.split(",")]
     patches = args.patches or sorted((ROOT / "graphs").glob("*.yaml"))
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    rows = ["# afx gallery", "", "One frame at " + ", ".join(f"{t:g} s" for t in times) +
-            " of each example patch (made by `afx gallery`; patches that read an audio file get "
-            "the built-in synth track).", ""]
+    header = ["# afx gallery", "", "One frame at " + ", ".join(f"{t:g} s" for t in times) +
+              " of each example patch (made by `afx gallery`; patches that read an audio file "
+              "get the built-in synth track).", ""]
+    sections = index_sections(args.out_dir / "index.md")   # strips made earlier stay listed
     with tempfile.TemporaryDirectory() as tmp:
         song = Path(tmp) / "song.wav"
         track = test_song(max(times) + 2)
@@ -109,8 +110,33 @@ def run(args) -> int:
             write_png(out, img)
             name = load_patch(patch).meta.get("name", patch.stem)
             desc = " ".join(str(load_patch(patch).meta.get("description", "")).split())
-            rows += [f"## {name} (`graphs/{patch.name}`)", "", desc, "", f"![{name}]({out.name})", ""]
+            sections[out.name] = [f"## {name} (`graphs/{patch.name}`)", "", desc, "",
+                                  f"![{name}]({out.name})", ""]
             print(f"wrote {out} ({out.stat().st_size // 1024} KB)")
+    rows = header + [line for key in sorted(sections) if (args.out_dir / key).exists()
+                     for line in sections[key]]
     (args.out_dir / "index.md").write_text("\n".join(rows))
     print(f"wrote {args.out_dir / 'index.md'}")
     return 0
+
+
+def index_sections(index: Path) -> dict[str, list[str]]:
+    """The sections of an earlier index.md by the strip each shows, so that remaking some
+    strips keeps the others listed."""
+    if not index.exists():
+        return {}
+    sections, current = {}, None
+    for line in index.read_text().splitlines():
+        if line.startswith("## "):
+            current = [line]
+        elif current is not None:
+            current.append(line)
+            if line.startswith("![") and line.endswith(".png)"):
+                sections[line[line.rindex("(") + 1:-1]] = current
+                current = None
+            continue
+        else:
+            continue
+    for lines in sections.values():
+        lines.append("")
+    return sections
