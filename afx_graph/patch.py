@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -296,11 +296,30 @@ def save_patch(patch: Patch, path: str | os.PathLike) -> Path:
     return path
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Write ``data`` to ``path`` through a temporary file beside it and a rename, so a
+    failure never leaves half a file. The file keeps the mode of the one it replaces; a new
+    file gets 0666 less the umask, like any file a program creates (mkstemp's 0600 made
+    every saved patch private, which defeats sharing). ``private``: 0600 (recovery files)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        keep = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        keep = None
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:   # O_EXCL: never write through a file or link someone else put there
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                         0o600 if private else 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"cannot create a temporary file beside {path}")
     try:
         with os.fdopen(fd, "wb") as f:
+            if keep is not None and not private:
+                os.fchmod(f.fileno(), keep)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

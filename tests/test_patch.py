@@ -1,3 +1,5 @@
+import os
+import stat
 import time
 
 import pytest
@@ -142,3 +144,25 @@ def test_save_is_atomic_and_keeps_old_file_on_failure(tmp_path, registry, monkey
         save_patch(g.to_patch(), target)
     assert target.read_text() == "old contents"
     assert list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o664, 0o600])
+def test_save_keeps_the_mode_of_the_file_it_replaces(tmp_path, registry, mode):
+    target = tmp_path / "p.yaml"
+    target.write_text("old contents")
+    target.chmod(mode)
+    save_patch(Graph.from_patch(loads(PATCH), registry).to_patch(), target)
+    assert stat.S_IMODE(target.stat().st_mode) == mode and "nodes" in target.read_text()
+
+
+def test_a_new_patch_file_is_readable_by_others_as_the_umask_allows(tmp_path, registry):
+    old = os.umask(0o022)
+    try:
+        save_patch(Graph.from_patch(loads(PATCH), registry).to_patch(), tmp_path / "new.yaml")
+        os.umask(0o027)
+        save_patch(Graph.from_patch(loads(PATCH), registry).to_patch(), tmp_path / "new2.yaml")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.yaml").stat().st_mode) == 0o644   # was 0600 (mkstemp)
+    assert stat.S_IMODE((tmp_path / "new2.yaml").stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.yaml", "new2.yaml"]

@@ -522,7 +522,7 @@ class EditorController:
                   "time": time.time()}
         text = RECOVERY_HEADER + json.dumps(header) + "\n" + self.dumps()
         f = self.recovery_file
-        write_atomic(f, text.encode("utf-8"))
+        write_atomic(f, text.encode("utf-8"), private=True)   # unsaved work stays private
         return f
 
     def maybe_autosave(self) -> Path | None:
