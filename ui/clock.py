@@ -157,14 +157,27 @@ class AudioOut:
 
 
 def sound_output():
-    """The ``sounddevice`` module if it is installed and there is an output device, else
-    None (the preview then runs silently on the wall clock)."""
+    """The ``sounddevice`` module if there is an output device, else None (the preview then
+    runs silently on the wall clock; :func:`sound_problem` says why)."""
+    return find_sound_output()[0]
+
+
+def sound_problem() -> str:
+    """Why the preview is silent, in words for the preview panel ('' when it plays)."""
+    return find_sound_output()[1]
+
+
+def find_sound_output():
+    """(the ``sounddevice`` module or None, why not)."""
     try:
         import sounddevice as sd
-    except Exception:        # not installed, or PortAudio missing: OSError
-        return None
+    except ImportError:
+        return None, "no sound: the sounddevice package is not installed (pip install sounddevice)"
+    except OSError:          # the package is there, the PortAudio library is not
+        return None, ("no sound: the PortAudio library is missing (Debian/Ubuntu: "
+                      "apt-get install libportaudio2)")
     try:
         sd.query_devices(kind="output")
     except Exception:
-        return None
-    return sd
+        return None, "no sound: this machine has no audio output device"
+    return sd, ""

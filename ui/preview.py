@@ -34,7 +34,7 @@ from afx_graph import (AUDIO, COORDS, IMAGE, SCALAR, VECTOR, AfxError, Audio, Ex
 from afx_graph.executor import Run
 from afx_graph.render import audio_sources
 
-from .clock import AudioOut, PreviewClock, sound_output
+from .clock import AudioOut, PreviewClock, find_sound_output
 
 SIZES = (128, 256, 384, 512)
 ASPECTS = ("patch", "square")
@@ -94,7 +94,7 @@ class PreviewWorker:
             raise ValueError(f"aspect must be one of {ASPECTS}")
         self.device = device
         self.clock = clock or PreviewClock()
-        self._sd = sound_output() if audio else None
+        self._sd, self.sound_note = find_sound_output() if audio else (None, "sound off")
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._req = _Request(size=size, aspect=aspect)

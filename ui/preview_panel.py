@@ -12,7 +12,7 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 
 from .preview import ASPECTS, SIZES, PreviewFrame, PreviewWorker
-from .theme import ERROR, MUTED, OK
+from .theme import ERROR, MUTED, OK, WARNING
 
 TEX = "afx.preview.tex"
 IMAGE = "afx.preview.image"
@@ -29,6 +29,7 @@ FPS = "afx.preview.fps"
 TARGET = "afx.preview.target"
 VALUE = "afx.preview.value"
 STATUS = "afx.preview.status"
+SOUND = "afx.preview.sound"
 TEX_SIDE = 512           # the texture holds the largest preview; smaller ones use a corner
 HEAT_FROM = 6            # timelines with more columns than this draw as a heat map
 HEAT_MAX = (1024, 128)   # at most this many time steps x columns in its texture
@@ -90,6 +91,10 @@ class PreviewPanel:
                 dpg.add_text("0:00.00 / 0:00.00", tag=f"{TIME}.text")
             dpg.add_slider_float(tag=TIME, width=-1, min_value=0.0, max_value=10.0, format="%.2f s",
                                  callback=lambda s, a: self.worker.seek(a))
+            # why the preview is silent, where the user looks when they hear nothing
+            note = self.worker.sound_note
+            dpg.add_text(note + ("; the preview runs on the wall clock" if note else ""),
+                         tag=SOUND, wrap=w, color=WARNING, show=bool(note))
             with dpg.group(horizontal=True):
                 dpg.add_text("size")
                 sizes = sorted(set(SIZES) | {self.worker.size})
