@@ -28,6 +28,7 @@ from .nodes import EDITOR, NodeViews, parse_tag
 from .palette import SEARCH, Palette, paragraphs, search
 from .preview import DEFAULT_SIZE, PreviewWorker
 from .preview_panel import PreviewPanel
+from .selection import to_delete
 from .theme import ERROR, MUTED, OK, TEXT, WARNING, Themes
 
 PALETTE_W = 200
@@ -594,12 +595,14 @@ class EditorApp:
         self.worker.set_target(ids[0] if len(ids) == 1 else None)
 
     def delete_selected(self) -> int:
-        nodes = list(self.controller.selection)
+        """Delete: the selected nodes with their own links, or the selected links when no
+        node is selected (a box select also selects links it crosses: see selection.py)."""
         links = []
         for item in dpg.get_selected_links(EDITOR):
             t = parse_tag(item)
             if t and t[0] == "link":
                 links.append((t[1], t[2]))
+        nodes, links = to_delete(self.controller.selection, links)
         n = self.controller.delete(nodes, links)
         if n:
             dpg.clear_selected_nodes(EDITOR)

@@ -419,3 +419,75 @@ def test_fit_a_look_from_images(demo_app, tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == ["dawn.safetensors"]
     app.fit_dialog.close()
     assert not app.callback_errors
+
+
+# -- issue 12 --------------------------------------------------------------------------------
+class BoxSelection:
+    """What a box drag leaves in the node editor: nodes and links selected. Dear PyGui has no
+    call to select from code, so its two getters answer with these (as long as the items
+    exist) until the editor clears its selection."""
+
+    def __init__(self, monkeypatch, nodes=(), links=()):
+        from afx_graph.ui.nodes import link_tag, node_tag
+        dpg = items()
+        self.nodes = [node_tag(n) for n in nodes]
+        self.links = [link_tag(*l) for l in links]
+        clear_nodes, clear_links = dpg.clear_selected_nodes, dpg.clear_selected_links
+
+        def selected(tags):
+            return [dpg.get_alias_id(t) for t in tags if dpg.does_item_exist(t)]
+
+        monkeypatch.setattr(dpg, "get_selected_nodes", lambda editor: selected(self.nodes))
+        monkeypatch.setattr(dpg, "get_selected_links", lambda editor: selected(self.links))
+        monkeypatch.setattr(dpg, "clear_selected_nodes",
+                            lambda editor: (self.nodes.clear(), clear_nodes(editor)))
+        monkeypatch.setattr(dpg, "clear_selected_links",
+                            lambda editor: (self.links.clear(), clear_links(editor)))
+
+
+def key(app, k, ctrl=False, shift=False):
+    """A key press through the key handler (with modifiers: as it passes them on)."""
+    if ctrl or shift:
+        app.press(k, ctrl=ctrl, shift=shift)
+    else:
+        app._on_key(None, k)
+    app.step(2)
+
+
+def wiring(app) -> set[str]:
+    return {str(l) for l in app.controller.graph.links()}
+
+
+def test_box_select_then_delete_keeps_the_links_it_crossed(demo_app, monkeypatch):
+    import yaml
+    dpg, app = items(), demo_app
+    before, text = wiring(app), app.controller.dumps()
+    crossed = [("video", "audio"), ("field", "coords"), ("field", "latent"), ("field", "palette_shift")]
+    BoxSelection(monkeypatch, nodes=["spectrum", "beats"], links=crossed + [("field", "features")])
+    app.step(1)                                   # the editor reads the selection
+    assert app.controller.selection == ["spectrum", "beats"]
+    key(app, dpg.mvKey_Delete)
+    g = app.controller.graph
+    assert "spectrum" not in g.nodes and "beats" not in g.nodes
+    own = {l for l in before if l.startswith(("spectrum.", "beats.")) or "-> spectrum." in l
+           or "-> beats." in l}
+    assert wiring(app) == before - own            # only their own links went
+    for dst, port in crossed + [("video", "image")]:
+        assert g.link_into(dst, port) is not None and dpg.does_item_exist(f"afx.link.{dst}.{port}")
+    assert g.link_into("video", "audio").src == "music"     # the output chain is whole
+    assert "deleted 2 items" in dpg.get_value("afx.status")
+    key(app, dpg.mvKey_Z, ctrl=True)             # one step brings it all back
+    assert wiring(app) == before and not app.controller.can_undo
+    assert yaml.safe_load(app.controller.dumps()) == yaml.safe_load(text)    # (node order aside)
+    assert dpg.does_item_exist("afx.node.spectrum") and dpg.does_item_exist("afx.link.field.features")
+
+
+def test_a_lone_selected_link_is_deleted(demo_app, monkeypatch):
+    dpg, app = items(), demo_app
+    before = wiring(app)
+    BoxSelection(monkeypatch, links=[("video", "audio")])
+    key(app, dpg.mvKey_Delete)
+    assert wiring(app) == before - {"music.audio -> video.audio"} and len(wiring(app)) == len(before) - 1
+    assert not dpg.does_item_exist("afx.link.video.audio")
+    key(app, dpg.mvKey_Z, ctrl=True)
+    assert wiring(app) == before
