@@ -19,10 +19,10 @@ from pathlib import Path
 
 import dearpygui.dearpygui as dpg
 
-from afx_graph import AfxError, PatchError
+from afx_graph import AfxError
 from afx_graph.registry import Registry
 
-from . import dialogs, fit_dialog, layout, widgets
+from . import dialogs, error_dialog, fit_dialog, layout, widgets
 from .controller import AUTOSAVE_SECONDS, EditorController
 from .nodes import EDITOR, NodeViews, parse_tag
 from .palette import SEARCH, Palette, paragraphs, search
@@ -42,7 +42,7 @@ TOAST = "afx.toast"
 ADDMENU = "afx.addmenu"
 PARAM_HANDLERS = "afx.h.param"
 MODALS = (dialogs.CONFIRM, dialogs.RECOVER, dialogs.FD_OPEN, dialogs.FD_SAVE, dialogs.FD_PARAM,
-          dialogs.FD_RENDER, fit_dialog.FD_IMAGES)
+          dialogs.FD_RENDER, fit_dialog.FD_IMAGES, error_dialog.OPEN_ERROR)
 FRAME_SECONDS = 1 / 60          # UI frame rate while the user works,
 PLAY_FRAME_SECONDS = 1 / 30     # while the preview plays on its own,
 IDLE_FRAME_SECONDS = 1 / 20     # and while nothing happens (leaves the CPU to the preview)
@@ -129,6 +129,7 @@ class EditorApp:
         self.render_dialog = dialogs.RenderDialog(self)
         self.recovery_dialog = dialogs.RecoveryDialog(self)
         self.fit_dialog = fit_dialog.FitDialog(self)
+        self.open_error = error_dialog.OpenErrorDialog(self)
         dialogs.build_shortcuts()
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self._on_key)
@@ -143,12 +144,7 @@ class EditorApp:
         self.built = True
         self.worker.start()
         if self.initial_path is not None:
-            if self.initial_path.exists():
-                self.open(self.initial_path)
-            else:
-                self.controller.new()
-                self.controller.graph.path = self.initial_path.expanduser().resolve()
-                self.status(f"new patch: Save writes {self.initial_path}", "info")
+            self.open_at_start(self.initial_path)
         if self.offer_recovery:
             self.recovery_dialog.offer()
         self._autoplay = self.autoplay
@@ -318,6 +314,7 @@ class EditorApp:
             self._inspected = object()
         self.render_dialog.update()
         self.fit_dialog.update()
+        self.open_error.update()
         c.maybe_autosave()
         self._update_title()
         self._inspect()
@@ -437,14 +434,14 @@ class EditorApp:
             self._inspected = object()
 
     # -- status ------------------------------------------------------------------------------
-    def status(self, text: str, level: str = "info") -> None:
+    def status(self, text: str, level: str = "info", *, toast: bool = True) -> None:
         self._status_text = text
         color = {"error": ERROR, "ok": OK, "warning": WARNING}.get(level, TEXT)
         if not self.built:
             return
         dpg.set_value(STATUS, text)
         dpg.configure_item(STATUS, color=color)
-        if level == "error":
+        if level == "error" and toast:
             self.toast(text)
 
     @property
@@ -672,12 +669,24 @@ class EditorApp:
         self.controller.new()
         self.status("new patch", "info")
 
+    def open_at_start(self, path: Path) -> None:
+        """``afx edit PATH``: open it; a path with no file yet is a new patch that Save writes
+        there. A file that cannot be opened leaves the new, empty patch, untitled (Save must
+        not replace the user's broken file with an empty patch), and the dialog says why."""
+        if path.exists():
+            self.open(path)
+        else:
+            self.controller.new()
+            self.controller.graph.path = path.expanduser().resolve()
+            self.status(f"new patch: Save writes {path}", "info")
+
     def open(self, path) -> bool:
         """Open a patch now (unsaved changes are dropped: :meth:`request_open` asks first)."""
         try:
             issues = self.controller.open(path)
-        except PatchError as e:
-            self.status(f"cannot open: {e.lines[0]}", "error")
+        except AfxError as e:       # nothing changed: the dialog says where the file is wrong
+            self.status(f"cannot open: {e.lines[0]}", "error", toast=False)
+            self.open_error.show(path, e)
             return False
         n = len(self.controller.graph.nodes)
         if issues:
@@ -733,6 +742,10 @@ class EditorApp:
         """A key press (what the key handler does; tests call it directly)."""
         if key == dpg.mvKey_F12:
             self.save_screenshot()
+            return
+        if self.open_error.showing and key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter,
+                                               dpg.mvKey_Escape):
+            self.open_error.close()
             return
         if any(dpg.is_item_shown(t) for t in MODALS):
             return                      # keys belong to the dialog

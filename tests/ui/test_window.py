@@ -491,3 +491,64 @@ def test_a_lone_selected_link_is_deleted(demo_app, monkeypatch):
     assert not dpg.does_item_exist("afx.link.video.audio")
     key(app, dpg.mvKey_Z, ctrl=True)
     assert wiring(app) == before
+
+
+BROKEN = (b"afx: 1\nnodes:\n  music:\n    type: audio.synth\n    params: {tempo: 120\n"
+          b"  video:\n    type: output.video\n")          # the mapping is never closed: line 6
+
+
+def test_a_broken_file_keeps_the_open_patch_and_says_where(demo_app, demo, tmp_path):
+    dpg, app = items(), demo_app
+    c = app.controller
+    broken = tmp_path / "broken.yaml"
+    broken.write_bytes(BROKEN)
+    c.set_param("music", "seed", 11)
+    label = c.undo_label
+    app.request_open(broken)                     # asks about the unsaved change first
+    app.step(1)
+    app.confirm_dialog.answer("discard")
+    app.step(2)
+    assert app.open_error.showing and dpg.is_item_shown("afx.openerror")
+    text = app.open_error.text()
+    assert str(broken) in text and "\n6\n" in text and "line 6, column" in text
+    assert "demo.yaml stays open as it was" in text
+    assert c.path == demo.resolve() and c.dirty and c.undo_label == label
+    assert c.param_value("music", "seed") == 11
+    assert dpg.get_viewport_title().startswith("demo.yaml * - afx")
+    assert "cannot open" in dpg.get_value("afx.status")
+    key(app, dpg.mvKey_Delete)                   # keys belong to the dialog
+    assert "music" in c.graph.nodes
+    shot = read_png(app.screenshot(tmp_path / "broken.png")).astype(int)
+    x0, y0 = (int(v) for v in dpg.get_item_pos("afx.openerror"))
+    w, h = dpg.get_item_rect_size("afx.openerror")
+    box = shot[y0:y0 + h, x0:x0 + w].reshape(-1, 3)
+    red = (box[:, 0] > 180) & (box[:, 1] < 120) & (box[:, 2] < 120)
+    assert red.sum() > 50                         # the message, in the error colour
+    key(app, dpg.mvKey_Return)                   # Enter closes it
+    assert not app.open_error.showing
+    garbage = tmp_path / "garbage.yaml"
+    garbage.write_bytes(b"\x00\xff\xfe\x89PNG")
+    for bad, words in ((tmp_path / "missing.yaml", "no such file"), (tmp_path, "folder"),
+                       (garbage, "not a text file")):
+        assert not app.open(bad) and app.open_error.showing
+        assert str(bad) in app.open_error.text() and words in app.open_error.text()
+        assert c.dirty and c.path == demo.resolve()
+        app.open_error.close()
+    assert c.param_value("music", "seed") == 11 and c.undo() and not c.dirty
+
+
+def test_afx_edit_of_a_broken_file_starts_empty_and_says_why(app, tmp_path):
+    """`afx edit broken.yaml` (build() opens its path with open_at_start)."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_bytes(BROKEN)
+    app.controller.close()
+    app.new()
+    app.open_at_start(broken)
+    app.step(2)
+    c = app.controller
+    assert items().is_item_shown("afx.openerror")
+    assert c.path is None and not c.graph.nodes and not c.dirty      # Save cannot overwrite it
+    text = app.open_error.text()
+    assert str(broken) in text and "\n6\n" in text and "new, empty patch" in text
+    app.open_error.close()
+    assert broken.read_bytes() == BROKEN
