@@ -306,7 +306,7 @@ class EditorApp:
         self._last_typed = next((t for t in (SEARCH, f"{ADDMENU}.search") if dpg.is_item_active(t)),
                                 None)
         self.worker.follow(c.graph)
-        self.panel.update()
+        self.panel.update(c.graph.nodes)
         if self.worker.errors_serial != self._errors_seen or self._issues_changed:
             self._errors_seen = self.worker.errors_serial
             self._issues_changed = False

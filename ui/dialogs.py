@@ -31,7 +31,9 @@ Delete  remove selected nodes and links
 Space   play / pause the preview
 Drag from an output pin to an input pin to link; Ctrl+click a link and drag to remove it.
 Right-click the editor: add a node under the mouse.   Right-click a param: back to default.
-Middle mouse drag: pan the editor."""
+Middle mouse drag, or the wheel (Shift+wheel: sideways): pan the editor.
+Ctrl+wheel  zoom about the mouse    + / -  zoom          Home / F  fit the patch to the view
+F2  show / hide the palette          F3  show / hide the preview and inspector"""
 
 
 def center(tag: str, w: int, h: int) -> None:
@@ -168,6 +170,7 @@ class RenderDialog:
         self.progress = None          # (done, total, fps)
         self.result: str | None = None
         self.error: str | None = None
+        self.stopped: str | None = None   # Stop was pressed (not a failure)
         self.outputs: list[Path] = []
         with dpg.window(tag=RENDER, label="Render", show=False, width=520, height=210, no_collapse=True):
             dpg.add_text("Renders the whole patch at its own size with the music, like `afx run`.",
@@ -217,6 +220,7 @@ class RenderDialog:
         graph.path = self.app.controller.graph.path
         opts = RunOptions(output=out or None, force=force)
         self.cancel, self.progress, self.result, self.error = False, (0, 1, 0.0), None, None
+        self.stopped = None
         dpg.configure_item(f"{RENDER}.go", enabled=False)
         dpg.configure_item(f"{RENDER}.stop", enabled=True)
         dpg.set_value(f"{RENDER}.msg", "preparing...")
@@ -229,8 +233,8 @@ class RenderDialog:
                 self.outputs = outputs
                 self.result = (f"wrote {', '.join(str(p) for p in outputs)}: {stats.frames} frames "
                                f"in {stats.elapsed:.1f} s ({stats.fps:.1f} fps)")
-            except KeyboardInterrupt:
-                self.error = "stopped; nothing was written"
+            except KeyboardInterrupt:       # Stop: what the user asked for, not a failure
+                self.stopped = "render stopped; nothing was written"
             except AfxError as e:
                 self.error = "\n".join(e.lines)
             except NodeCrash as e:
@@ -266,7 +270,11 @@ class RenderDialog:
             return
         dpg.configure_item(f"{RENDER}.go", enabled=True)
         dpg.configure_item(f"{RENDER}.stop", enabled=False)
-        if self.error:
+        if self.stopped:
+            dpg.set_value(f"{RENDER}.msg", self.stopped)
+            dpg.configure_item(f"{RENDER}.msg", color=MUTED)
+            self.app.status(self.stopped, "info")
+        elif self.error:
             dpg.set_value(f"{RENDER}.msg", self.error)
             dpg.configure_item(f"{RENDER}.msg", color=ERROR)
             self.app.status(f"render failed: {self.error.splitlines()[0]}", "error")

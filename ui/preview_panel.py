@@ -123,7 +123,9 @@ class PreviewPanel:
             self.worker.play()
 
     # -- each UI frame ---------------------------------------------------------------------
-    def update(self) -> None:
+    def update(self, nodes=None) -> None:
+        """``nodes``: the ids in the graph now; a picture of a node no longer among them
+        (deleted, or its addition undone) is greyed and the header stops naming it."""
         w = self.worker
         f = w.latest()
         playing = w.clock.playing
@@ -142,15 +144,20 @@ class PreviewPanel:
         failing = w.state == "failed"
         dpg.set_value(STATUS, w.status)
         dpg.configure_item(STATUS, color=ERROR if failing else MUTED)
-        if failing != self.dimmed:         # the last good picture stays, greyed
-            self.dimmed = failing
-            dpg.configure_item(IMAGE, tint_color=(110, 110, 110, 255) if failing else (255, 255, 255, 255))
-        if f is None or f.serial == self.seen:
+        fresh = f is not None and f.serial != self.seen
+        if fresh:
+            self.seen = f.serial
+            self.last = f
+        gone = nodes is not None and self.last is not None and self.last.node not in nodes
+        if (failing or gone) != self.dimmed:     # the last good picture stays, greyed
+            self.dimmed = failing or gone
+            dpg.configure_item(IMAGE, tint_color=(110, 110, 110, 255) if self.dimmed else (255, 255, 255, 255))
+        header = "" if gone or self.last is None else f"{self.last.node}.{self.last.port}"
+        if header != dpg.get_value(TARGET):
+            dpg.set_value(TARGET, header)
+            dpg.configure_item(TARGET, color=OK)
+        if not fresh:
             return
-        self.seen = f.serial
-        self.last = f
-        dpg.set_value(TARGET, f"{f.node}.{f.port}")
-        dpg.configure_item(TARGET, color=OK)
         if f.kind == "image":
             self._show_image(f)
         else:

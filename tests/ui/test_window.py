@@ -552,3 +552,33 @@ def test_afx_edit_of_a_broken_file_starts_empty_and_says_why(app, tmp_path):
     assert str(broken) in text and "\n6\n" in text and "new, empty patch" in text
     app.open_error.close()
     assert broken.read_bytes() == BROKEN
+
+
+def test_the_preview_header_forgets_a_deleted_node(app):
+    """The previewed node deleted and nothing else to show: the header named it still."""
+    dpg = items()
+    app.new()
+    nid = app.add_from_palette("field.coords")
+    app.select([nid])
+    assert app.wait_preview(lambda f: f.node == nid, timeout=60) is not None
+    app.step(1)
+    assert dpg.get_value("afx.preview.target").startswith(f"{nid}.")
+    key(app, dpg.mvKey_Delete)
+    app.wait_preview(lambda f: False, timeout=0.3)       # the worker finds nothing to show
+    assert app.worker.latest() is None and dpg.get_value("afx.preview.target") == ""
+    key(app, dpg.mvKey_Z, ctrl=True)
+    assert nid in app.controller.graph.nodes
+
+
+def test_stopping_a_render_is_not_a_failure(demo_app, tmp_path):
+    dpg, app = items(), demo_app
+    app.controller.set_settings(size=[64, 36], duration=5.0)
+    out = tmp_path / "stopped.mp4"
+    assert app.start_render(str(out))
+    app.render_dialog.stop()
+    app.render_dialog.wait()
+    app.step(2)
+    assert dpg.get_value("afx.status") == "render stopped; nothing was written"
+    assert "failed" not in dpg.get_value("afx.render.msg") and not out.exists()
+    dpg.configure_item("afx.render", show=False)
+    app.undo()
