@@ -22,10 +22,12 @@ import dearpygui.dearpygui as dpg
 from afx_graph import AfxError
 from afx_graph.registry import Registry
 
-from . import dialogs, error_dialog, fit_dialog, layout, widgets
+from . import dialogs, error_dialog, fit_dialog, layout, screen, view, widgets
+from .canvas import CANVAS, Canvas
 from .controller import AUTOSAVE_SECONDS, EditorController
 from .nodes import EDITOR, NodeViews, parse_tag
 from .palette import SEARCH, Palette, paragraphs, search
+from .panels import Panels
 from .preview import DEFAULT_SIZE, PreviewWorker
 from .preview_panel import PreviewPanel
 from .selection import to_delete
@@ -53,14 +55,15 @@ class EditorApp:
     def __init__(self, path: str | Path | None = None, *, registry: Registry | None = None,
                  recovery: str | Path | None = None, preview_size: int = DEFAULT_SIZE,
                  aspect: str = "patch", device: str = "auto", audio: bool = True,
-                 width: int = 1680, height: int = 960, autosave_seconds: float = AUTOSAVE_SECONDS,
+                 width: int | None = None, height: int | None = None,
+                 autosave_seconds: float = AUTOSAVE_SECONDS,
                  offer_recovery: bool = True, play: bool = False, title: str = "afx"):
         self.controller = EditorController(registry, recovery=recovery,
                                            autosave_seconds=autosave_seconds)
         self.registry = self.controller.registry
         self.worker = PreviewWorker(size=preview_size, aspect=aspect, device=device, audio=audio)
         self.initial_path = Path(path) if path else None
-        self.size = (width, height)
+        self.size = (width, height)       # None: sized to the screen (see build)
         self.offer_recovery = offer_recovery
         self.autoplay = play
         self.app_title = title
@@ -86,7 +89,8 @@ class EditorApp:
         _leave_a_core_to_the_ui()
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
-        w, h = self.size
+        fit = view.window_size(screen.screen_size())
+        w, h = self.size[0] or fit[0], self.size[1] or fit[1]
         dpg.create_viewport(title=self.app_title, width=w, height=h, disable_close=True,
                             x_pos=0, y_pos=0)
         self.themes = Themes()
@@ -96,16 +100,21 @@ class EditorApp:
             dpg.add_item_clicked_handler(button=dpg.mvMouseButton_Right, callback=self._on_param_reset)
         self.views = NodeViews(self.themes, on_param=self._on_param, on_browse=self._on_browse,
                                param_handlers=PARAM_HANDLERS)
+        self.canvas = Canvas(self.views, self.themes)     # zoom, pan, fit
+        self.panels = Panels(PREVIEW_W)
         self.palette = Palette(self.registry, self.add_from_palette)
         self.panel = PreviewPanel(self.worker, PREVIEW_W - 12)
         with dpg.window(tag=MAIN, no_scrollbar=True):
             self._menu()
             with dpg.group(horizontal=True):
-                with dpg.child_window(tag="afx.left", width=PALETTE_W, height=-STATUS_H):
+                with dpg.child_window(tag="afx.left", width=PALETTE_W, height=-STATUS_H,
+                                      resizable_x=True):
                     self.palette.build("afx.left")
-                dpg.add_node_editor(tag=EDITOR, callback=self._on_link, delink_callback=self._on_delink,
-                                    width=self._editor_width(w), height=-STATUS_H, minimap=True,
-                                    minimap_location=dpg.mvNodeMiniMap_Location_BottomRight)
+                with dpg.group(tag=CANVAS):
+                    dpg.add_node_editor(tag=EDITOR, callback=self._on_link,
+                                        delink_callback=self._on_delink,
+                                        width=self._editor_width(w), height=-STATUS_H, minimap=True,
+                                        minimap_location=dpg.mvNodeMiniMap_Location_BottomRight)
                 with dpg.child_window(tag="afx.right", width=PREVIEW_W, height=-STATUS_H):
                     self.panel.build("afx.right")
                     dpg.add_separator()
@@ -131,6 +140,7 @@ class EditorApp:
         self.fit_dialog = fit_dialog.FitDialog(self)
         self.open_error = error_dialog.OpenErrorDialog(self)
         dialogs.build_shortcuts()
+        self.canvas.build()
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self._on_key)
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right, callback=self._on_right_click)
@@ -181,6 +191,10 @@ class EditorApp:
                 dpg.add_menu_item(label="Delete", shortcut="Del", callback=lambda: self.delete_selected())
                 dpg.add_separator()
                 dpg.add_menu_item(label="Tidy layout", callback=lambda: self.tidy())
+            with dpg.menu(label="View"):
+                self.canvas.menu()
+                dpg.add_separator()
+                self.panels.menu()
             with dpg.menu(label="Preview"):
                 dpg.add_menu_item(label="Play / Pause", shortcut="Space",
                                   callback=lambda: self.panel.toggle())
@@ -190,7 +204,7 @@ class EditorApp:
                                   callback=lambda: dpg.configure_item(dialogs.SHORTCUTS, show=True))
 
     def _editor_width(self, viewport_w: int) -> int:
-        return max(300, viewport_w - PALETTE_W - PREVIEW_W - 40)
+        return self.panels.editor_width()       # what the panels leave (they can be hidden)
 
     def _on_resize(self) -> None:
         dpg.configure_item(EDITOR, width=self._editor_width(dpg.get_viewport_client_width()))
@@ -295,6 +309,7 @@ class EditorApp:
             moved = self.views.moved()
             if moved:
                 c.move_nodes(moved)
+        self.canvas.update(dragging)       # a patch just opened is fitted to the view
         if self._layout_in > 0:
             self._layout_in -= 1
             if self._layout_in == 0:
@@ -667,6 +682,7 @@ class EditorApp:
 
     def new(self) -> None:
         self.controller.new()
+        self.canvas.fit_soon()
         self.status("new patch", "info")
 
     def open_at_start(self, path: Path) -> None:
@@ -688,6 +704,7 @@ class EditorApp:
             self.status(f"cannot open: {e.lines[0]}", "error", toast=False)
             self.open_error.show(path, e)
             return False
+        self.canvas.fit_soon()
         n = len(self.controller.graph.nodes)
         if issues:
             self.status(f"opened {Path(path).name} ({n} nodes) with {len(issues)} problem"
@@ -698,6 +715,7 @@ class EditorApp:
 
     def restore(self, rec) -> None:
         self.controller.restore_recovery(rec)
+        self.canvas.fit_soon()
         self.status(f"restored unsaved work on {rec.name}; Save to keep it", "warning")
 
     def _offer_recovery(self) -> None:
@@ -772,6 +790,8 @@ class EditorApp:
             return
         if typing:
             return
+        if self.canvas.press(key) or self.panels.press(key):
+            return
         if key == dpg.mvKey_Delete:
             self.delete_selected()
         elif key == dpg.mvKey_Spacebar:
@@ -827,14 +847,9 @@ class EditorApp:
         return self.add_from_palette(type_id, at)
 
     def _mouse_grid(self) -> tuple[int, int]:
-        """The mouse position in the node editor's own coordinates (they pan)."""
-        mx, my = dpg.get_mouse_pos(local=False)
-        for v in self.views.views.values():
-            if dpg.is_item_visible(v.tag):
-                sx, sy = dpg.get_item_rect_min(v.tag)
-                px, py = dpg.get_item_pos(v.tag)
-                return int(mx - (sx - px)), int(my - (sy - py))
-        return int(mx - PALETTE_W - 24), int(my - 40)
+        """The patch position under the mouse (through the view's zoom and pan)."""
+        x, y = self.canvas.screen_to_patch(dpg.get_mouse_pos(local=False))
+        return int(round(x)), int(round(y))
 
     # -- looking at it -----------------------------------------------------------------------
     def screenshot(self, path: str | Path, frames: int = 30) -> Path:

@@ -4,6 +4,11 @@ Nothing here holds graph data of its own: :meth:`NodeViews.sync` reads the contr
 and adds, removes or updates dearpygui items until they show it (nodes, links, param values,
 which params are driven by a link, positions). Item tags encode what they stand for
 (``afx.in.<node>.<port>``...), so a callback can always be mapped back to the graph.
+
+Positions go through :attr:`NodeViews.view` (zoom and pan, see view.py): a node sits at
+``view.to_grid(its ui: pos)``, and only a node the user drags gets a new patch position.
+At a zoom other than 1 the sizes, indents and wrap widths given to the items are scaled
+(the font and spacing are scaled by the canvas, see canvas.py).
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import dearpygui.dearpygui as dpg
 from afx_graph import Graph
 
 from . import widgets
+from .view import View
 from .theme import ERROR, MUTED, WARNING, Themes
 
 EDITOR = "afx.editor"
@@ -69,7 +75,9 @@ class NodeView:
     tag: str
     widgets: dict[str, widgets.ParamWidget] = field(default_factory=dict)
     linked: dict[str, str | None] = field(default_factory=dict)
-    pos: list | None = None         # the position last put on / read from the item
+    pos: list | None = None         # the grid position last put on / read from the item
+    ppos: tuple | None = None       # the patch position it stands for (None: the patch has none)
+    scaled: list = field(default_factory=list)    # (item, "width" | "indent" | "wrap", base)
     message: tuple | None = None    # (text, severity) shown in the node
 
 
@@ -82,6 +90,10 @@ class NodeViews:
         self.views: dict[str, NodeView] = {}
         self.links: dict[tuple[str, str], tuple] = {}     # (dst, port) -> (src, src_port)
         self.text_inputs: set[str] = set()
+        self.view = View()
+        self.drawn_zoom = 1.0               # the zoom of the sizes the items report now
+        self.tooltip_font = None            # tooltips keep the normal font at any zoom
+        self.tooltip_theme = None
 
     # -- everything at once -----------------------------------------------------------------
     def clear(self) -> None:
@@ -110,28 +122,77 @@ class NodeViews:
         for nid, view in self.views.items():
             self._refresh(graph, view, active)
             if positions:
-                pos = graph.nodes[nid].ui.get("pos")
-                if pos is not None and list(pos) != view.pos:
-                    dpg.set_item_pos(view.tag, [int(pos[0]), int(pos[1])])
-                    view.pos = [int(pos[0]), int(pos[1])]
+                self._place(view, _patch_pos(graph.nodes[nid].ui.get("pos")))
+
+    def _place(self, view: NodeView, ppos) -> None:
+        view.ppos = ppos if ppos is not None else view.ppos
+        if view.ppos is None:
+            return
+        g = [int(round(v)) for v in self.view.to_grid(view.ppos)]
+        if g != view.pos:
+            dpg.set_item_pos(view.tag, g)
+            view.pos = g
+
+    def set_view(self, view: View) -> None:
+        """Show the patch through ``view``: nodes move (and are scaled) on the screen, the
+        patch's positions stay as they are."""
+        rescale = view.zoom != self.view.zoom
+        self.view = view
+        for v in self.views.values():
+            if rescale:
+                self._scale(v)
+            self._place(v, None)
 
     def moved(self) -> dict[str, list]:
-        """Nodes the user has dragged since their position was last known."""
+        """Nodes the user has dragged since their position was last known, with their new
+        patch positions."""
         out = {}
         for nid, view in self.views.items():
-            p = [int(v) for v in dpg.get_item_pos(view.tag)]
-            if p != view.pos:
+            g = [int(v) for v in dpg.get_item_pos(view.tag)]
+            if g != view.pos:
+                view.pos = g
+                p = [int(round(v)) for v in self.view.to_patch(g)]
+                view.ppos = tuple(p)
                 out[nid] = p
-                view.pos = p
         return out
 
     def sizes(self) -> dict[str, tuple[float, float]]:
+        """The nodes' drawn sizes in patch units (the screen size at zoom 1). Until the
+        next frame is drawn after a zoom, items report their sizes at the zoom before."""
         out = {}
+        z = self.drawn_zoom
         for nid, view in self.views.items():
             w, h = dpg.get_item_rect_size(view.tag)
             if w > 0 and h > 0:
-                out[nid] = (float(w), float(h))
+                out[nid] = (float(w) / z, float(h) / z)
         return out
+
+    # -- zoom -------------------------------------------------------------------------------
+    def _collect_scaled(self, view: NodeView) -> None:
+        """Record the sizes the node's items were built with (at zoom 1); tooltips keep
+        the unzoomed font and spacing."""
+        def walk(item):
+            for children in dpg.get_item_children(item).values():
+                for c in children:
+                    kind = dpg.get_item_type(c)
+                    if kind.endswith("mvTooltip"):
+                        if self.tooltip_font is not None:
+                            dpg.bind_item_font(c, self.tooltip_font)
+                        if self.tooltip_theme is not None:
+                            dpg.bind_item_theme(c, self.tooltip_theme)
+                        continue
+                    conf = dpg.get_item_configuration(c)
+                    for key in ("width", "indent", "wrap"):
+                        if isinstance(conf.get(key), int) and conf[key] > 0:
+                            view.scaled.append((c, key, conf[key]))
+                    walk(c)
+        walk(view.tag)
+
+    def _scale(self, view: NodeView) -> None:
+        z = self.view.zoom
+        for item, key, base in view.scaled:
+            if dpg.does_item_exist(item):
+                dpg.configure_item(item, **{key: max(1, int(round(base * z)))})
 
     # -- one node ---------------------------------------------------------------------------
     def create(self, graph: Graph, nid: str) -> NodeView:
@@ -139,9 +200,9 @@ class NodeViews:
         spec = n.spec
         tag = node_tag(nid)
         _free_alias(tag)
-        pos = n.ui.get("pos")
-        pos = [int(pos[0]), int(pos[1])] if isinstance(pos, (list, tuple)) and len(pos) == 2 else [0, 0]
-        view = NodeView(nid, _key(n), tag, pos=pos)
+        ppos = _patch_pos(n.ui.get("pos"))
+        pos = [int(round(v)) for v in self.view.to_grid(ppos if ppos is not None else (0, 0))]
+        view = NodeView(nid, _key(n), tag, pos=pos, ppos=ppos)
         title = f"{nid}   {spec.id if spec else n.type}"
         with dpg.node(label=title, tag=tag, parent=EDITOR, pos=pos, user_data=nid):
             if spec is None:
@@ -155,6 +216,9 @@ class NodeViews:
             dpg.bind_item_theme(tag, self.themes.unknown_node)
         else:
             dpg.bind_item_theme(tag, self.themes.category(spec.category))
+        self._collect_scaled(view)
+        if self.view.zoom != 1:
+            self._scale(view)
         self.views[nid] = view
         return view
 
@@ -306,6 +370,13 @@ class NodeViews:
                 dpg.bind_item_theme(view.tag, self.themes.error_node)
             elif view.key[1] is not None:
                 dpg.bind_item_theme(view.tag, self.themes.category(view.key[2]))
+
+
+def _patch_pos(pos) -> tuple | None:
+    if (isinstance(pos, (list, tuple)) and len(pos) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
+        return float(pos[0]), float(pos[1])
+    return None
 
 
 def _key(n) -> tuple:

@@ -19,6 +19,9 @@ def register(sub) -> None:
                    help="where the preview renders")
     p.add_argument("--no-audio", action="store_true", help="preview silently on the wall clock")
     p.add_argument("--play", action="store_true", help="start playing the preview at once")
+    p.add_argument("--size", type=_size, metavar="WxH",
+                   help="window size in pixels (default: 1680x960, or the screen less room for a "
+                        "task bar when it is smaller)")
     p.set_defaults(func=run)
 
 
@@ -27,4 +30,16 @@ def run(args) -> int:
 
     return main(Path(args.patch) if args.patch else None, preview_size=args.preview_size,
                 aspect="square" if args.square else "patch", device=args.device,
-                audio=not args.no_audio, play=args.play)
+                audio=not args.no_audio, play=args.play,
+                width=args.size[0] if args.size else None, height=args.size[1] if args.size else None)
+
+
+def _size(text: str) -> tuple[int, int]:
+    import argparse
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT (e.g. 1366x740), got '{text}'")
+    if w < 400 or h < 300:
+        raise argparse.ArgumentTypeError(f"a window of {w}x{h} is too small for the editor")
+    return w, h
