@@ -204,7 +204,13 @@ class Graph:
             self._changed("settings", None)
 
     def set_ui(self, node: str, **ui) -> None:
-        self._need(node).ui.update(ui)   # layout only: no effect on rendering, no revision
+        """Editor-only data (layout): no effect on rendering, no revision. None removes a key."""
+        n = self._need(node)
+        for k, v in ui.items():
+            if v is None:
+                n.ui.pop(k, None)
+            else:
+                n.ui[k] = v
         for fn in list(self._listeners):
             fn("ui", node)
 

@@ -5,7 +5,7 @@
 * ``controller``  the editor's model, no dearpygui: the one Graph of the open patch (edited
                   only through the graph's API), undo/redo (``commands``), selection,
                   clipboard, files, autosave and recovery. Fully testable without a display.
-* ``layout``      where nodes go (free spots, columns, pushing overlaps apart), no dearpygui.
+* ``layout``      where nodes go (free spots, unplaced nodes, the layered Tidy), no dearpygui.
 * ``preview``     the live preview on a background thread (``PreviewWorker``) with its play
                   head (``clock``); no dearpygui.
 * ``app``         the window: wires dearpygui callbacks to the controller and the worker;

@@ -313,7 +313,8 @@ class EditorApp:
         if self._layout_in > 0:
             self._layout_in -= 1
             if self._layout_in == 0:
-                c.tidy(self.views.sizes(), undoable=False)     # fix-up of the opened layout
+                if c.place_unplaced(self.views.sizes()):      # an edit: shown, undoable
+                    self.status("placed the nodes that had no position (Ctrl+Z undoes)", "ok")
         if self._autoplay and self.worker.latest() is not None:
             self._autoplay = False          # --play: once there is a picture to play
             self.worker.play()

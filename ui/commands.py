@@ -118,10 +118,11 @@ class Disconnect(Command):
 class Move(Command):
     """Node positions (``ui.pos``): layout only, but saved in the patch, so undoable."""
 
-    def __init__(self, moves: dict[str, tuple[list | None, list]]):
+    def __init__(self, moves: dict[str, tuple[list | None, list]], label: str | None = None):
         super().__init__()
-        self.moves = moves          # id -> (old pos, new pos)
-        self.label = "move " + (next(iter(moves)) if len(moves) == 1 else f"{len(moves)} nodes")
+        self.moves = moves          # id -> (old pos, new pos); None: it had no position
+        self.label = label or ("move " + (next(iter(moves)) if len(moves) == 1
+                                          else f"{len(moves)} nodes"))
 
     def do(self, ctl) -> None:
         for nid, (_, new) in self.moves.items():
@@ -129,8 +130,7 @@ class Move(Command):
 
     def undo(self, ctl) -> None:
         for nid, (old, _) in self.moves.items():
-            if old is not None:
-                ctl.graph.set_ui(nid, pos=list(old))
+            ctl.graph.set_ui(nid, pos=list(old) if old is not None else None)
 
 
 class SetParam(Command):

@@ -271,7 +271,8 @@ class EditorController:
             self._push(Disconnect(old))
         return old
 
-    def move_nodes(self, positions: dict[str, tuple[float, float]]) -> bool:
+    def move_nodes(self, positions: dict[str, tuple[float, float]], *,
+                   label: str | None = None) -> bool:
         """Record new node positions (one undo step for a dragged selection)."""
         moves = {}
         for nid, pos in positions.items():
@@ -283,18 +284,8 @@ class EditorController:
                 moves[nid] = (list(old) if old is not None else None, new)
         if not moves:
             return False
-        self._push(Move(moves))
+        self._push(Move(moves, label))
         return True
-
-    def place(self, positions: dict[str, tuple[float, float]]) -> None:
-        """Lay nodes out without an undo step and without making the patch unsaved: for
-        positions the editor works out itself on open (nodes with no position, or ones a
-        patch placed on top of each other)."""
-        for nid, pos in positions.items():
-            if nid in self.graph.nodes:
-                self.graph.set_ui(nid, pos=[int(round(pos[0])), int(round(pos[1]))])
-        if positions:
-            self._emit("layout")
 
     def param_value(self, node: str, name: str) -> Any:
         return self.graph.nodes[node].param(name)
@@ -453,16 +444,19 @@ class EditorController:
         rects = layout.rects(self.graph, sizes)
         return layout.free_spot(rects, size, near)
 
-    def tidy(self, sizes: dict[str, tuple[float, float]], *, undoable: bool = True) -> bool:
-        """Give unplaced nodes a place (columns by depth) and push overlapping nodes apart.
-        ``sizes`` are the nodes' drawn sizes. Returns whether anything moved."""
-        pos = layout.arrange(self.graph, sizes)
-        if not pos:
-            return False
-        if undoable:
-            return self.move_nodes(pos)
-        self.place(pos)
-        return True
+    def tidy(self, sizes: dict[str, tuple[float, float]]) -> bool:
+        """Lay the whole patch out in layers (sources left, outputs right, few crossings,
+        no overlaps): one undo step. ``sizes`` are the nodes' drawn sizes. Returns whether
+        anything moved."""
+        return self.move_nodes(layout.layered(self.graph, sizes), label="tidy layout")
+
+    def place_unplaced(self, sizes: dict[str, tuple[float, float]]) -> bool:
+        """Give the nodes that have no position one (the layered layout when none has):
+        an edit like any other (the patch shows unsaved, undo takes it back). Nodes that
+        have a position never move on their own, even on top of each other: opening and
+        saving a patch gives the same file."""
+        return self.move_nodes(layout.place_missing(self.graph, sizes),
+                               label="place nodes that had no position")
 
     # -- files -----------------------------------------------------------------------------
     def new(self) -> None:

@@ -201,8 +201,8 @@ def test_paste_at_a_point_and_duplicate(controller, demo):
     controller.open(demo)
     controller.copy(["coords", "field"])
     new = controller.paste(at=(1000, 500))
-    # the copied group's top-left corner goes there: coords was at [260, 460], field at [520, 80]
-    assert controller.graph.nodes[new[0]].ui["pos"] == [1000, 880]
+    # the copied group's top-left corner goes there: coords was at [260, 563], field at [520, 80]
+    assert controller.graph.nodes[new[0]].ui["pos"] == [1000, 983]
     assert controller.graph.nodes[new[1]].ui["pos"] == [1260, 500]
     clip = controller.clipboard
     dup = controller.duplicate(["music"])
@@ -355,22 +355,6 @@ def test_recovery_dir_default_and_env(monkeypatch, tmp_path):
     assert recovery_dir() == tmp_path / ".cache" / "afx" / "recovery"
 
 
-def test_tidy_places_unplaced_nodes_and_separates_overlaps(controller, tmp_path):
-    p = tmp_path / "noui.yaml"
-    p.write_text("afx: 1\nnodes:\n  m: {type: audio.synth}\n"
-                 "  s: {type: features.spectrum, inputs: {audio: m.audio}}\n"
-                 "  b: {type: features.onsets, inputs: {audio: m.audio}}\n")
-    controller.open(p)
-    assert controller.tidy({}, undoable=False)
-    pos = {n: controller.graph.nodes[n].ui["pos"] for n in "msb"}
-    assert pos["m"][0] < pos["s"][0] == pos["b"][0]            # columns by depth
-    assert not controller.dirty                                # the editor's own fix-up
-    controller.move_nodes({"b": pos["s"]})                      # drop one on the other
-    assert controller.tidy({"s": (200, 300), "b": (200, 100), "m": (200, 100)})
-    s, b = controller.graph.nodes["s"].ui["pos"], controller.graph.nodes["b"].ui["pos"]
-    assert b[1] >= s[1] + 300 or s[1] >= b[1] + 100
-
-
 def test_free_spot_does_not_overlap(controller, demo):
     from afx_graph.ui import layout
     controller.open(demo)
@@ -433,8 +417,8 @@ def test_dumps_matches_the_engines_format(controller, demo, tmp_path):
     assert back.nodes["music"].params == {"tempo": 96.0, "seed": 3, "length": 12.0}
     assert back.nodes[geo].type == "pattern.geometric" and back.nodes[geo].params == {"sides": 5}
     assert {n: v.ui.get("pos") for n, v in back.nodes.items()} == {
-        "music": [20, 40], "spectrum": [260, 20], "beats": [300, 311], "coords": [260, 460],
-        "field": [520, 80], "video": [800, 80], "walk": [40, 300], "shift": [40, 460],
+        "music": [20, 40], "spectrum": [260, 20], "beats": [300, 311], "coords": [260, 563],
+        "field": [520, 80], "video": [800, 80], "walk": [40, 300], "shift": [40, 540],
         geo: [1000, 300]}
     assert to_data(back.to_patch()) == state(controller)
 

@@ -60,7 +60,7 @@ def test_opens_the_demo_with_every_node_and_link(demo_app):
     # driven params show as linked, not as a widget
     assert not dpg.is_item_shown("afx.param.field.punch")
     assert "beats.beat" in dpg.get_value("afx.param.field.punch.linked")
-    # the editor's layout fix-up left no two nodes on top of each other
+    # no two nodes on top of each other (the file's positions: opening moves no node)
     from afx_graph.ui import layout
     demo_app.step(3)
     sizes = demo_app.views.sizes()
@@ -327,6 +327,47 @@ def test_a_patch_with_an_unknown_node_opens_and_saves_unchanged(app, tmp_path):
     app.save(out)
     assert load_patch(out).nodes["odd"].params == {"x": 1}
     assert not app.callback_errors
+
+
+def test_open_then_save_writes_the_same_bytes(app, tmp_path):
+    """Issue 12, item 6: opening moves no node (not even nodes on top of each other), so
+    Open then Save with no edits writes back the file it read, for every example, and the
+    examples open with no node on another. Nodes without a position get one as an edit:
+    marked and undone by Ctrl+Z."""
+    import shutil
+
+    import yaml
+
+    from afx_graph.ui import layout
+    graphs = Path(__file__).resolve().parents[2] / "graphs"
+    shutil.copytree(graphs / "looks", tmp_path / "looks")      # what fitted_morph reads
+    for example in sorted(graphs.glob("*.yaml")):
+        p = tmp_path / example.name
+        p.write_bytes(example.read_bytes())
+        assert app.open(p)
+        app.worker.pause()
+        app.step(3)                      # unplaced nodes get a place, sizes are measured
+        assert not app.controller.dirty, example.name
+        r = layout.rects(app.controller.graph, app.views.sizes())
+        ids = sorted(r)
+        assert not [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]
+                    if layout.overlaps(r[a], r[b])], example.name
+        assert app.save()
+        assert p.read_bytes() == example.read_bytes(), example.name
+
+    data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    for node in data["nodes"].values():
+        node.pop("ui", None)
+    p.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    assert app.open(p)
+    app.worker.pause()
+    app.step(2)
+    g = app.controller.graph
+    assert app.controller.dirty and all("pos" in n.ui for n in g.nodes.values())
+    assert "no position" in app.status_text
+    key(app, items().mvKey_Z, ctrl=True)
+    assert not app.controller.dirty and not any("pos" in n.ui for n in g.nodes.values())
+    app.controller.close()
 
 
 def test_file_dialogs(app, demo, tmp_path, not_audio):
