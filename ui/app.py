@@ -314,6 +314,7 @@ class EditorApp:
             self._layout_in -= 1
             if self._layout_in == 0:
                 if c.place_unplaced(self.views.sizes()):      # an edit: shown, undoable
+                    self.canvas.fit_soon()
                     self.status("placed the nodes that had no position (Ctrl+Z undoes)", "ok")
         if self._autoplay and self.worker.latest() is not None:
             self._autoplay = False          # --play: once there is a picture to play
@@ -656,6 +657,7 @@ class EditorApp:
 
     def tidy(self) -> None:
         if self.controller.tidy(self.views.sizes()):
+            self.canvas.fit_soon()          # the new layout, all of it
             self.status("tidied the layout", "ok")
 
     def confirm(self, what: str, action) -> None:
