@@ -29,6 +29,7 @@ from .nodes import EDITOR, NodeViews, parse_tag
 from .palette import SEARCH, Palette, paragraphs, search
 from .panels import Panels
 from .preview import DEFAULT_SIZE, PreviewWorker
+from .performance import PerformanceView
 from .preview_panel import PreviewPanel
 from .selection import to_delete
 from .theme import ERROR, MUTED, OK, TEXT, WARNING, Themes
@@ -104,6 +105,7 @@ class EditorApp:
         self.panels = Panels(PREVIEW_W)
         self.palette = Palette(self.registry, self.add_from_palette)
         self.panel = PreviewPanel(self.worker, PREVIEW_W - 12)
+        self.performance = PerformanceView(self.panel, self.worker)
         with dpg.window(tag=MAIN, no_scrollbar=True):
             self._menu()
             with dpg.group(horizontal=True):
@@ -199,6 +201,8 @@ class EditorApp:
                 dpg.add_menu_item(label="Play / Pause", shortcut="Space",
                                   callback=lambda: self.panel.toggle())
                 dpg.add_menu_item(label="Back to start", callback=lambda: self.worker.seek(0.0))
+                dpg.add_menu_item(label="Performance view", shortcut="F5",
+                                  callback=lambda: self.performance.open())
             with dpg.menu(label="Help"):
                 dpg.add_menu_item(label="Keyboard and mouse",
                                   callback=lambda: dpg.configure_item(dialogs.SHORTCUTS, show=True))
@@ -324,6 +328,7 @@ class EditorApp:
                                 None)
         self.worker.follow(c.graph)
         self.panel.update(c.graph.nodes)
+        self.performance.update()
         if self.worker.errors_serial != self._errors_seen or self._issues_changed:
             self._errors_seen = self.worker.errors_serial
             self._issues_changed = False
@@ -764,6 +769,8 @@ class EditorApp:
         if key == dpg.mvKey_F12:
             self.save_screenshot()
             return
+        if self.performance.press(key):
+            return                      # the performance view is up: the editor is hidden
         if self.open_error.showing and key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter,
                                                dpg.mvKey_Escape):
             self.open_error.close()
@@ -797,6 +804,8 @@ class EditorApp:
             return
         if key == dpg.mvKey_Delete:
             self.delete_selected()
+        elif key == dpg.mvKey_F5:
+            self.performance.open()
         elif key == dpg.mvKey_Spacebar:
             self.panel.toggle()
         elif key == dpg.mvKey_Escape:

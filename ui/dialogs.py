@@ -33,7 +33,8 @@ Drag from an output pin to an input pin to link; Ctrl+click a link and drag to r
 Right-click the editor: add a node under the mouse.   Right-click a param: back to default.
 Middle mouse drag, or the wheel (Shift+wheel: sideways): pan the editor.
 Ctrl+wheel  zoom about the mouse    + / -  zoom          Home / F  fit the patch to the view
-F2  show / hide the palette          F3  show / hide the preview and inspector"""
+F2  show / hide the palette          F3  show / hide the preview and inspector
+F5  performance view: the preview alone, full size, with the music (Esc: back; F11: full screen)"""
 
 
 def center(tag: str, w: int, h: int) -> None:

@@ -790,3 +790,31 @@ def test_a_full_hd_window_fits_the_widest_example(app, tmp_path):
     settle(app)
     assert_all_inside(app)
     assert app.canvas.size()[0] > 1000 and app.canvas.view.zoom > 0.55
+
+
+def test_the_performance_view_shows_the_preview_alone_and_gives_the_editor_back(demo_app, tmp_path):
+    """F5: the preview alone over the whole window, letterboxed, sharp and playing; the editor
+    underneath takes no keys; Esc gives it back as it was (preview size, paused)."""
+    app, dpg = demo_app, items()
+    assert app.wait_preview(lambda f: f.kind == "image", timeout=60) is not None
+    app.select(["field"])
+    key(app, dpg.mvKey_F5)
+    pv = app.performance
+    assert pv.showing and app.worker.clock.playing and app.worker.size == 512
+    f = app.wait_preview(lambda f: f.kind == "image" and max(f.image.shape[:2]) == 512, timeout=60)
+    assert f is not None, app.worker.status
+    app.step(3)
+    g = pv.geometry()
+    (vw, vh), (x, y, w, h) = g["viewport"], g["image"]
+    assert (w == vw or h == vh) and x + w <= vw and y + h <= vh          # fills one side
+    assert abs(w / h - 16 / 9) < 0.02                                    # the patch's 640x360
+    key(app, dpg.mvKey_Delete)                                           # the editor is hidden
+    assert "field" in app.controller.graph.nodes
+    img = read_png(app.screenshot(tmp_path / "performance.png")).astype(np.float32)
+    inner = img[y + 4:y + h - 4, x + 4:x + w - 4]
+    assert inner.std() > 10                                              # the picture
+    bars = img[:, :max(x - 2, 0)] if x > 4 else img[:max(y - 2, 0)]
+    assert bars.size == 0 or bars.max() < 30                             # black around it
+    key(app, dpg.mvKey_Escape)
+    assert not pv.showing and not dpg.does_item_exist("afx.performance")
+    assert app.worker.size == PREVIEW and not app.worker.clock.playing
