@@ -818,3 +818,28 @@ def test_the_performance_view_shows_the_preview_alone_and_gives_the_editor_back(
     key(app, dpg.mvKey_Escape)
     assert not pv.showing and not dpg.does_item_exist("afx.performance")
     assert app.worker.size == PREVIEW and not app.worker.clock.playing
+
+
+def test_saving_in_the_window_keeps_the_patch_shareable(app, demo, tmp_path, monkeypatch):
+    """Issue 12, item 5: Ctrl+S keeps the file's mode (it used to leave every saved patch
+    0600), and Save As makes a file the umask allows others to read."""
+    import os
+    import shutil
+    import stat
+    dpg = items()
+    monkeypatch.chdir(tmp_path)
+    patch = tmp_path / "shared.yaml"
+    shutil.copy(demo, patch)
+    patch.chmod(0o664)
+    assert app.open(patch)
+    app.worker.pause()
+    app.step(2)
+    app.set_param_widget("field", "seed", 77)
+    key(app, dpg.mvKey_S, ctrl=True)
+    assert stat.S_IMODE(patch.stat().st_mode) == 0o664 and "seed: 77" in patch.read_text()
+    old = os.umask(0o022)
+    try:
+        assert app.save(tmp_path / "copy.yaml")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "copy.yaml").stat().st_mode) == 0o644
