@@ -565,8 +565,9 @@ class EditorApp:
 
     # -- actions a person triggers (also the test API) ---------------------------------------
     def add_from_palette(self, type_id: str, pos=None) -> str | None:
-        """Add a node of ``type_id`` at ``pos`` (editor coordinates), else beside the
-        selected node, else in the first free place."""
+        """Add a node of ``type_id`` at ``pos`` (patch coordinates), else beside the
+        selected node when that is in view, else in the free place nearest the middle of
+        the view (the palette: the view may be zoomed and panned anywhere)."""
         c = self.controller
         if pos is None:
             try:
@@ -577,7 +578,8 @@ class EditorApp:
             rows = len(spec.inputs) + len(spec.params) + len(spec.outputs)
             size = (layout.NODE_WIDTH, layout.TITLE + layout.ROW * rows + 8)
             pos = c.free_spot(self.views.sizes(), size,
-                              near=c.selection[0] if len(c.selection) == 1 else None)
+                              near=c.selection[0] if len(c.selection) == 1 else None,
+                              view=self.canvas.visible_patch())
         try:
             nid = c.add_node(type_id, pos)
         except AfxError as e:

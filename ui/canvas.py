@@ -104,6 +104,18 @@ class Canvas:
         w, h = self.size()
         return -px, -py, w, h
 
+    def visible_patch(self) -> tuple[float, float, float, float] | None:
+        """The part of the patch the canvas shows (patch coordinates), clear of the minimap
+        when the canvas is tall enough to leave it a strip; None before the first frame."""
+        x, y, w, h = self.rect()
+        if w <= 0 or h <= 0:
+            return None
+        margin = geometry.MARGIN
+        h2 = h * (1 - geometry.MINIMAP) if h * (1 - geometry.MINIMAP) > 200 else h
+        px, py = self.view.to_patch((x + margin, y + margin))
+        z = self.view.zoom
+        return px, py, max(1.0, (w - 2 * margin) / z), max(1.0, (h2 - 2 * margin) / z)
+
     def screen_to_grid(self, p) -> tuple[float, float]:
         ox, oy = self.origin()
         px, py = self.pan()

@@ -438,11 +438,13 @@ class EditorController:
 
     # -- layout ----------------------------------------------------------------------------
     def free_spot(self, sizes: dict[str, tuple[float, float]], size=(240, 160),
-                  near: str | None = None) -> tuple[int, int]:
-        """Where a new node goes: right of ``near`` (e.g. the selected node) if it has room,
-        else the first free place scanning from the top left."""
+                  near: str | None = None, view=None) -> tuple[int, int]:
+        """Where a new node goes: right of ``near`` (e.g. the selected node) if it has room
+        (and is in ``view``, the visible part of the patch, when given), else the free place
+        nearest the middle of ``view``, else the first free place scanning from the top
+        left."""
         rects = layout.rects(self.graph, sizes)
-        return layout.free_spot(rects, size, near)
+        return layout.free_spot(rects, size, near, view=view)
 
     def tidy(self, sizes: dict[str, tuple[float, float]]) -> bool:
         """Lay the whole patch out in layers (sources left, outputs right, few crossings,

@@ -56,9 +56,12 @@ def overlaps(a: Rect, b: Rect, margin: float = 0) -> bool:
             and a[1] < b[1] + b[3] + margin and b[1] < a[1] + a[3] + margin)
 
 
-def free_spot(placed: dict[str, Rect], size, near: str | None = None) -> tuple[int, int]:
-    """A free place for a node of ``size``: right of ``near`` if there is room there, else
-    the first free place scanning columns from the top left."""
+def free_spot(placed: dict[str, Rect], size, near: str | None = None, *,
+              view: Rect | None = None) -> tuple[int, int]:
+    """A free place for a node of ``size``: right of (or below) ``near`` if there is room
+    there (and, given ``view``, the visible part of the patch, it is in view); else, given
+    ``view``, the free place nearest its centre; else the first free place scanning columns
+    from the top left."""
     w, h = size
     boxes = list(placed.values())
 
@@ -68,8 +71,11 @@ def free_spot(placed: dict[str, Rect], size, near: str | None = None) -> tuple[i
     if near in placed:
         x, y, nw, nh = placed[near]
         for cand in ((x + nw + MARGIN * 2, y), (x, y + nh + MARGIN)):
-            if free(*cand):
+            if free(*cand) and (view is None or _inside((cand[0], cand[1], w, h), view)):
                 return int(cand[0]), int(cand[1])
+    if view is not None:
+        centre = (view[0] + view[2] / 2, view[1] + view[3] / 2)
+        return free_spot_near(placed, size, centre, within=view)
     for col in range(0, 40):
         x = ORIGIN[0] + col * COLUMN
         y = ORIGIN[1]
@@ -79,6 +85,39 @@ def free_spot(placed: dict[str, Rect], size, near: str | None = None) -> tuple[i
             hits = [b for b in boxes if overlaps((x, y, w, h), b, MARGIN - 1)]
             y = max(b[1] + b[3] for b in hits) + MARGIN
     return ORIGIN
+
+
+def free_spot_near(placed: dict[str, Rect], size, centre, within: Rect | None = None,
+                   step: float = 20.0, reach: float = 1200.0) -> tuple[int, int]:
+    """The free place for a node of ``size`` whose centre is nearest ``centre`` (e.g. the
+    middle of the view), trying places on a ``step`` grid out to ``reach``; places wholly
+    inside ``within`` (e.g. the visible part of the patch) first."""
+    w, h = size
+    boxes = list(placed.values())
+    x0, y0 = centre[0] - w / 2, centre[1] - h / 2
+
+    def free(x, y):
+        return not any(overlaps((x, y, w, h), b, MARGIN - 1) for b in boxes)
+
+    n = int(reach // step)
+    rings = sorted(((i * step) ** 2 + (j * step) ** 2, i, j)
+                   for i in range(-n, n + 1) for j in range(-n, n + 1)
+                   if (i * i + j * j) * step * step <= reach * reach)
+    outside = None
+    for _, i, j in rings:
+        x, y = x0 + i * step, y0 + j * step
+        if not free(x, y):
+            continue
+        if within is None or _inside((x, y, w, h), within):
+            return int(round(x)), int(round(y))
+        if outside is None:
+            outside = (int(round(x)), int(round(y)))
+    return outside if outside is not None else (int(round(x0)), int(round(y0)))
+
+
+def _inside(r: Rect, box: Rect) -> bool:
+    return (r[0] >= box[0] and r[1] >= box[1] and r[0] + r[2] <= box[0] + box[2]
+            and r[1] + r[3] <= box[1] + box[3])
 
 
 def depths(graph: Graph) -> dict[str, int]:

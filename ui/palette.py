@@ -48,7 +48,8 @@ class Palette:
                            callback=lambda s, a: self.filter(a))
         with dpg.tooltip(SEARCH):
             dpg.add_text("Type to filter node types; Enter adds the first match.\n"
-                         "Click a type to add it beside the selected node.")
+                         "Click a type to add it in the middle of the view (beside the\n"
+                         "selected node when there is room there in view).")
         for category, specs in self.registry.categories().items():
             with dpg.collapsing_header(label=category, default_open=True, parent=parent,
                                        tag=f"afx.palcat.{category}"):

@@ -142,3 +142,20 @@ def test_hidden_links_follow_the_drawn_curve(controller, tmp_path):
     assert [(str(l), n) for l, n in hidden] == [("a.out -> b.value", "mid")]
     controller.move_nodes({"mid": (400, 400)})
     assert layout.hidden_links(controller.graph, sizes) == []
+
+
+def test_a_new_node_goes_to_the_free_place_nearest_the_middle_of_the_view():
+    """Issue 12, item 9: the palette's new node lands in view, clear of the nodes there."""
+    view = (1000.0, 600.0, 800.0, 500.0)                 # the visible part of the patch
+    middle = (1350.0, 800.0, 220.0, 120.0)               # a node in the middle of it
+    placed = {"a": (20.0, 20.0, 220.0, 120.0), "m": middle}
+    x, y = layout.free_spot(placed, (220, 100), view=view)
+    r = (x, y, 220, 100)
+    assert not any(layout.overlaps(r, b) for b in placed.values())
+    assert view[0] <= x and x + 220 <= view[0] + view[2] and view[1] <= y and y + 100 <= view[1] + view[3]
+    assert abs(x + 110 - 1400) < 300 and abs(y + 50 - 850) < 300
+    # an empty view: exactly in the middle
+    assert layout.free_spot({"a": placed["a"]}, (220, 100), view=view) == (1290, 800)
+    # beside the selected node when that is in view; not when it is off the view
+    assert layout.free_spot(placed, (220, 100), near="m", view=view) == (1350, 800 + 120 + 24)
+    assert layout.free_spot(placed, (220, 100), near="a", view=view)[0] >= view[0]

@@ -843,3 +843,36 @@ def test_saving_in_the_window_keeps_the_patch_shareable(app, demo, tmp_path, mon
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "copy.yaml").stat().st_mode) == 0o644
+
+
+def test_a_palette_node_lands_in_the_middle_of_the_view(demo_app):
+    """Issue 12, item 9: a node added from the palette lands in view, near its middle and
+    clear of the other nodes, wherever the view is zoomed and panned (it used to land in
+    the patch's first free column, off the view)."""
+    dpg = items()
+    from afx_graph.ui import layout, view
+    app, c = demo_app, demo_app.canvas
+    c.zoom(view.STEP, (canvas_rect(app)[0] + 10, canvas_rect(app)[1] + 10))
+    c.scroll(-900, -500)                       # far right and down of the patch's top left
+    app.step(3)
+    g = app.controller.graph
+    old = layout.free_spot(layout.rects(g, app.views.sizes()), (layout.NODE_WIDTH, 200))
+    x, y, w, h = canvas_rect(app)
+    (gx, gy), (px, py) = c.view.to_grid(old), c.pan()
+    assert not view.inside((x + px + gx, y + py + gy, 1, 1), (x, y, w, h))   # where it went
+    for how in ("click", "enter"):
+        if how == "click":
+            cb = dpg.get_item_callback("afx.pal.field.coords")
+            cb("afx.pal.field.coords", None, "field.coords")
+            nid = max((n for n in g.nodes if n.startswith("coords")), key=len)
+        else:
+            app.type_in_search("onsets")
+            nid = app.add_first_match()
+            app.type_in_search("")
+        app.step(3)
+        rects = c.screen_rects()
+        r = rects[nid]
+        assert view.inside(r, (x, y, w, h), slack=1), (how, r, (x, y, w, h))
+        assert abs(r[0] + r[2] / 2 - (x + w / 2)) < w / 3, (how, r)
+        assert not any(layout.overlaps(r, o) for n, o in rects.items() if n != nid), how
+    assert not app.callback_errors
