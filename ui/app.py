@@ -777,6 +777,10 @@ class EditorApp:
                                                dpg.mvKey_Escape):
             self.open_error.close()
             return
+        if key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter) and self.dialogs.enter():
+            return                      # Enter in a file dialog: its OK
+        if key == dpg.mvKey_Escape and self.dialogs.escape():
+            return
         if any(dpg.is_item_shown(t) for t in MODALS):
             return                      # keys belong to the dialog
         typing = self._typing()

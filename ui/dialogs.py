@@ -86,23 +86,83 @@ class ConfirmDialog:
         action()
 
 
+# Dear PyGui's file dialog (ImGuiFileDialog) has its labels and units compiled in: its size
+# column reads "o / Ko / Mo / Go" (French for B / KB / MB / GB) and its buttons are single
+# letters, with no setting for either. A side pane says what they are.
+FD_HELP = """\
+Enter or OK: {verb}.
+Esc or Cancel: close.
+
+Buttons at the top:
+  +   new folder here
+  R   back to the folder
+      afx was started in
+  E   type a folder path
+      (or right-click a
+      folder button)
+  R   (by Search) clear
+      the search
+
+Sizes: Ko = KB, Mo = MB,
+Go = GB (the dialog's
+French units)."""
+
+
 class FileDialogs:
+    """Open, Save As, a param's file and Render's output file. Each is built anew when it is
+    shown: ImGuiFileDialog keeps its folder and name while it counts as open, which a
+    dialog hidden from Python (Enter, below) still does."""
+
     def __init__(self, app):
         self.app = app
         self.param_target = None
         self.after_save = None
-        start = str(Path.cwd())
-        for tag, label, cb, filters in (
-                (FD_OPEN, "Open patch", self._opened, (".yaml", ".yml", ".*")),
-                (FD_SAVE, "Save patch as", self._saved, (".yaml", ".yml", ".*")),
-                (FD_PARAM, "Choose file", self._param_chosen, (".*", ".wav", ".mp3", ".flac", ".ogg",
-                                                             ".m4a", ".mp4", ".png", ".jpg")),
-                (FD_RENDER, "Render to", self._render_chosen, (".mp4", ".*"))):
-            with dpg.file_dialog(tag=tag, label=label, show=False, modal=True, width=700, height=420,
-                                 callback=cb, default_path=start, directory_selector=False):
-                for ext in filters:
-                    color = (150, 220, 150, 255) if ext != ".*" else (200, 200, 200, 255)
-                    dpg.add_file_extension(ext, color=color)
+        self.start = str(Path.cwd())
+        self.kinds = {
+            FD_OPEN: ("Open patch", self._opened, (".yaml", ".yml", ".*"), "open"),
+            FD_SAVE: ("Save patch as", self._saved, (".yaml", ".yml", ".*"), "save"),
+            FD_PARAM: ("Choose file", self._param_chosen, (".*", ".wav", ".mp3", ".flac", ".ogg",
+                                                          ".m4a", ".mp4", ".png", ".jpg"),
+                       "choose the file"),
+            FD_RENDER: ("Render to", self._render_chosen, (".mp4", ".*"), "choose the file")}
+        for tag in self.kinds:
+            self._build(tag, show=False)
+
+    def _build(self, tag: str, show: bool = True, **config) -> None:
+        if dpg.does_item_exist(tag):
+            dpg.delete_item(tag)
+        label, cb, filters, verb = self.kinds[tag]
+        config = {"label": label, "default_path": self.start, **config}
+        with dpg.file_dialog(tag=tag, show=show, modal=True, width=960, height=460,
+                             callback=cb, directory_selector=False, **config):
+            for ext in filters:
+                color = (150, 220, 150, 255) if ext != ".*" else (200, 200, 200, 255)
+                dpg.add_file_extension(ext, color=color)
+            dpg.add_text(FD_HELP.format(verb=verb), color=MUTED, tag=f"{tag}.help")
+
+    def showing(self) -> str | None:
+        return next((t for t in self.kinds if dpg.does_item_exist(t) and dpg.is_item_shown(t)), None)
+
+    def enter(self) -> bool:
+        """Enter while a file dialog is up: what its OK does, with the name typed in it (the
+        dialog itself only takes Enter to open a folder). A folder's name is left to it."""
+        tag = self.showing()
+        if tag is None:
+            return False
+        info = dpg.get_file_dialog_info(tag)
+        p = self._path(info)
+        if not (info or {}).get("file_name") or not p or Path(p).is_dir():
+            return False
+        dpg.configure_item(tag, show=False)
+        self.kinds[tag][1](tag, info)
+        return True
+
+    def escape(self) -> bool:
+        """Esc while a file dialog is up: what its Cancel does."""
+        tag = self.showing()
+        if tag is not None:
+            dpg.configure_item(tag, show=False)
+        return tag is not None
 
     @staticmethod
     def _path(app_data) -> str | None:
@@ -110,26 +170,24 @@ class FileDialogs:
         return p or None
 
     def show_open(self) -> None:
-        dpg.configure_item(FD_OPEN, show=True)
+        self._build(FD_OPEN)
 
     def show_save(self, then=None) -> None:
         self.after_save = then
         c = self.app.controller
         if c.path is not None:
-            dpg.configure_item(FD_SAVE, default_path=str(c.path.parent), default_filename=c.path.stem)
+            self._build(FD_SAVE, default_path=str(c.path.parent), default_filename=c.path.stem)
         else:
-            dpg.configure_item(FD_SAVE, default_filename="untitled")
-        dpg.configure_item(FD_SAVE, show=True)
+            self._build(FD_SAVE, default_filename="untitled")
 
     def show_param(self, node: str, name: str, kind: str) -> None:
         self.param_target = (node, name, kind)
         base = self.app.controller.graph.base_dir
-        dpg.configure_item(FD_PARAM, label="Choose an input file" if kind == "path" else "Write to",
-                           default_path=str(base))
-        dpg.configure_item(FD_PARAM, show=True)
+        self._build(FD_PARAM, label="Choose an input file" if kind == "path" else "Write to",
+                    default_path=str(base))
 
     def show_render(self) -> None:
-        dpg.configure_item(FD_RENDER, show=True)
+        self._build(FD_RENDER)
 
     def _opened(self, sender, app_data) -> None:
         p = self._path(app_data)

@@ -876,3 +876,32 @@ def test_a_palette_node_lands_in_the_middle_of_the_view(demo_app):
         assert abs(r[0] + r[2] / 2 - (x + w / 2)) < w / 3, (how, r)
         assert not any(layout.overlaps(r, o) for n, o in rects.items() if n != nid), how
     assert not app.callback_errors
+
+
+def test_enter_in_the_save_as_dialog_saves(app, demo, tmp_path, monkeypatch):
+    """Issue 12, item 9: Enter in Save As does what its OK does (the dialog ignored it), and
+    a side pane says what its one-letter buttons and its "Ko" sizes are."""
+    import shutil
+    from afx_graph.ui import dialogs
+    dpg = items()
+    monkeypatch.chdir(tmp_path)
+    patch = tmp_path / "entered.yaml"
+    shutil.copy(demo, patch)
+    assert app.open(patch)
+    app.worker.pause()
+    app.step(2)
+    app.set_param_widget("field", "seed", 78)
+    key(app, dpg.mvKey_S, ctrl=True, shift=True)             # Save As...
+    app.step(2)
+    assert dpg.is_item_shown(dialogs.FD_SAVE)
+    assert "Ko = KB" in dpg.get_value(f"{dialogs.FD_SAVE}.help")
+    assert dpg.get_file_dialog_info(dialogs.FD_SAVE)["file_path_name"] == str(patch)
+    key(app, dpg.mvKey_Return)
+    assert not dpg.is_item_shown(dialogs.FD_SAVE)
+    assert "seed: 78" in patch.read_text() and not app.controller.dirty
+    key(app, dpg.mvKey_Return)                               # no dialog: Enter saves nothing
+    app.show_save_dialog()
+    app.step(2)
+    key(app, dpg.mvKey_Escape)                               # Esc: Cancel
+    assert not dpg.is_item_shown(dialogs.FD_SAVE)
+    assert not app.callback_errors
