@@ -26,6 +26,9 @@ from .view import STEP, View
 CANVAS = "afx.canvas"            # the group holding the node editor: its rect_min is the origin
 WHEEL_PAN = 60                   # screen pixels per wheel notch
 NODE_PADDING = (8, 4)            # as the global theme (theme.py), scaled with the zoom
+GRAB = 4                         # a node slider's grab: px wide at zoom 1
+SLIDER_GRAB = (110, 150, 215, 95)
+SLIDER_GRAB_ACTIVE = (130, 175, 240, 150)
 FIT_PASSES = 2                   # fit, let the nodes be drawn at the new zoom, fit again
 ZOOM_KEYS_IN = ("mvKey_Plus", "mvKey_Add")
 ZOOM_KEYS_OUT = ("mvKey_Minus", "mvKey_Subtract")
@@ -268,7 +271,10 @@ def _spacing(z: float) -> None:
     dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 6 * z, 4 * z)
     dpg.add_theme_style(dpg.mvStyleVar_ItemInnerSpacing, 4 * z, 4 * z)
     dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, 3 * z)
-    dpg.add_theme_style(dpg.mvStyleVar_GrabMinSize, max(3.0, 10 * z))
+    # a slider's grab is drawn under its digits: narrow and see-through, so they stay readable
+    dpg.add_theme_style(dpg.mvStyleVar_GrabMinSize, max(2.0, GRAB * z))
+    dpg.add_theme_color(dpg.mvThemeCol_SliderGrab, SLIDER_GRAB)
+    dpg.add_theme_color(dpg.mvThemeCol_SliderGrabActive, SLIDER_GRAB_ACTIVE)
     dpg.add_theme_style(dpg.mvNodeStyleVar_NodePadding, *node_padding(z), **nodes)
     dpg.add_theme_style(dpg.mvNodeStyleVar_NodeCornerRounding, 4 * z, **nodes)
     dpg.add_theme_style(dpg.mvNodeStyleVar_PinCircleRadius, max(2.0, 4.5 * z), **nodes)

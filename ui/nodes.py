@@ -236,6 +236,7 @@ class NodeViews:
                     if decl.doc:
                         dpg.add_text(decl.doc, wrap=320, color=MUTED)
             dpg.bind_item_theme(t, self.themes.pin(decl.type))
+        widest = widgets.WIDTH          # the output labels line up with the widest widget
         for name, p in spec.params.items():
             t = in_tag(nid, name) if p.linkable else f"afx.static.{nid}.{name}"
             _free_alias(t)
@@ -257,6 +258,7 @@ class NodeViews:
             if p.linkable:
                 dpg.bind_item_theme(t, self.themes.pin(p.port_type))
             view.widgets[name] = w
+            widest = max(widest, w.width)
             view.linked[name] = None
             if w.kind in widgets.TEXT_KINDS:
                 self.text_inputs.add(wtag)
@@ -267,7 +269,7 @@ class NodeViews:
                 label = f"{name}"
                 width = _text_width(label)
                 txt = dpg.add_text(label, color=o.type.color,
-                                   indent=max(0, int(widgets.WIDTH + 70 - width)))
+                                   indent=max(0, int(widest + 70 - width)))
                 with dpg.tooltip(txt):
                     dpg.add_text(f"{name}: {o.type}")
                     if o.doc:

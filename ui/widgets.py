@@ -33,6 +33,7 @@ class ParamWidget:
     kind: str
     param: Param
     browse: str | None = None    # the "..." button of a path
+    width: int = 0               # the value widget's width at zoom 1
 
 
 def kind_of(p: Param) -> str:
@@ -93,7 +94,9 @@ def build(p: Param, value, *, tag: str, label: str, callback, user_data, width: 
             kw.setdefault("max_value", 1e30 if k == "drag_float" else 2**31 - 1)
         add(default_value=v, **kw, **common)
     elif k == "combo":
-        dpg.add_combo([str(c) for c in p.choices], default_value=v, **common)
+        choices = [str(c) for c in p.choices]
+        common["width"], arrow = combo_width(choices, width)
+        dpg.add_combo(choices, default_value=v, no_arrow_button=not arrow, **common)
     elif k == "checkbox":
         common.pop("width")
         dpg.add_checkbox(default_value=v, **common)
@@ -117,8 +120,33 @@ def build(p: Param, value, *, tag: str, label: str, callback, user_data, width: 
                                    user_data=user_data, tag=f"{tag}.browse")
                 with dpg.tooltip(b):
                     dpg.add_text("choose a file" if k == "path" else "choose where to write")
-                return ParamWidget(tag, k, p, b)
-    return ParamWidget(tag, k, p)
+                return ParamWidget(tag, k, p, b, width=width)
+    return ParamWidget(tag, k, p, width=common.get("width", width))
+
+
+COMBO_MAX = WIDTH + 40          # a node stays within the examples' 240 px columns
+COMBO_ARROW = 28                # the arrow button and the frame's padding
+COMBO_PAD = 8                   # the frame's padding alone
+
+
+def combo_width(choices, width: int = WIDTH) -> tuple[int, bool]:
+    """A combo's width (at zoom 1) for its longest choice, within ``width..COMBO_MAX``, and
+    whether it keeps its arrow: a choice too long for the arrow beside it gets the arrow's
+    room (the combo still opens on a click; its tooltip lists the choices)."""
+    longest = max((_text_width(c) for c in choices), default=0.0)
+    if longest + COMBO_ARROW <= COMBO_MAX:
+        return int(max(width, longest + COMBO_ARROW)), True
+    return int(min(COMBO_MAX, longest + COMBO_PAD)), False
+
+
+def _text_width(text: str) -> float:
+    try:
+        size = dpg.get_text_size(text)
+        if size and size[0] > 0:
+            return float(size[0])
+    except Exception:
+        pass
+    return 7.5 * len(text)
 
 
 def to_widget(p: Param, value):

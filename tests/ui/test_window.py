@@ -905,3 +905,20 @@ def test_enter_in_the_save_as_dialog_saves(app, demo, tmp_path, monkeypatch):
     key(app, dpg.mvKey_Escape)                               # Esc: Cancel
     assert not dpg.is_item_shown(dialogs.FD_SAVE)
     assert not app.callback_errors
+
+
+def test_the_activations_combo_shows_its_longest_choice(demo_app):
+    """Issue 12, item 9: the cppn's activations combo was cut ("sin,cos,gaussia"); it is as
+    wide as its longest choice, and still scales with the zoom."""
+    dpg = items()
+    from afx_graph.ui import widgets
+    app = demo_app
+    tag = "afx.param.field.activations"
+    base = dpg.get_item_configuration(tag)["width"] / app.canvas.view.zoom
+    longest = max(widgets._text_width(c) for c in app.controller.graph.nodes["field"].spec.params["activations"].choices)
+    assert base >= min(widgets.COMBO_MAX, longest + widgets.COMBO_PAD) - 2
+    z0 = app.canvas.view.zoom
+    app.canvas.zoom(1.2)
+    app.step(2)
+    assert dpg.get_item_configuration(tag)["width"] == pytest.approx(base * app.canvas.view.zoom, abs=2)
+    app.canvas.zoom(z0 / app.canvas.view.zoom)
