@@ -267,7 +267,7 @@ class NodeViews:
             _free_alias(t)
             with dpg.node_attribute(tag=t, attribute_type=dpg.mvNode_Attr_Output, user_data=(nid, name)):
                 label = f"{name}"
-                width = _text_width(label)
+                width = widgets.text_width(label, 8.0)
                 txt = dpg.add_text(label, color=o.type.color,
                                    indent=max(0, int(widest + 70 - width)))
                 with dpg.tooltip(txt):
@@ -383,16 +383,6 @@ def _patch_pos(pos) -> tuple | None:
 
 def _key(n) -> tuple:
     return (n.type, n.spec.id if n.spec else None, n.spec.category if n.spec else None)
-
-
-def _text_width(text: str) -> float:
-    try:
-        size = dpg.get_text_size(text)
-        if size and size[0] > 0:
-            return float(size[0])
-    except Exception:
-        pass
-    return 8.0 * len(text)
 
 
 def _param_help(name: str, p) -> str:

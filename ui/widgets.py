@@ -133,20 +133,21 @@ def combo_width(choices, width: int = WIDTH) -> tuple[int, bool]:
     """A combo's width (at zoom 1) for its longest choice, within ``width..COMBO_MAX``, and
     whether it keeps its arrow: a choice too long for the arrow beside it gets the arrow's
     room (the combo still opens on a click; its tooltip lists the choices)."""
-    longest = max((_text_width(c) for c in choices), default=0.0)
+    longest = max((text_width(c) for c in choices), default=0.0)
     if longest + COMBO_ARROW <= COMBO_MAX:
         return int(max(width, longest + COMBO_ARROW)), True
     return int(min(COMBO_MAX, longest + COMBO_PAD)), False
 
 
-def _text_width(text: str) -> float:
+def text_width(text: str, per_char: float = 7.5) -> float:
+    """Pixels ``text`` takes in the current font (``per_char`` each before a font is ready)."""
     try:
         size = dpg.get_text_size(text)
         if size and size[0] > 0:
             return float(size[0])
     except Exception:
         pass
-    return 7.5 * len(text)
+    return per_char * len(text)
 
 
 def to_widget(p: Param, value):

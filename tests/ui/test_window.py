@@ -915,7 +915,7 @@ def test_the_activations_combo_shows_its_longest_choice(demo_app):
     app = demo_app
     tag = "afx.param.field.activations"
     base = dpg.get_item_configuration(tag)["width"] / app.canvas.view.zoom
-    longest = max(widgets._text_width(c) for c in app.controller.graph.nodes["field"].spec.params["activations"].choices)
+    longest = max(widgets.text_width(c) for c in app.controller.graph.nodes["field"].spec.params["activations"].choices)
     assert base >= min(widgets.COMBO_MAX, longest + widgets.COMBO_PAD) - 2
     z0 = app.canvas.view.zoom
     app.canvas.zoom(1.2)
