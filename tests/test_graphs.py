@@ -74,6 +74,16 @@ def test_gallery_command_writes_a_contact_sheet(tmp_path):
     assert index.index(GRAPHS[0].stem) < index.index(GRAPHS[1].stem)
 
 
+def test_gallery_refuses_an_index_it_did_not_write_and_writes_nothing(tmp_path):
+    (tmp_path / "index.md").write_bytes(b"## mine\n\xff\xfe not text\n")
+    r = run_afx("gallery", GRAPHS[0], "-o", tmp_path, "--size", "48x27", "--times", "0.5",
+                cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and "index.md" in r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["index.md"]
+    assert (tmp_path / "index.md").read_bytes() == b"## mine\n\xff\xfe not text\n"
+
+
 @pytest.mark.parametrize("patch", GRAPHS, ids=[g.stem for g in GRAPHS])
 def test_examples_are_saved_in_canonical_form(patch):
     """Opening an example in the editor and saving it unchanged rewrites nothing."""

@@ -126,13 +126,20 @@ def index_sections(index: Path) -> dict[str, list[str]]:
     if not index.exists():
         return {}
     sections, current = {}, None
-    for line in index.read_text().splitlines():
+    try:
+        text = index.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise AfxError(f"{index}: not an index afx gallery wrote (not UTF-8 text); move it away "
+                       f"or choose another --out-dir") from None
+    for line in text.splitlines():
         if line.startswith("## "):
             current = [line]
         elif current is not None:
             current.append(line)
             if line.startswith("![") and line.endswith(".png)"):
-                sections[line[line.rindex("(") + 1:-1]] = current
+                name = line[line.rindex("(") + 1:-1]
+                if "/" not in name and "\\" not in name:     # a strip beside the index, nothing else
+                    sections[name] = current
                 current = None
             continue
         else:
