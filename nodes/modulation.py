@@ -344,7 +344,8 @@ class State:
     busy = Param(float, 0.15, min=-BIG, max=BIG,
                  doc="average above which the state turns busy (onset strength of the built-in "
                      "synth's songs averages 0.08-0.17 over 3 s)")
-    calm = Param(float, 0.1, min=-BIG, max=BIG, doc="average below which it turns calm again")
+    calm = Param(float, 0.1, min=-BIG, max=BIG,
+                 doc="average below which it turns calm again (at most `busy`)")
     fade = Param(float, 1.0, min=0.0, max=60.0, doc="seconds a change of state takes (0: a cut)")
     state = Out(SCALAR)
     level = Out(SCALAR)
@@ -360,6 +361,7 @@ class State:
         dt = frame_step(ctx)
         follow = coefficient(window.cpu().double().numpy(), dt)
         hi, lo, fd = (p.cpu().double().numpy() for p in (busy, calm, fade))
+        lo = np.minimum(lo, hi)        # calm set above busy would flip the state every frame
         level, is_busy, ramp = self._level, self._busy, self._ramp
         state, levels = np.empty(len(x)), np.empty(len(x))
         for i, v in enumerate(x):

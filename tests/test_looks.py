@@ -138,6 +138,8 @@ def test_state_turns_busy_when_the_music_does_and_calm_only_well_below():
     assert st[-1] == 0 and level[-1] < 0.15                   # calm again after the silence
     cut, _ = state(v, 16, window=1.0, busy=0.3, calm=0.15, fade=0.0)
     assert set(np.round(cut, 6)) == {0.0, 1.0}                # fade 0: a cut
+    odd, _ = state(v, 16, window=1.0, busy=0.3, calm=0.5, fade=0.0)   # calm above busy
+    assert np.count_nonzero(np.diff(odd)) <= 2                # switches, never flickers
 
 
 def test_demo_patch_uses_the_looks():
