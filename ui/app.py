@@ -25,6 +25,7 @@ from afx_graph.registry import Registry
 from . import dialogs, error_dialog, fit_dialog, layout, screen, view, widgets
 from .canvas import CANVAS, Canvas
 from .controller import AUTOSAVE_SECONDS, EditorController
+from .link_drop import LinkDropWatcher
 from .nodes import EDITOR, NodeViews, parse_tag
 from .palette import SEARCH, Palette, paragraphs, search
 from .panels import Panels
@@ -130,7 +131,7 @@ class EditorApp:
                         min_size=(60, 20), no_focus_on_appearing=True, no_resize=True):
             dpg.add_text("", tag=f"{TOAST}.text", color=ERROR, wrap=420)
         with dpg.window(tag=ADDMENU, show=False, popup=True, width=300, height=300, no_title_bar=True):
-            dpg.add_text("Add node here", color=MUTED)
+            dpg.add_text("Add node here", tag=f"{ADDMENU}.title", color=MUTED)
             dpg.add_input_text(tag=f"{ADDMENU}.search", width=-1, hint="search, Enter adds",
                                callback=lambda s, a: self._addmenu_filter(a))
             dpg.add_listbox([], tag=f"{ADDMENU}.list", width=-1, num_items=12,
@@ -146,6 +147,9 @@ class EditorApp:
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self._on_key)
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right, callback=self._on_right_click)
+            dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left,
+                                               callback=self._on_right_click)
+        self.link_drop = LinkDropWatcher(self)      # a link dropped on empty canvas
         self.text_inputs = {SEARCH, f"{ADDMENU}.search", f"{dialogs.RENDER}.out", "afx.set.size",
                             "afx.set.fps", "afx.set.duration"} | self.fit_dialog.text_inputs
         dpg.set_viewport_resize_callback(lambda: self._on_resize())
@@ -324,6 +328,7 @@ class EditorApp:
             self._autoplay = False          # --play: once there is a picture to play
             self.worker.play()
         self._poll_selection()
+        self.link_drop.update()
         self._last_typed = next((t for t in (SEARCH, f"{ADDMENU}.search") if dpg.is_item_active(t)),
                                 None)
         self.worker.follow(c.graph)
@@ -816,6 +821,8 @@ class EditorApp:
             self.panel.toggle()
         elif key == dpg.mvKey_Escape:
             dpg.configure_item(ADDMENU, show=False)
+        elif key == dpg.mvKey_Tab and dpg.is_item_hovered(EDITOR):
+            self.open_add_menu()
 
     def add_first_match(self) -> str | None:
         """Enter in the palette's search box: add the first matching type."""
@@ -837,9 +844,14 @@ class EditorApp:
             return
         self.open_add_menu()
 
-    def open_add_menu(self, at=None) -> None:
+    def open_add_menu(self, at=None, *, only=None, then=None, title=None, screen=None) -> None:
+        """The add menu at the mouse (``screen``), adding at ``at`` (patch units; default:
+        under the mouse); ``only``: the type ids it offers (a dropped link: link_drop.py),
+        ``then(type_id, at)``: what choosing does instead of adding."""
         self._addmenu_at = at if at is not None else self._mouse_grid()
-        mx, my = dpg.get_mouse_pos(local=False)
+        self._addmenu_only, self._addmenu_then = only, then
+        mx, my = screen if screen is not None else dpg.get_mouse_pos(local=False)
+        dpg.set_value(f"{ADDMENU}.title", title or "Add node here")
         dpg.set_value(f"{ADDMENU}.search", "")
         self._addmenu_filter("")
         dpg.configure_item(ADDMENU, show=True, pos=[int(mx), int(my)])
@@ -847,11 +859,14 @@ class EditorApp:
 
     def _addmenu_filter(self, query: str) -> None:
         found = search(self.registry, query)
+        if self._addmenu_only is not None:
+            found = [t for t in found if t in self._addmenu_only]
         items = [f"{self.registry.get(t).title}  [{t}]" for t in found]
         dpg.configure_item(f"{ADDMENU}.list", items=items)
         self._addmenu_found = found
 
     _addmenu_found: list = []
+    _addmenu_only = _addmenu_then = None
 
     def _addmenu_pick(self, label) -> str | None:
         found = self._addmenu_found
@@ -862,6 +877,8 @@ class EditorApp:
             type_id = label.rsplit("[", 1)[-1].rstrip("]")
         dpg.configure_item(ADDMENU, show=False)
         at = self._addmenu_at
+        if self._addmenu_then is not None:
+            return self._addmenu_then(type_id, at)
         return self.add_from_palette(type_id, at)
 
     def _mouse_grid(self) -> tuple[int, int]:

@@ -225,6 +225,18 @@ class EditorController:
                 return False
         return not any(d == nid for d, _ in self.graph.dangling)
 
+    def add_linked(self, type_id: str, pos, kind: str, node: str, port: str,
+                   new_port: str) -> str:
+        """Add a node of ``type_id`` at ``pos`` and link its ``new_port`` to ``node.port``
+        (``kind`` 'out': that output feeds the new node; 'in': the new node feeds that
+        input), as one undo step (a link dropped on empty canvas). Raises GraphEditError."""
+        spec = self._spec(type_id)
+        nid = self.graph.new_id(spec.id)
+        ui = {"pos": [int(pos[0]), int(pos[1])]} if pos is not None else {}
+        link = Link(node, port, nid, new_port) if kind == "out" else Link(nid, new_port, node, port)
+        self._push(Compound([AddNode(spec.id, nid, None, ui), Connect(link)], f"add {nid} linked"))
+        return nid
+
     def check_link(self, src: str, src_port: str, dst: str, dst_port: str) -> str | None:
         return self.graph.check_link(src, src_port, dst, dst_port)
 

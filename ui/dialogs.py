@@ -30,7 +30,9 @@ Ctrl+C  copy                 Ctrl+V  paste            Ctrl+D  duplicate
 Delete  remove selected nodes and links
 Space   play / pause the preview
 Drag from an output pin to an input pin to link; Ctrl+click a link and drag to remove it.
-Right-click the editor: add a node under the mouse.   Right-click a param: back to default.
+Right-click, double-click or Tab on the editor: search and add a node under the mouse.
+Drop a link on empty canvas: add a node that fits it there, linked (one Ctrl+Z undoes both).
+Right-click a param: back to default.
 Middle mouse drag, or the wheel (Shift+wheel: sideways): pan the editor.
 Ctrl+wheel  zoom about the mouse    + / -  zoom          Home / F  fit the patch to the view
 F2  show / hide the palette          F3  show / hide the preview and inspector

@@ -922,3 +922,139 @@ def test_the_activations_combo_shows_its_longest_choice(demo_app):
     app.step(2)
     assert dpg.get_item_configuration(tag)["width"] == pytest.approx(base * app.canvas.view.zoom, abs=2)
     app.canvas.zoom(z0 / app.canvas.view.zoom)
+
+
+# -- issue 12: Tab / double-click search at the mouse, a link dropped on empty canvas ---------
+LINKDROP_SHOTS = Path("/tmp/linkdrop")
+
+
+def empty_spot(app):
+    """A screen point on the canvas clear of every node (and of the minimap)."""
+    x, y, w, h = canvas_rect(app)
+    rects = app.canvas.screen_rects().values()
+    for fy in (0.15, 0.3, 0.45, 0.6):
+        for fx in (0.1, 0.25, 0.4, 0.55, 0.7):
+            p = (x + w * fx, y + h * fy)
+            if not any(r[0] - 40 <= p[0] <= r[0] + r[2] + 40 and r[1] - 40 <= p[1] <= r[1] + r[3] + 40
+                       for r in rects):
+                return p
+    pytest.skip("no free place on the canvas")
+
+
+@pytest.fixture
+def mouse_at(monkeypatch):
+    """Put the (pretend) mouse somewhere over the node editor: Xvfb has no pointer to move."""
+    dpg = items()
+    from afx_graph.ui.nodes import EDITOR
+    real_hovered = dpg.is_item_hovered
+    state = {}
+
+    def put(p):
+        state["p"] = (float(p[0]), float(p[1]))
+        monkeypatch.setattr(dpg, "get_mouse_pos", lambda local=True: list(state["p"]))
+        monkeypatch.setattr(dpg, "is_item_hovered",
+                            lambda item: True if item == EDITOR else real_hovered(item))
+    return put
+
+
+def test_tab_opens_the_search_at_the_mouse_and_the_node_lands_there(demo_app, mouse_at):
+    dpg = items()
+    from afx_graph.ui.app import ADDMENU
+    app, c = demo_app, demo_app.canvas
+    c.zoom(1 / 1.2)                            # a view transform: the node still lands under the mouse
+    app.step(3)
+    p = empty_spot(app)
+    mouse_at(p)
+    key(app, dpg.mvKey_Tab)
+    assert dpg.is_item_shown(ADDMENU)
+    mx, my = dpg.get_item_pos(ADDMENU)
+    assert abs(mx - p[0]) <= 2 and abs(my - p[1]) <= 2
+    assert len(app._addmenu_found) == len(list(app.registry.specs()))     # unfiltered
+    dpg.set_value(f"{ADDMENU}.search", "lfo")
+    app._addmenu_filter("lfo")
+    nid = app._addmenu_pick(None)
+    assert nid and not dpg.is_item_shown(ADDMENU)
+    app.step(3)
+    r = c.screen_rects()[nid]
+    assert abs(r[0] - p[0]) <= 3 and abs(r[1] - p[1]) <= 3, (r, p)
+    px, py = c.screen_to_patch(p)
+    assert app.controller.graph.nodes[nid].ui["pos"] == [round(px), round(py)]
+    app.undo()
+    app.step(2)
+    assert nid not in app.controller.graph.nodes
+    c.fit_now()
+    app.step(3)
+
+
+def test_a_link_dropped_on_empty_canvas_adds_a_linked_node_in_one_undo_step(demo_app, mouse_at):
+    dpg = items()
+    from afx_graph.ui.app import ADDMENU
+    from afx_graph.ui.link_drop import Pin
+    app, g = demo_app, demo_app.controller.graph
+    cppn = next(n for n, node in g.nodes.items() if node.type == "cppn")
+    p = empty_spot(app)
+    mouse_at(p)
+    offered = app.link_drop.dropped(Pin("out", cppn, "image"), p)
+    app.step(3)
+    assert dpg.is_item_shown(ADDMENU)
+    assert {"image.blur", "image.color", "output.video"} <= set(offered)
+    assert "features.spectrum" not in offered and "math.lfo" not in offered
+    assert app._addmenu_found == [t for t in app._addmenu_found if t in offered]
+    assert "IMAGE" in dpg.get_value(f"{ADDMENU}.title")
+    LINKDROP_SHOTS.mkdir(parents=True, exist_ok=True)
+    app.screenshot(LINKDROP_SHOTS / "image_output_dropped.png", frames=3)
+    app._addmenu_filter("blur")
+    assert app._addmenu_found == ["image.blur"]
+    before, steps = wiring(app), len(app.controller._undo)
+    label = next(i for i in dpg.get_item_configuration(f"{ADDMENU}.list")["items"]
+                 if i.endswith("[image.blur]"))
+    dpg.get_item_callback(f"{ADDMENU}.list")(f"{ADDMENU}.list", label)     # a click on it
+    app.step(3)
+    assert not app.callback_errors, app.callback_errors
+    nid = next(n for n in g.nodes if g.nodes[n].type == "image.blur")
+    assert wiring(app) == before | {f"{cppn}.image -> {nid}.image"}
+    assert len(app.controller._undo) == steps + 1
+    r = app.canvas.screen_rects()[nid]
+    assert abs(r[0] - p[0]) <= 3 and abs(r[1] - p[1]) <= 3, (r, p)
+    app.screenshot(LINKDROP_SHOTS / "blur_added_and_linked.png", frames=3)
+    key(app, dpg.mvKey_Z, ctrl=True)                  # one Ctrl+Z takes back both
+    assert nid not in g.nodes and wiring(app) == before
+    assert not app.callback_errors
+
+
+def test_the_frame_watcher_sees_a_press_on_a_pin_and_a_release_on_empty_canvas(demo_app, mouse_at,
+                                                                                  monkeypatch):
+    """What a person does, as the per-frame watcher sees it: the button down on an input pin,
+    up over empty canvas, no link made: the menu offers what can feed that input."""
+    dpg = items()
+    from afx_graph.ui.app import ADDMENU
+    from afx_graph.ui.link_drop import Pin
+    from afx_graph.ui.nodes import in_tag
+    app, g = demo_app, demo_app.controller.graph
+    dpg.configure_item(ADDMENU, show=False)
+    out = next(n for n, node in g.nodes.items() if node.type == "output.video")
+    x, y, w, h = app.canvas.screen_rects()[out]
+    from afx_graph.ui.link_drop import _row
+    ay, ah = _row(in_tag(out, "audio"))
+    pin = (x, ay + ah / 2)
+    assert app.link_drop.pin_at(pin) == Pin("in", out, "audio")
+    assert app.link_drop.pin_at((x + w / 2, y + h / 2)) is None          # the node's middle
+    down = {"left": False}
+    monkeypatch.setattr(dpg, "is_mouse_button_down", lambda b: down["left"] and b == 0)
+    mouse_at(pin)
+    app.step(1)
+    down["left"] = True
+    app.step(1)
+    assert app.link_drop.start == Pin("in", out, "audio")
+    p = empty_spot(app)
+    mouse_at(p)
+    app.step(1)
+    down["left"] = False
+    app.step(4)
+    assert dpg.is_item_shown(ADDMENU)
+    assert "audio.file" in app._addmenu_found and "image.blur" not in app._addmenu_found
+    assert "AUDIO" in dpg.get_value(f"{ADDMENU}.title")
+    app.step(3)
+    app.screenshot(LINKDROP_SHOTS / "audio_input_dropped.png", frames=3)
+    dpg.configure_item(ADDMENU, show=False)
+    assert not app.callback_errors
