@@ -130,11 +130,13 @@ class EditorApp:
         with dpg.window(tag=TOAST, show=False, no_title_bar=True, autosize=True, no_move=True,
                         min_size=(60, 20), no_focus_on_appearing=True, no_resize=True):
             dpg.add_text("", tag=f"{TOAST}.text", color=ERROR, wrap=420)
-        with dpg.window(tag=ADDMENU, show=False, popup=True, width=300, height=300, no_title_bar=True):
+        # a popup sizes itself to its content, so its items get fixed widths: with -1 the
+        # list shrank to ~170 px and cut the type ids ("Feedback [image.feedba")
+        with dpg.window(tag=ADDMENU, show=False, popup=True, width=340, height=300, no_title_bar=True):
             dpg.add_text("Add node here", tag=f"{ADDMENU}.title", color=MUTED)
-            dpg.add_input_text(tag=f"{ADDMENU}.search", width=-1, hint="search, Enter adds",
+            dpg.add_input_text(tag=f"{ADDMENU}.search", width=320, hint="search, Enter adds",
                                callback=lambda s, a: self._addmenu_filter(a))
-            dpg.add_listbox([], tag=f"{ADDMENU}.list", width=-1, num_items=12,
+            dpg.add_listbox([], tag=f"{ADDMENU}.list", width=320, num_items=12,
                             callback=lambda s, a: self._addmenu_pick(a))
         self.confirm_dialog = dialogs.ConfirmDialog(self)
         self.dialogs = dialogs.FileDialogs(self)
