@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -67,3 +68,17 @@ def test_after_sigkill_the_next_render_removes_the_partial_file(tmp_path):
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+
+
+def test_a_signal_during_an_import_exits_at_once_without_a_traceback(tmp_path):
+    """Raising KeyboardInterrupt inside an import can cross torch's C++ and abort the process
+    ("terminate called", seen in CI with Ctrl+C 0.4 s after start): a signal that lands while a
+    module is imported ends afx at once with 130 (an import writes none of the user's files)."""
+    (tmp_path / "slowmod.py").write_text(
+        "import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(5)\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from afx_graph import cli; "
+            "cli._install_signal_handlers(); import slowmod; print('not reached')")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 130 and "interrupted (SIGINT)" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "not reached" not in r.stdout
