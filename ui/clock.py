@@ -156,19 +156,9 @@ class AudioOut:
             self.stream = None
 
 
-def sound_output():
-    """The ``sounddevice`` module if there is an output device, else None (the preview then
-    runs silently on the wall clock; :func:`sound_problem` says why)."""
-    return find_sound_output()[0]
-
-
-def sound_problem() -> str:
-    """Why the preview is silent, in words for the preview panel ('' when it plays)."""
-    return find_sound_output()[1]
-
-
 def find_sound_output():
-    """(the ``sounddevice`` module or None, why not)."""
+    """(the ``sounddevice`` module, or None and why the preview is silent: it then runs on
+    the wall clock; the preview panel shows the reason)."""
     try:
         import sounddevice as sd
     except ImportError:
