@@ -75,8 +75,9 @@ def pin_type(graph, pin: Pin):
 
 
 class LinkDropWatcher:
-    """Per frame (:meth:`update`): a press on a pin, a release on empty canvas, no new link:
-    :meth:`dropped`, which opens the filtered add menu (what tests call directly)."""
+    """Per frame (:meth:`update`): a press on a pin lights the pins its link can go to
+    (link_hints.py); a release on empty canvas with no new link: :meth:`dropped`, which
+    opens the filtered add menu (what tests call directly)."""
 
     def __init__(self, app):
         self.app = app
@@ -84,6 +85,8 @@ class LinkDropWatcher:
         self._links = None
         self._down = False
         self._pending = None          # (pin, mouse, frames to wait): the link callback runs first
+        from .link_hints import LinkHints
+        self.hints = LinkHints(app.themes)   # the pins the dragged link can go to, lit
 
     # -- per frame -------------------------------------------------------------------------
     def update(self) -> None:
@@ -101,7 +104,10 @@ class LinkDropWatcher:
         if down and not self._down:
             self.start = self.pin_at(dpg.get_mouse_pos(local=False)) if dpg.is_item_hovered(EDITOR) else None
             self._links = self._wiring() if self.start else None
+            if self.start is not None:
+                self.hints.show(self.app.controller.graph, self.start, self.app.canvas.view.zoom)
         elif not down and self._down and self.start is not None:
+            self.hints.clear()
             mouse = dpg.get_mouse_pos(local=False)
             if dpg.is_item_hovered(EDITOR) and not self._over_node():
                 self._pending = (self.start, mouse, 1)

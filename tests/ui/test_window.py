@@ -1053,11 +1053,23 @@ def test_the_frame_watcher_sees_a_press_on_a_pin_and_a_release_on_empty_canvas(d
     down["left"] = True
     app.step(1)
     assert app.link_drop.start == Pin("in", out, "audio")
+    # while the link is dragged, the outputs that can feed an audio input light up, the rest dim
+    from afx_graph import types as T
+    from afx_graph.ui.nodes import out_tag
+    music = next(n for n, node in g.nodes.items() if node.type.startswith("audio."))
+    cppn = next(n for n, node in g.nodes.items() if node.type == "cppn")
+    plain_audio, plain_image = app.themes.pin(T.AUDIO), app.themes.pin(T.IMAGE)
+    lit, dim = dpg.get_item_theme(out_tag(music, "audio")), dpg.get_item_theme(out_tag(cppn, "image"))
+    assert lit not in (plain_audio, plain_image, dim) and dim not in (plain_audio, plain_image)
+    app.step(3)
+    shot(app, "audio_input_dragged.png")
     p = empty_spot(app)
     mouse_at(p)
     app.step(1)
     down["left"] = False
     app.step(4)
+    assert dpg.get_item_theme(out_tag(music, "audio")) == plain_audio       # back when released
+    assert dpg.get_item_theme(out_tag(cppn, "image")) == plain_image
     assert dpg.is_item_shown(ADDMENU)
     assert "audio.file" in app._addmenu_found and "image.blur" not in app._addmenu_found
     assert "AUDIO" in dpg.get_value(f"{ADDMENU}.title")
