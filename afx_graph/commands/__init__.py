@@ -4,3 +4,4 @@ from . import analyze, bench, edit, fit, gallery, info, models, run, validate
 ALL = [run.register, edit.register, validate.register, info.register_nodes, info.register_schema,
        models.register, bench.register, gallery.register,
        analyze.register, fit.register]
+from . import pack; ALL.append(pack.register)  # noqa: E402,E702 (afx pack and afx unpack)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
+from ..bundle import running_bundles
 from ..errors import AfxError, escape_controls
 from ..graph import Graph
 from ..patch import load_patch
@@ -74,6 +75,7 @@ def check_arguments(args) -> None:
                 raise AfxError(err, field=f"--{name}")
 
 
+@running_bundles        # afx run piece.afxpack: unpacked into a temporary folder to render
 def run(args) -> int:
     check_arguments(args)
     if args.batch is not None and not 1 <= args.batch <= 1024:
