@@ -6,6 +6,7 @@ input has at most one source by construction.
 """
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ class Graph:
         self.path = path
         self.meta: dict[str, Any] = {}
         self.settings: dict[str, Any] = {}
+        self.ui: dict[str, Any] = {}            # the patch's editor-only data (frames)
         self.g = nx.MultiDiGraph()
         self.nodes: dict[str, GraphNode] = {}
         self.dangling: dict[tuple[str, str], Any] = {}   # (dst, port) -> link text we could not bind
@@ -66,6 +68,7 @@ class Graph:
     def from_patch(cls, patch: Patch, registry: Registry) -> "Graph":
         g = cls(registry, path=patch.path)
         g.meta, g.settings = dict(patch.meta), dict(patch.settings)
+        g.ui = copy.deepcopy(patch.ui)
         g.file_issues = list(patch.issues)
         for nid, e in patch.nodes.items():
             g._insert(nid, e)
@@ -214,6 +217,16 @@ class Graph:
         for fn in list(self._listeners):
             fn("ui", node)
 
+    def set_patch_ui(self, key: str, value) -> None:
+        """The patch's own editor-only data (``ui:`` at the top: frames): no effect on
+        rendering, no revision. None removes the key."""
+        if value is None:
+            self.ui.pop(key, None)
+        else:
+            self.ui[key] = copy.deepcopy(value)
+        for fn in list(self._listeners):
+            fn("ui", None)
+
     def check_link(self, src: str, src_port: str, dst: str, dst_port: str) -> str | None:
         """Why this link cannot be made, or None if it can (type rule of the engine)."""
         for nid in (src, dst):
@@ -296,7 +309,8 @@ class Graph:
                                                   else len(port_order), p)):
                 inputs[p] = texts[p]
             nodes[nid] = NodeEntry(n.type, params, inputs, dict(n.ui), n.version)
-        return Patch(nodes, dict(self.settings), dict(self.meta), self.path)
+        return Patch(nodes, dict(self.settings), dict(self.meta), self.path,
+                     ui=copy.deepcopy(self.ui))
 
     # -- validation -----------------------------------------------------------------------
     def validate(self, *, out_dir: Path | None = None, check_files: bool = True) -> list[Issue]:

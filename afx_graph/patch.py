@@ -17,6 +17,7 @@ Saving is stable: keys in a fixed order, so save -> load -> save gives the same 
 """
 from __future__ import annotations
 
+import copy
 import os
 import re
 import secrets
@@ -32,7 +33,7 @@ from .errors import Issue, PatchError
 from .settings import whole
 
 FORMAT_VERSION = 1
-TOP_KEYS = ("afx", "meta", "settings", "nodes")
+TOP_KEYS = ("afx", "meta", "settings", "nodes", "ui")
 NODE_KEYS = ("type", "version", "params", "inputs", "ui")
 NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")     # use fullmatch: '$' also matches before a final newline
 PORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -57,6 +58,7 @@ class Patch:
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None                 # where it was loaded from / saved to
     issues: list[Issue] = field(default_factory=list)   # structural problems found on load
+    ui: dict[str, Any] = field(default_factory=dict)    # editor-only (frames): the engine ignores it
 
     @property
     def file(self) -> str:
@@ -222,7 +224,8 @@ def from_data(data: Any, *, path: Path | None = None) -> Patch:
             inputs[str(port)] = src   # syntax is checked by validation, with the rest
         ui = _mapping(raw.get("ui"), file, nid, "ui", issues)
         nodes[nid] = NodeEntry(typ, params, inputs, dict(ui), ver)
-    return Patch(nodes, dict(settings), dict(meta), path, issues)
+    patch_ui = _mapping(data.get("ui"), file, None, "ui", issues)
+    return Patch(nodes, dict(settings), dict(meta), path, issues, ui=copy.deepcopy(patch_ui))
 
 
 def _mapping(value, file, node, fieldname, issues) -> dict:
@@ -267,6 +270,8 @@ def to_data(patch: Patch) -> dict:
     if patch.settings:
         data["settings"] = {k: _plain(v) for k, v in patch.settings.items()}
     data["nodes"] = nodes
+    if patch.ui:
+        data["ui"] = _plain(patch.ui)
     return data
 
 

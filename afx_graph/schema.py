@@ -146,5 +146,16 @@ def patch_schema(registry: Registry) -> dict:
                       # "some node is an output": not every node is a non-output
                       "not": {"additionalProperties": {"not": is_sink}},
                       "description": "node id -> node; at least one output node"},
+            "ui": {"type": ["object", "null"],
+                   "description": "editor-only data the engine ignores",
+                   "properties": {"frames": {"type": "array", "items": {
+                       "type": "object", "required": ["nodes"],
+                       "properties": {
+                           "title": {"type": "string", "maxLength": 200},
+                           "nodes": {"type": "array", "items": {"type": "string"}},
+                           "color": {"type": "array", "items": {"type": "integer", "minimum": 0,
+                                                                "maximum": 255},
+                                     "minItems": 3, "maxItems": 3}},
+                       "description": "a titled frame drawn around these nodes"}}}},
         },
     }

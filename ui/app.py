@@ -1,20 +1,20 @@
 """The editor window (dearpygui): palette | node editor | preview, a menu bar and a status bar.
 
-:class:`EditorApp` wires dearpygui callbacks to the :class:`~afx_graph.ui.controller.
+:class:`EditorApp` builds the window and wires it to the :class:`~afx_graph.ui.controller.
 EditorController` (all editing) and the :class:`~afx_graph.ui.preview.PreviewWorker` (all
 rendering, on its own thread). Its public methods are the actions a person triggers (add a
 node from the palette, drag a link, move a slider, press a shortcut, save...): ``afx edit``
-runs the normal event loop, and tests drive the same methods frame by frame with
+runs the event loop (event_loop.py), and tests drive the same methods frame by frame with
 :meth:`EditorApp.step` on a virtual display.
 
-Callbacks run on this (the UI) thread: dearpygui's manual callback management queues them
-and :meth:`EditorApp.step` runs them after each frame.
+Where the rest lives: the keyboard in keys.py, the inspector below the preview in
+inspector.py, the add menu in add_menu.py, the status bar in status_bar.py, zoom and pan in
+canvas.py, frames around groups in frames.py, the dialogs in dialogs.py.
 """
 from __future__ import annotations
 
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import dearpygui.dearpygui as dpg
@@ -22,35 +22,31 @@ import dearpygui.dearpygui as dpg
 from afx_graph import AfxError
 from afx_graph.registry import Registry
 
-from . import dialogs, error_dialog, fit_dialog, layout, screen, view, widgets
+from . import dialogs, error_dialog, event_loop, fit_dialog, layout, screen, view, widgets
+from .add_menu import ADDMENU, AddMenu
 from .canvas import CANVAS, Canvas
 from .controller import AUTOSAVE_SECONDS, EditorController
+from .frames import FrameLayer
+from .inspector import INSPECT, SETTINGS_INPUTS, Inspector, resolve_port  # noqa: F401 (resolve_port: API)
+from .keys import Keys
 from .link_drop import LinkDropWatcher
 from .nodes import EDITOR, NodeViews, parse_tag
-from .palette import SEARCH, Palette, paragraphs, search
+from .palette import SEARCH, Palette
 from .panels import Panels
-from .preview import DEFAULT_SIZE, PreviewWorker
 from .performance import PerformanceView
+from .preview import DEFAULT_SIZE, PreviewWorker
 from .preview_panel import PreviewPanel
 from .selection import to_delete
-from .theme import ERROR, MUTED, OK, TEXT, WARNING, Themes
+from .status_bar import Problems, StatusBar
+from .theme import Themes
 
 PALETTE_W = 200
 PREVIEW_W = 420
 STATUS_H = 30
 MAIN = "afx.main"
-STATUS = "afx.status"
-PROBLEMS = "afx.problems"
-INSPECT = "afx.inspect"
-TOAST = "afx.toast"
-ADDMENU = "afx.addmenu"
 PARAM_HANDLERS = "afx.h.param"
 MODALS = (dialogs.CONFIRM, dialogs.RECOVER, dialogs.FD_OPEN, dialogs.FD_SAVE, dialogs.FD_PARAM,
           dialogs.FD_RENDER, fit_dialog.FD_IMAGES, error_dialog.OPEN_ERROR)
-FRAME_SECONDS = 1 / 60          # UI frame rate while the user works,
-PLAY_FRAME_SECONDS = 1 / 30     # while the preview plays on its own,
-IDLE_FRAME_SECONDS = 1 / 20     # and while nothing happens (leaves the CPU to the preview)
-SLOW_FRAME = 0.025              # a frame this slow to draw means software OpenGL
 
 
 class EditorApp:
@@ -72,18 +68,20 @@ class EditorApp:
         self.running = False
         self.built = False
         self.callback_errors: list[str] = []    # exceptions raised inside callbacks
-        self.issues: dict[str, str] = {}         # node -> validation problem
-        self.global_issues: list[str] = []
+        self.problems = Problems()              # what validation says, by node
+        self.status_bar = StatusBar(PALETTE_W)
+        self.add_menu = AddMenu(self)
+        self.inspector = Inspector(self, PREVIEW_W)
+        self.frames = FrameLayer(self)
         self._need_sync = True
         self._rebuild = True
         self._layout_in = -1                    # frames until the first layout fix-up
-        self._active_widget: str | None = None
+        self._active_widget: str | None = None  # the slider being dragged: left alone by sync
         self._errors_seen = -1
+        self._problems_seen = -1
         self._title = None
-        self._toast_until = 0.0
-        self._addmenu_at = None
-        self._inspected = object()
-        self._status_text = ""
+        self._selection_seen: list[str] = []     # the editor's own selection, last frame
+        self._autoplay = False
         self.controller.subscribe(self._on_controller)
 
     # -- building the window -----------------------------------------------------------------
@@ -116,28 +114,16 @@ class EditorApp:
                 with dpg.group(tag=CANVAS):
                     dpg.add_node_editor(tag=EDITOR, callback=self._on_link,
                                         delink_callback=self._on_delink,
-                                        width=self._editor_width(w), height=-STATUS_H, minimap=True,
+                                        width=self.panels.editor_width(), height=-STATUS_H,
+                                        minimap=True,
                                         minimap_location=dpg.mvNodeMiniMap_Location_BottomRight)
                 with dpg.child_window(tag="afx.right", width=PREVIEW_W, height=-STATUS_H):
                     self.panel.build("afx.right")
                     dpg.add_separator()
                     dpg.add_group(tag=INSPECT)
-            with dpg.group(horizontal=True):
-                dpg.add_text("", tag=STATUS)
-                dpg.add_text("", tag=PROBLEMS, color=WARNING)
-                with dpg.tooltip(PROBLEMS):
-                    dpg.add_text("", tag=f"{PROBLEMS}.list", wrap=600)
-        with dpg.window(tag=TOAST, show=False, no_title_bar=True, autosize=True, no_move=True,
-                        min_size=(60, 20), no_focus_on_appearing=True, no_resize=True):
-            dpg.add_text("", tag=f"{TOAST}.text", color=ERROR, wrap=420)
-        # a popup sizes itself to its content, so its items get fixed widths: with -1 the
-        # list shrank to ~170 px and cut the type ids ("Feedback [image.feedba")
-        with dpg.window(tag=ADDMENU, show=False, popup=True, width=340, height=300, no_title_bar=True):
-            dpg.add_text("Add node here", tag=f"{ADDMENU}.title", color=MUTED)
-            dpg.add_input_text(tag=f"{ADDMENU}.search", width=320, hint="search, Enter adds",
-                               callback=lambda s, a: self._addmenu_filter(a))
-            dpg.add_listbox([], tag=f"{ADDMENU}.list", width=320, num_items=12,
-                            callback=lambda s, a: self._addmenu_pick(a))
+            self.status_bar.build()
+        self.status_bar.build_toast()
+        self.add_menu.build()
         self.confirm_dialog = dialogs.ConfirmDialog(self)
         self.dialogs = dialogs.FileDialogs(self)
         self.render_dialog = dialogs.RenderDialog(self)
@@ -146,14 +132,15 @@ class EditorApp:
         self.open_error = error_dialog.OpenErrorDialog(self)
         dialogs.build_shortcuts()
         self.canvas.build()
+        self.frames.build()
+        self.keys = Keys(self, {SEARCH, f"{ADDMENU}.search", f"{dialogs.RENDER}.out", *SETTINGS_INPUTS}
+                         | self.fit_dialog.text_inputs | self.frames.text_inputs)
         with dpg.handler_registry():
-            dpg.add_key_press_handler(callback=self._on_key)
-            dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right, callback=self._on_right_click)
+            dpg.add_key_press_handler(callback=self.keys.on_key)
+            dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right, callback=self._on_canvas_click)
             dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left,
-                                               callback=self._on_right_click)
+                                               callback=self._on_canvas_click)
         self.link_drop = LinkDropWatcher(self)      # a link dropped on empty canvas
-        self.text_inputs = {SEARCH, f"{ADDMENU}.search", f"{dialogs.RENDER}.out", "afx.set.size",
-                            "afx.set.fps", "afx.set.duration"} | self.fit_dialog.text_inputs
         dpg.set_viewport_resize_callback(lambda: self._on_resize())
         dpg.set_exit_callback(lambda: self.request_quit())
         dpg.set_primary_window(MAIN, True)
@@ -182,7 +169,7 @@ class EditorApp:
                                   callback=lambda: self.render_dialog.show())
                 dpg.add_menu_item(label="Fit a look from images...",
                                   callback=lambda: self.fit_dialog.choose())
-                dpg.add_menu_item(label="Recover autosaves...", callback=self._offer_recovery)
+                dpg.add_menu_item(label="Recover autosaves...", callback=lambda: self._offer_recovery())
                 dpg.add_menu_item(label="Save screenshot", shortcut="F12",
                                   callback=lambda: self.save_screenshot())
                 dpg.add_separator()
@@ -198,6 +185,10 @@ class EditorApp:
                 dpg.add_menu_item(label="Duplicate", shortcut="Ctrl+D", callback=lambda: self.duplicate())
                 dpg.add_menu_item(label="Delete", shortcut="Del", callback=lambda: self.delete_selected())
                 dpg.add_separator()
+                dpg.add_menu_item(label="Frame the selected nodes", shortcut="Ctrl+G",
+                                  callback=lambda: self.frame_selection())
+                dpg.add_menu_item(label="Remove their frames", shortcut="Ctrl+Shift+G",
+                                  callback=lambda: self.unframe())
                 dpg.add_menu_item(label="Tidy layout", callback=lambda: self.tidy())
             with dpg.menu(label="View"):
                 self.canvas.menu()
@@ -213,80 +204,31 @@ class EditorApp:
                 dpg.add_menu_item(label="Keyboard and mouse",
                                   callback=lambda: dpg.configure_item(dialogs.SHORTCUTS, show=True))
 
-    def _editor_width(self, viewport_w: int) -> int:
-        return self.panels.editor_width()       # what the panels leave (they can be hidden)
-
     def _on_resize(self) -> None:
-        dpg.configure_item(EDITOR, width=self._editor_width(dpg.get_viewport_client_width()))
+        dpg.configure_item(EDITOR, width=self.panels.editor_width())
 
     # -- running -----------------------------------------------------------------------------
     def run(self) -> int:
         """The normal event loop of ``afx edit``; returns when the user quits."""
         if not self.built:
             self.build()
-        self.running = True
-        last_input, last_mouse = 0.0, None
-        try:
-            while self.running and dpg.is_dearpygui_running():
-                t0 = time.perf_counter()
-                self.step(1)
-                mouse = dpg.get_mouse_pos(local=False)
-                if (mouse != last_mouse or self._callbacks_ran or dpg.is_mouse_button_down(0)
-                        or dpg.is_mouse_button_down(1) or dpg.is_mouse_button_down(2)):
-                    last_input, last_mouse = t0, mouse
-                frame = (FRAME_SECONDS if t0 - last_input < 1.0 else
-                         PLAY_FRAME_SECONDS if self.worker.clock.playing else IDLE_FRAME_SECONDS)
-                cost = time.perf_counter() - t0
-                spare = frame - cost
-                if cost > SLOW_FRAME and t0 - last_input >= 1.0:
-                    spare = max(spare, cost)   # software GL: leave at least half the CPU to the preview
-                if spare > 0:
-                    time.sleep(spare)
-        except BaseException:
-            self.controller.autosave()          # never lose work to a crash
-            raise
-        finally:
-            self.shutdown()
-        return 0
+        return event_loop.run(self)
 
-    def step(self, frames: int = 1) -> None:
+    def step(self, frames: int = 1) -> bool:
         """Render ``frames`` frames, run the callbacks they queued, bring the window up to
-        date with the graph and the preview."""
+        date with the graph and the preview. Returns whether any callback ran."""
+        ran = False
         for _ in range(frames):
             dpg.render_dearpygui_frame()
-            self._dispatch(dpg.get_callback_queue())
+            ran |= event_loop.dispatch(dpg.get_callback_queue(), self._internal_error)
             try:
                 self.update()
             except Exception as e:      # keep the editor (and the work in it) alive
                 self._internal_error(e)
+        return ran
 
     def _internal_error(self, e: Exception) -> None:
-        self.callback_errors.append(traceback.format_exc())
-        traceback.print_exc()
-        self.status(f"internal error: {type(e).__name__}: {e}", "error")
-        try:
-            self.controller.autosave()
-        except Exception:
-            pass
-
-    def _dispatch(self, jobs) -> None:
-        self._callbacks_ran = bool(jobs)
-        for job in jobs or ():
-            fn = job[0]
-            if fn is None:
-                continue
-            try:
-                try:
-                    n = fn.__code__.co_argcount - (1 if hasattr(fn, "__self__") else 0)
-                except AttributeError:
-                    n = 3
-                fn(*job[1:1 + n])
-            except Exception as e:       # a bug in a callback must not take the editor down
-                self._internal_error(e)
-
-    _callbacks_ran = False
-    _autoplay = False
-    _last_typed: str | None = None     # the text field active in the previous frame
+        event_loop.report(self, e)
 
     def shutdown(self) -> None:
         self.running = False
@@ -310,7 +252,7 @@ class EditorApp:
             self._rebuild = False
             self._need_sync = True
             self._layout_in = 2
-            self._inspected = object()
+            self.inspector.invalidate()
         if self._need_sync:
             self._need_sync = False
             self.views.sync(c.graph, active=self._active_widget, positions=not dragging)
@@ -331,52 +273,38 @@ class EditorApp:
             self.worker.play()
         self._poll_selection()
         self.link_drop.update()
-        self._last_typed = next((t for t in (SEARCH, f"{ADDMENU}.search") if dpg.is_item_active(t)),
-                                None)
+        self.keys.after_frame()
         self.worker.follow(c.graph)
         self.panel.update(c.graph.nodes)
         self.performance.update()
-        if self.worker.errors_serial != self._errors_seen or self._issues_changed:
+        if self.worker.errors_serial != self._errors_seen or self.problems.serial != self._problems_seen:
             self._errors_seen = self.worker.errors_serial
-            self._issues_changed = False
-            self.views.show_messages(self.worker.errors, self.issues)
-            self._inspected = object()
+            self._problems_seen = self.problems.serial
+            self.views.show_messages(self.worker.errors, self.problems.by_node)
         self.render_dialog.update()
         self.fit_dialog.update()
         self.open_error.update()
         c.maybe_autosave()
         self._update_title()
-        self._inspect()
-        if self._toast_until and time.monotonic() > self._toast_until:
-            self._toast_until = 0.0
-            dpg.configure_item(TOAST, show=False)
-
-    _issues_changed = True
+        self.inspector.update()
+        self.frames.update(hidden=self.popup_shown() or self.performance.showing)
+        self.status_bar.update()
 
     def _check(self) -> None:
-        """Validation problems of the graph, shown on the nodes and in the status bar."""
-        issues: dict[str, str] = {}
-        other = []
-        for i in self.controller.graph.validate():
-            text = f"{i.field}: {i.message}" if i.field else i.message
-            if i.node and i.node in self.controller.graph.nodes:
-                issues.setdefault(i.node, text)
-            else:
-                other.append(f"{i.node}: {text}" if i.node else text)
-        all_lines = [f"{n}: {m}" for n, m in issues.items()] + other
-        if issues != self.issues:
-            self.issues = issues
-            self._issues_changed = True
-        self.global_issues = other
-        n = len(all_lines)
-        dpg.set_value(PROBLEMS, f"   {n} problem{'s' if n != 1 else ''}" if n else "")
-        dpg.set_value(f"{PROBLEMS}.list", "\n".join(all_lines[:30]))
+        """Validation problems of the graph, shown on the nodes and in the status bar; the
+        undo items say what they undo."""
+        self.status_bar.problems(self.problems.check(self.controller.graph))
         undo = self.controller.undo_label
         redo = self.controller.redo_label
         dpg.configure_item("afx.menu.undo", label=f"Undo {undo}" if undo else "Undo",
                            enabled=undo is not None)
         dpg.configure_item("afx.menu.redo", label=f"Redo {redo}" if redo else "Redo",
                            enabled=redo is not None)
+
+    @property
+    def issues(self) -> dict[str, str]:
+        """node -> its validation problem (what the nodes show)."""
+        return self.problems.by_node
 
     def _update_title(self) -> None:
         title = f"{self.controller.title} - {self.app_title}"
@@ -391,100 +319,29 @@ class EditorApp:
             nid = dpg.get_item_user_data(item)
             if isinstance(nid, str):
                 ids.append(nid)
-        if ids == self._dpg_selection:
+        if ids == self._selection_seen:
             return
-        self._dpg_selection = ids
+        self._selection_seen = ids
         if ids != self.controller.selection:
             self.controller.select(ids)
             self.worker.set_target(ids[0] if len(ids) == 1 else None)
 
-    _dpg_selection: list = []
+    def modal_shown(self) -> bool:
+        """A dialog is up: the keys are its own."""
+        return any(dpg.is_item_shown(t) for t in MODALS)
 
-    def _inspect(self) -> None:
-        """Below the preview: the selected node's doc and problem, or the patch settings."""
-        sel = tuple(self.controller.selection)
-        key = (sel, self.controller.graph.revision, id(self.controller.graph),
-               self.worker.errors_serial, self._issues_changed)
-        if key == self._inspected:
-            return
-        self._inspected = key
-        dpg.delete_item(INSPECT, children_only=True)
-        g = self.controller.graph
-        if len(sel) == 1 and sel[0] in g.nodes:
-            n = g.nodes[sel[0]]
-            dpg.add_text(f"{n.id}", parent=INSPECT, color=OK)
-            if n.spec is None:
-                dpg.add_text(f"unknown type '{n.type}'", parent=INSPECT, color=WARNING)
-            else:
-                dpg.add_text(f"{n.spec.id}  ({n.spec.category}, {n.spec.rate})", parent=INSPECT, color=MUTED)
-                if len(n.spec.outputs) > 1:
-                    node_id = n.id
-                    shown = self.worker.target[1] if self.worker.target[0] == n.id else None
-                    with dpg.group(horizontal=True, parent=INSPECT):
-                        dpg.add_text("preview output")
-                        dpg.add_combo(list(n.spec.outputs), tag="afx.inspect.port", width=170,
-                                      default_value=shown or resolve_port(n.spec),
-                                      callback=lambda s_, a: self.worker.set_target(node_id, a))
-                dpg.add_text(paragraphs(n.spec.doc), parent=INSPECT, wrap=PREVIEW_W - 30)
-            if n.id in self.worker.errors:
-                dpg.add_text(f"failed: {self.worker.errors[n.id]}", parent=INSPECT, color=ERROR,
-                             wrap=PREVIEW_W - 30)
-            if n.id in self.issues:
-                dpg.add_text(self.issues[n.id], parent=INSPECT, color=WARNING, wrap=PREVIEW_W - 30)
-            return
-        s = g.settings
-        dpg.add_text("Patch settings", parent=INSPECT, color=MUTED)
-        size = s.get("size") if isinstance(s.get("size"), list) else [640, 360]
-        with dpg.group(horizontal=True, parent=INSPECT):
-            dpg.add_text("size")
-            dpg.add_input_intx(tag="afx.set.size", size=2, width=150, default_value=list(size) + [0, 0],
-                               on_enter=True, callback=lambda s_, a: self._set_setting(
-                                   "size", [int(a[0]), int(a[1])]))
-            dpg.add_text("fps")
-            dpg.add_input_float(tag="afx.set.fps", width=90, default_value=float(s.get("fps") or 30),
-                                step=0, on_enter=True, format="%.3g",
-                                callback=lambda s_, a: self._set_setting("fps", a))
-        with dpg.group(horizontal=True, parent=INSPECT):
-            dpg.add_text("duration")
-            dpg.add_input_float(tag="afx.set.duration", width=90, step=0, on_enter=True, format="%.2f",
-                                default_value=float(s.get("duration") or 0),
-                                callback=lambda s_, a: self._set_setting("duration", a if a > 0 else None))
-            dpg.add_text("s (0: the audio's length)", color=MUTED)
-        if self.global_issues:
-            dpg.add_text("\n".join(self.global_issues[:6]), parent=INSPECT, color=WARNING,
-                         wrap=PREVIEW_W - 30)
-        dpg.add_text("Select a node to preview it and read what it does.", parent=INSPECT, color=MUTED,
-                     wrap=PREVIEW_W - 30)
-
-    def _set_setting(self, key: str, value) -> None:
-        reason = self.controller.set_settings(**{key: value})
-        if reason:
-            self.status(f"settings: {reason}", "error")
-            self._inspected = object()
+    def popup_shown(self) -> bool:
+        """Anything drawn over the canvas (the frames are drawn on top: they hide)."""
+        return self.modal_shown() or self.add_menu.shown or self.frames.editing_shown
 
     # -- status ------------------------------------------------------------------------------
     def status(self, text: str, level: str = "info", *, toast: bool = True) -> None:
-        self._status_text = text
-        color = {"error": ERROR, "ok": OK, "warning": WARNING}.get(level, TEXT)
-        if not self.built:
-            return
-        dpg.set_value(STATUS, text)
-        dpg.configure_item(STATUS, color=color)
-        if level == "error" and toast:
-            self.toast(text)
+        """A message in the status bar (an error also pops up by the mouse)."""
+        self.status_bar.show(text, level, toast=toast)
 
     @property
     def status_text(self) -> str:
-        return self._status_text
-
-    def toast(self, text: str, seconds: float = 4.0) -> None:
-        dpg.set_value(f"{TOAST}.text", text)
-        mx, my = dpg.get_mouse_pos(local=False)
-        vw = dpg.get_viewport_client_width()
-        x = int(min(max(mx + 16, PALETTE_W + 20), vw - 460))
-        y = int(max(my + 16, 40))
-        dpg.configure_item(TOAST, show=True, pos=[x, y])
-        self._toast_until = time.monotonic() + seconds
+        return self.status_bar.text
 
     # -- callbacks from the node editor ------------------------------------------------------
     def _on_link(self, sender, app_data) -> str | None:
@@ -559,6 +416,20 @@ class EditorApp:
         p = self.controller.graph.nodes[node].spec.params[name]
         self.dialogs.show_param(node, name, p.kind or "path")
 
+    def _on_canvas_click(self, sender, app_data) -> None:
+        """A right-click or a double-click: on a frame's title, rename it; on empty canvas,
+        the add menu."""
+        if not dpg.is_item_hovered(EDITOR) or self.confirm_dialog.showing:
+            return
+        mouse = dpg.get_mouse_pos(local=False)
+        index = self.frames.title_at(mouse)
+        if index is not None:
+            self.frames.edit(index, mouse)
+            return
+        if any(dpg.is_item_hovered(v.tag) for v in self.views.views.values()):
+            return
+        self.add_menu.open()
+
     def patch_relative(self, path: str, kind: str) -> str:
         """A chosen file as the patch should hold it: an input file relative to the patch's
         folder when it is inside it; an output relative to the output folder (here)."""
@@ -595,6 +466,10 @@ class EditorApp:
         self.status(f"added {nid} ({type_id}) at {list(pos)}", "ok")
         return nid
 
+    def open_add_menu(self, at=None, **how) -> None:
+        """The add menu at the mouse (add_menu.py)."""
+        self.add_menu.open(at, **how)
+
     def set_param_widget(self, node: str, name: str, value, *, drag: bool = False) -> str | None:
         """Put ``value`` in a param's widget and fire its callback, as a person editing it
         does (``drag=True``: one step of a slider drag; release with :meth:`release_widget`)."""
@@ -618,7 +493,7 @@ class EditorApp:
         """Select nodes (dearpygui has no call to select nodes; this is what a click does to
         the editor's state)."""
         dpg.clear_selected_nodes(EDITOR)
-        self._dpg_selection = []
+        self._selection_seen = []
         self.controller.select(list(ids))
         self.worker.set_target(ids[0] if len(ids) == 1 else None)
 
@@ -657,7 +532,7 @@ class EditorApp:
 
     def paste(self, at=None) -> list[str]:
         if at is None and dpg.is_item_hovered(EDITOR):
-            at = self._mouse_grid()
+            at = self.mouse_grid()
         new = self.controller.paste(at)
         if new:
             self.status(f"pasted {', '.join(new)}", "ok")
@@ -668,6 +543,26 @@ class EditorApp:
         if new:
             self.status(f"duplicated as {', '.join(new)}", "ok")
         return new
+
+    def frame_selection(self, title: str = "") -> int | None:
+        """Ctrl+G: a frame around the selected nodes; its title is asked at once."""
+        index = self.controller.add_frame(self.controller.selection, title)
+        if index is None:
+            self.status("select the nodes to frame first", "warning")
+            return None
+        self.status("framed the selection; type its title (Ctrl+Z undoes)", "ok")
+        if not title and self.built:
+            self.step(1)                        # drawn, so the popup sits on its title
+            tab = self.frames.drawn.get(index)
+            self.frames.edit(index, (tab[0], tab[1]) if tab else None)
+        return index
+
+    def unframe(self) -> int:
+        """Ctrl+Shift+G: take away the frames around the selected nodes (they stay)."""
+        n = self.controller.remove_frames(self.controller.frames_around(self.controller.selection))
+        self.status(f"removed {n} frame{'s' if n != 1 else ''}" if n else
+                    "no frame around the selected nodes", "info")
+        return n
 
     def tidy(self) -> None:
         if self.controller.tidy(self.views.sizes()):
@@ -759,72 +654,9 @@ class EditorApp:
         self.render_dialog.show()
         return self.render_dialog.start(output, force)
 
-    # -- keyboard and mouse ------------------------------------------------------------------
-    def _typing(self) -> bool:
-        """A text field (or a slider typed into) has the keyboard: keys are its own."""
-        tags = self.text_inputs | self.views.text_inputs
-        if any(dpg.does_item_exist(t) and dpg.is_item_active(t) for t in tags):
-            return True
-        return any(dpg.is_item_active(w.tag) for v in self.views.views.values()
-                   for w in v.widgets.values() if dpg.does_item_exist(w.tag))
-
-    def _on_key(self, sender, key) -> None:
-        ctrl = any(dpg.is_key_down(k) for k in (dpg.mvKey_ModCtrl, dpg.mvKey_LControl, dpg.mvKey_RControl))
-        shift = any(dpg.is_key_down(k) for k in (dpg.mvKey_ModShift, dpg.mvKey_LShift, dpg.mvKey_RShift))
-        self.press(key, ctrl=ctrl, shift=shift)
-
     def press(self, key: int, *, ctrl: bool = False, shift: bool = False) -> None:
-        """A key press (what the key handler does; tests call it directly)."""
-        if key == dpg.mvKey_F12:
-            self.save_screenshot()
-            return
-        if self.performance.press(key):
-            return                      # the performance view is up: the editor is hidden
-        if self.open_error.showing and key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter,
-                                               dpg.mvKey_Escape):
-            self.open_error.close()
-            return
-        if key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter) and self.dialogs.enter():
-            return                      # Enter in a file dialog: its OK
-        if key == dpg.mvKey_Escape and self.dialogs.escape():
-            return
-        if any(dpg.is_item_shown(t) for t in MODALS):
-            return                      # keys belong to the dialog
-        typing = self._typing()
-        if key in (dpg.mvKey_Return, dpg.mvKey_NumPadEnter):
-            # Enter ends the text field's editing before this runs: ask which field it was
-            if dpg.is_item_shown(ADDMENU) and self._last_typed in (f"{ADDMENU}.search", None):
-                self._addmenu_pick(None)
-            elif self._last_typed == SEARCH or dpg.is_item_active(SEARCH):
-                self.add_first_match()
-            return
-        if ctrl:
-            if typing and key in (dpg.mvKey_Z, dpg.mvKey_Y, dpg.mvKey_C, dpg.mvKey_V, dpg.mvKey_D):
-                return                  # the text field's own undo / copy / paste
-            action = {
-                dpg.mvKey_Z: self.redo if shift else self.undo, dpg.mvKey_Y: self.redo,
-                dpg.mvKey_C: self.copy, dpg.mvKey_V: self.paste, dpg.mvKey_D: self.duplicate,
-                dpg.mvKey_S: self.show_save_dialog if shift else self.save,
-                dpg.mvKey_O: self.request_open, dpg.mvKey_N: self.request_new,
-                dpg.mvKey_R: self.render_dialog.show, dpg.mvKey_Q: self.request_quit,
-            }.get(key)
-            if action is not None:
-                action()
-            return
-        if typing:
-            return
-        if self.canvas.press(key) or self.panels.press(key):
-            return
-        if key == dpg.mvKey_Delete:
-            self.delete_selected()
-        elif key == dpg.mvKey_F5:
-            self.performance.open()
-        elif key == dpg.mvKey_Spacebar:
-            self.panel.toggle()
-        elif key == dpg.mvKey_Escape:
-            dpg.configure_item(ADDMENU, show=False)
-        elif key == dpg.mvKey_Tab and dpg.is_item_hovered(EDITOR):
-            self.open_add_menu()
+        """A key press (keys.py; tests call it directly)."""
+        self.keys.press(key, ctrl=ctrl, shift=shift)
 
     def add_first_match(self) -> str | None:
         """Enter in the palette's search box: add the first matching type."""
@@ -839,51 +671,7 @@ class EditorApp:
         dpg.set_value(SEARCH, text)
         return self.palette.filter(text)
 
-    def _on_right_click(self, sender, app_data) -> None:
-        if not dpg.is_item_hovered(EDITOR) or self.confirm_dialog.showing:
-            return
-        if any(dpg.is_item_hovered(v.tag) for v in self.views.views.values()):
-            return
-        self.open_add_menu()
-
-    def open_add_menu(self, at=None, *, only=None, then=None, title=None, screen=None) -> None:
-        """The add menu at the mouse (``screen``), adding at ``at`` (patch units; default:
-        under the mouse); ``only``: the type ids it offers (a dropped link: link_drop.py),
-        ``then(type_id, at)``: what choosing does instead of adding."""
-        self._addmenu_at = at if at is not None else self._mouse_grid()
-        self._addmenu_only, self._addmenu_then = only, then
-        mx, my = screen if screen is not None else dpg.get_mouse_pos(local=False)
-        dpg.set_value(f"{ADDMENU}.title", title or "Add node here")
-        dpg.set_value(f"{ADDMENU}.search", "")
-        self._addmenu_filter("")
-        dpg.configure_item(ADDMENU, show=True, pos=[int(mx), int(my)])
-        dpg.focus_item(f"{ADDMENU}.search")
-
-    def _addmenu_filter(self, query: str) -> None:
-        found = search(self.registry, query)
-        if self._addmenu_only is not None:
-            found = [t for t in found if t in self._addmenu_only]
-        items = [f"{self.registry.get(t).title}  [{t}]" for t in found]
-        dpg.configure_item(f"{ADDMENU}.list", items=items)
-        self._addmenu_found = found
-
-    _addmenu_found: list = []
-    _addmenu_only = _addmenu_then = None
-
-    def _addmenu_pick(self, label) -> str | None:
-        found = self._addmenu_found
-        if not found:
-            return None
-        type_id = found[0]
-        if label:
-            type_id = label.rsplit("[", 1)[-1].rstrip("]")
-        dpg.configure_item(ADDMENU, show=False)
-        at = self._addmenu_at
-        if self._addmenu_then is not None:
-            return self._addmenu_then(type_id, at)
-        return self.add_from_palette(type_id, at)
-
-    def _mouse_grid(self) -> tuple[int, int]:
+    def mouse_grid(self) -> tuple[int, int]:
         """The patch position under the mouse (through the view's zoom and pan)."""
         x, y = self.canvas.screen_to_patch(dpg.get_mouse_pos(local=False))
         return int(round(x)), int(round(y))
@@ -936,12 +724,6 @@ def _leave_a_core_to_the_ui() -> None:
     cores = os.cpu_count() or 1
     if torch.get_num_threads() >= cores:
         torch.set_num_threads(max(1, cores - 1))
-
-
-def resolve_port(spec) -> str:
-    """The output the preview shows for a node unless told otherwise: its first image."""
-    from afx_graph import IMAGE
-    return next((p for p, o in spec.outputs.items() if o.type is IMAGE), next(iter(spec.outputs)))
 
 
 def check_display() -> None:

@@ -170,6 +170,20 @@ class SetSettings(Command):
         ctl.graph.set_settings(self.old)
 
 
+class SetPatchUi(Command):
+    """The patch's editor-only ``ui:`` entry ``key`` (frames)."""
+
+    def __init__(self, key: str, old, new, label: str):
+        super().__init__()
+        self.key, self.old, self.new, self.label = key, old, new, label
+
+    def do(self, ctl) -> None:
+        ctl.graph.set_patch_ui(self.key, self.new)
+
+    def undo(self, ctl) -> None:
+        ctl.graph.set_patch_ui(self.key, self.old)
+
+
 class Compound(Command):
     """Several commands as one undo step (a paste: nodes and the links between them)."""
 

@@ -9,59 +9,25 @@ and autosave of unsaved work to a recovery folder that is offered back on the ne
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from afx_graph import (AfxError, Graph, GraphEditError, Link, Patch, PatchError, default_registry,
+from afx_graph import (AfxError, Graph, GraphEditError, Link, Patch, default_registry,
                        dumps, load_patch, loads, save_patch)
 from afx_graph import settings as settings_mod
-from afx_graph.files import pid_alive
-from afx_graph.patch import write_atomic
 from afx_graph.registry import Registry
 from afx_graph.spec import ParamValueError
 
-from . import layout
+from . import autosave, frames as frames_mod, layout
+from .autosave import AUTOSAVE_SECONDS, Recovery, recovery_dir  # noqa: F401 (the API)
 from .commands import (MISSING, AddNode, Command, Compound, Connect, Disconnect, Move, NodeRecord,
-                       RemoveNodes, SetParam, SetSettings, Snapshot)
+                       RemoveNodes, SetParam, SetPatchUi, SetSettings, Snapshot)
 
-AUTOSAVE_SECONDS = 30.0
-RECOVERY_ENV = "AFX_RECOVERY_DIR"
-RECOVERY_HEADER = "# afx-recovery "
 PASTE_OFFSET = (40, 40)
 DEFAULT_SETTINGS = {"size": [640, 360], "fps": 30}
-
-
-def recovery_dir() -> Path:
-    """Where autosaves go: $AFX_RECOVERY_DIR, else ~/.cache/afx/recovery."""
-    env = os.environ.get(RECOVERY_ENV)
-    if env:
-        return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "afx" / "recovery"
-
-
-@dataclass
-class Recovery:
-    """An autosave left behind by an editor that did not save (a crash, a power cut)."""
-    file: Path                  # the recovery file
-    path: Path | None           # the patch it was editing (None: never saved)
-    saved: float                # when it was written (epoch seconds)
-    nodes: int
-
-    @property
-    def name(self) -> str:
-        return self.path.name if self.path else "untitled"
-
-    def describe(self) -> str:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.saved))
-        where = str(self.path) if self.path else "a new, never saved patch"
-        return f"{where} ({self.nodes} nodes, autosaved {when})"
 
 
 class EditorController:
@@ -77,13 +43,13 @@ class EditorController:
                  clock: Callable[[], float] = time.monotonic):
         self.registry = registry if registry is not None else default_registry()
         self.recovery = Path(recovery) if recovery is not None else recovery_dir()
+        self._recoveries = autosave.RecoveryFolder(self.recovery)
         self.autosave_seconds = autosave_seconds
         self._clock = clock
         self._listeners: list[Callable[[str], None]] = []
         self.selection: list[str] = []
         self.clipboard: dict | None = None
         self._pastes = 0
-        self._session = hashlib.sha1(f"{os.getpid()}-{time.time()}".encode()).hexdigest()[:8]
         self._reset(Graph(self.registry), None)
         self.graph.settings = dict(DEFAULT_SETTINGS)
 
@@ -358,6 +324,43 @@ class EditorController:
         self._push(SetSettings(self.graph.settings, new))
         return None
 
+    # -- frames (editor-only boxes around groups of nodes: frames.py) -------------------------
+    def add_frame(self, ids, title: str = "") -> int | None:
+        """A frame around the nodes ``ids`` (one undo step); returns its index."""
+        ids = [i for i in dict.fromkeys(ids) if i in self.graph.nodes]
+        if not ids:
+            return None
+        old = self.graph.ui.get("frames")
+        title = title or f"Group {len(frames_mod.frames_of(self.graph)) + 1}"
+        new = frames_mod.with_frame(old, title, ids)
+        self._push(SetPatchUi("frames", old, new, f"frame {title}"))
+        return len(new) - 1
+
+    def rename_frame(self, index: int, title: str) -> None:
+        old = self.graph.ui.get("frames")
+        if isinstance(old, list) and 0 <= index < len(old) and isinstance(old[index], dict) \
+                and old[index].get("title") != title:
+            self._push(SetPatchUi("frames", old, frames_mod.renamed(old, index, title),
+                                  f"rename frame {title}"))
+
+    def remove_frames(self, indexes) -> int:
+        """Take frames away (their nodes stay); one undo step. Returns how many went."""
+        old = self.graph.ui.get("frames")
+        if not isinstance(old, list):
+            return 0
+        indexes = [i for i in set(indexes) if 0 <= i < len(old)]
+        if not indexes:
+            return 0
+        new = frames_mod.without(old, indexes)
+        self._push(SetPatchUi("frames", old, new or None,
+                              "remove frame" if len(indexes) == 1 else f"remove {len(indexes)} frames"))
+        return len(indexes)
+
+    def frames_around(self, ids) -> list[int]:
+        """The frames holding any of the nodes ``ids``."""
+        ids = set(ids)
+        return [f.index for f in frames_mod.frames_of(self.graph) if ids & set(f.nodes)]
+
     def begin_param_edit(self, node: str, name: str) -> None:
         """Start a drag: the following ``set_param(..., live=True)`` calls form one step."""
         self.end_param_edit()
@@ -501,7 +504,7 @@ class EditorController:
         self._saved_serial = self._undo[-1].serial if self._undo else 0
         self._unsaved_restore = False
         for f in {old_recovery, self.recovery_file}:
-            _unlink(f)
+            autosave.remove(f)
         self._emit("saved")
         return target
 
@@ -511,27 +514,18 @@ class EditorController:
         """The patch text Save would write now."""
         return dumps(self.graph.to_patch())
 
-    # -- autosave and recovery -------------------------------------------------------------
+    # -- autosave and recovery (the files: autosave.py) -------------------------------------
     @property
     def recovery_file(self) -> Path:
-        """This editor's autosave of this patch (one per editor session: two editors on
-        the same patch never overwrite each other's work)."""
-        key = f"{self.path}-{self._session}"
-        digest = hashlib.sha1(key.encode()).hexdigest()[:10]
-        stem = re.sub(r"[^A-Za-z0-9_-]", "_", self.path.stem if self.path else "untitled")
-        return self.recovery / f"{stem}-{digest}.yaml"
+        """This editor's autosave of this patch."""
+        return self._recoveries.file_for(self.path)
 
     def autosave(self) -> Path | None:
         """Write unsaved work to the recovery file now (nothing when all is saved)."""
         if not self.dirty:
-            _unlink(self.recovery_file)
+            autosave.remove(self.recovery_file)
             return None
-        header = {"path": str(self.path) if self.path else None, "pid": os.getpid(),
-                  "time": time.time()}
-        text = RECOVERY_HEADER + json.dumps(header) + "\n" + self.dumps()
-        f = self.recovery_file
-        write_atomic(f, text.encode("utf-8"), private=True)   # unsaved work stays private
-        return f
+        return self._recoveries.write(self.path, self.dumps())
 
     def maybe_autosave(self) -> Path | None:
         """Call often (every UI frame): autosaves when the interval has passed."""
@@ -546,18 +540,7 @@ class EditorController:
 
     def list_recoveries(self) -> list[Recovery]:
         """Autosaves left by editors that are no longer running, newest first."""
-        out = []
-        if not self.recovery.is_dir():
-            return out
-        for f in sorted(self.recovery.glob("*.yaml")):
-            rec = _read_recovery(f)
-            if rec is None:
-                continue
-            pid = rec[1].get("pid")
-            if isinstance(pid, int) and pid != os.getpid() and pid_alive(pid):
-                continue          # another editor still working on it
-            out.append(rec[0])
-        return sorted(out, key=lambda r: -r.saved)
+        return self._recoveries.left_behind()
 
     def restore_recovery(self, rec: Recovery) -> None:
         """Open an autosave as unsaved work on its original file (Save writes it there)."""
@@ -567,11 +550,11 @@ class EditorController:
         self._drop_recovery()
         self._reset(g, rec.path, dirty=True)
         if rec.file != self.recovery_file:
-            _unlink(rec.file)
+            autosave.remove(rec.file)
         self.autosave()
 
     def discard_recovery(self, rec: Recovery) -> None:
-        _unlink(rec.file)
+        autosave.remove(rec.file)
 
     def close(self) -> None:
         """The user closed the editor (after saving or choosing to discard): no recovery."""
@@ -579,7 +562,7 @@ class EditorController:
 
     def _drop_recovery(self) -> None:
         if hasattr(self, "graph"):
-            _unlink(self.recovery_file)
+            autosave.remove(self.recovery_file)
 
 
 class _LazyRemove(Command):
@@ -614,27 +597,3 @@ def _fresh_id(old: str, taken: set[str]) -> str:
     while f"{base}{i}" in taken:
         i += 1
     return f"{base}{i}"
-
-
-def _unlink(f: Path | None) -> None:
-    if f is None:
-        return
-    try:
-        f.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError:
-        pass
-
-
-def _read_recovery(f: Path) -> tuple[Recovery, dict] | None:
-    try:
-        text = f.read_text("utf-8")
-        first = text.split("\n", 1)[0]
-        header = json.loads(first[len(RECOVERY_HEADER):]) if first.startswith(RECOVERY_HEADER) else {}
-        patch = loads(text)
-    except (OSError, UnicodeDecodeError, ValueError, PatchError):
-        return None
-    path = Path(header["path"]) if header.get("path") else None
-    saved = header.get("time") or f.stat().st_mtime
-    return Recovery(f, path, float(saved), len(patch.nodes)), header

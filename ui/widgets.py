@@ -113,14 +113,18 @@ def build(p: Param, value, *, tag: str, label: str, callback, user_data, width: 
                             speed=0.01, format="%.3f", **kw, **common)
     else:   # text, path, output, tuple_text (numbers separated by commas)
         with dpg.group(horizontal=True):
-            dpg.add_input_text(default_value=v, on_enter=True,
-                               **{**common, "width": width - (28 if k in ("path", "output") else 0)})
+            field = width - (28 if k in ("path", "output") else 0)
+            if k == "output":
+                # "out/demo.mp4" was cut to "out/demo.mp": an output node ends a chain, on
+                # the right, so it may grow (an input file's node has neighbours to its right)
+                field = int(min(COMBO_MAX, max(field, text_width(str(v)) + 2 * COMBO_PAD)))
+            dpg.add_input_text(default_value=v, on_enter=True, **{**common, "width": field})
             if k in ("path", "output") and browse_callback is not None:
                 b = dpg.add_button(label="...", width=24, callback=browse_callback,
                                    user_data=user_data, tag=f"{tag}.browse")
                 with dpg.tooltip(b):
                     dpg.add_text("choose a file" if k == "path" else "choose where to write")
-                return ParamWidget(tag, k, p, b, width=width)
+                return ParamWidget(tag, k, p, b, width=field + 28)
     return ParamWidget(tag, k, p, width=common.get("width", width))
 
 

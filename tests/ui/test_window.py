@@ -499,7 +499,7 @@ def key(app, k, ctrl=False, shift=False):
     if ctrl or shift:
         app.press(k, ctrl=ctrl, shift=shift)
     else:
-        app._on_key(None, k)
+        app.keys.on_key(None, k)
     app.step(2)
 
 
@@ -976,10 +976,10 @@ def test_tab_opens_the_search_at_the_mouse_and_the_node_lands_there(demo_app, mo
     assert dpg.is_item_shown(ADDMENU)
     mx, my = dpg.get_item_pos(ADDMENU)
     assert abs(mx - p[0]) <= 2 and abs(my - p[1]) <= 2
-    assert len(app._addmenu_found) == len(list(app.registry.specs()))     # unfiltered
+    assert len(app.add_menu.found) == len(list(app.registry.specs()))     # unfiltered
     dpg.set_value(f"{ADDMENU}.search", "lfo")
-    app._addmenu_filter("lfo")
-    nid = app._addmenu_pick(None)
+    app.add_menu.filter("lfo")
+    nid = app.add_menu.pick(None)
     assert nid and not dpg.is_item_shown(ADDMENU)
     app.step(3)
     r = c.screen_rects()[nid]
@@ -1007,11 +1007,11 @@ def test_a_link_dropped_on_empty_canvas_adds_a_linked_node_in_one_undo_step(demo
     assert dpg.is_item_shown(ADDMENU)
     assert {"image.blur", "image.color", "output.video"} <= set(offered)
     assert "features.spectrum" not in offered and "math.lfo" not in offered
-    assert app._addmenu_found == [t for t in app._addmenu_found if t in offered]
+    assert app.add_menu.found == [t for t in app.add_menu.found if t in offered]
     assert "IMAGE" in dpg.get_value(f"{ADDMENU}.title")
     shot(app, "image_output_dropped.png")
-    app._addmenu_filter("blur")
-    assert app._addmenu_found == ["image.blur"]
+    app.add_menu.filter("blur")
+    assert app.add_menu.found == ["image.blur"]
     before, steps = wiring(app), len(app.controller._undo)
     label = next(i for i in dpg.get_item_configuration(f"{ADDMENU}.list")["items"]
                  if i.endswith("[image.blur]"))
@@ -1071,9 +1071,43 @@ def test_the_frame_watcher_sees_a_press_on_a_pin_and_a_release_on_empty_canvas(d
     assert dpg.get_item_theme(out_tag(music, "audio")) == plain_audio       # back when released
     assert dpg.get_item_theme(out_tag(cppn, "image")) == plain_image
     assert dpg.is_item_shown(ADDMENU)
-    assert "audio.file" in app._addmenu_found and "image.blur" not in app._addmenu_found
+    assert "audio.file" in app.add_menu.found and "image.blur" not in app.add_menu.found
     assert "AUDIO" in dpg.get_value(f"{ADDMENU}.title")
     app.step(3)
     shot(app, "audio_input_dropped.png")
     dpg.configure_item(ADDMENU, show=False)
+    assert not app.callback_errors
+
+
+def test_ctrl_g_frames_the_selection_asks_its_title_and_saves_it(demo_app, tmp_path):
+    dpg = items()
+    from afx_graph.ui.frames import EDIT, frames_of
+    app = demo_app
+    settle(app)
+    app.select(["beats", "walk", "shift"])
+    key(app, dpg.mvKey_G, ctrl=True)
+    assert dpg.is_item_shown(EDIT)                  # the title is asked at once
+    app.step(2)
+    assert app.frames.drawn == {}                   # hidden under the popup (drawn on top)
+    dpg.set_value(f"{EDIT}.title", "Rhythm section")
+    key(app, dpg.mvKey_Return)
+    assert not dpg.is_item_shown(EDIT)
+    [f] = frames_of(app.controller.graph)
+    assert f.title == "Rhythm section" and f.nodes == ("beats", "walk", "shift")
+    app.step(3)
+    tab = app.frames.drawn[0]
+    rects = app.canvas.screen_rects()
+    members = [rects[n] for n in f.nodes]
+    assert tab[1] < min(r[1] for r in members)                      # the title above them
+    assert tab[0] < min(r[0] for r in members)
+    assert tab[0] + tab[2] > max(r[0] + r[2] for r in members)       # as wide as the group
+    app.step(3)
+    shot(app, "frame_rhythm.png")
+    assert app.save(tmp_path / "framed.yaml")
+    assert "title: Rhythm section" in (tmp_path / "framed.yaml").read_text()
+    key(app, dpg.mvKey_Z, ctrl=True)                 # the rename, then the frame
+    key(app, dpg.mvKey_Z, ctrl=True)
+    assert frames_of(app.controller.graph) == []
+    app.step(2)
+    assert app.frames.drawn == {}
     assert not app.callback_errors

@@ -1,0 +1,96 @@
+"""Below the preview: the selected node's title, type, doc and problems (and which of its
+outputs the preview shows), or, with no single node selected, the patch's settings form."""
+from __future__ import annotations
+
+import dearpygui.dearpygui as dpg
+
+from .palette import paragraphs
+from .theme import ERROR, MUTED, OK, WARNING
+
+INSPECT = "afx.inspect"
+SETTINGS_INPUTS = ("afx.set.size", "afx.set.fps", "afx.set.duration")
+
+
+class Inspector:
+    def __init__(self, app, width: int):
+        self.app = app
+        self.wrap = width - 30
+        self._shown = object()          # what it shows now: redrawn only when that changes
+
+    def invalidate(self) -> None:
+        self._shown = object()
+
+    def update(self) -> None:
+        app = self.app
+        c, worker = app.controller, app.worker
+        sel = tuple(c.selection)
+        key = (sel, c.graph.revision, id(c.graph), worker.errors_serial, app.problems.serial)
+        if key == self._shown:
+            return
+        self._shown = key
+        dpg.delete_item(INSPECT, children_only=True)
+        g = c.graph
+        if len(sel) == 1 and sel[0] in g.nodes:
+            self._node(g.nodes[sel[0]])
+        else:
+            self._settings(g.settings)
+
+    def _node(self, n) -> None:
+        app = self.app
+        dpg.add_text(f"{n.id}", parent=INSPECT, color=OK)
+        if n.spec is None:
+            dpg.add_text(f"unknown type '{n.type}'", parent=INSPECT, color=WARNING)
+        else:
+            dpg.add_text(f"{n.spec.id}  ({n.spec.category}, {n.spec.rate})", parent=INSPECT, color=MUTED)
+            if len(n.spec.outputs) > 1:
+                node_id = n.id
+                target = app.worker.target
+                shown = target[1] if target[0] == n.id else None
+                with dpg.group(horizontal=True, parent=INSPECT):
+                    dpg.add_text("preview output")
+                    dpg.add_combo(list(n.spec.outputs), tag="afx.inspect.port", width=170,
+                                  default_value=shown or resolve_port(n.spec),
+                                  callback=lambda s_, a: app.worker.set_target(node_id, a))
+            dpg.add_text(paragraphs(n.spec.doc), parent=INSPECT, wrap=self.wrap)
+        if n.id in app.worker.errors:
+            dpg.add_text(f"failed: {app.worker.errors[n.id]}", parent=INSPECT, color=ERROR,
+                         wrap=self.wrap)
+        if n.id in app.problems.by_node:
+            dpg.add_text(app.problems.by_node[n.id], parent=INSPECT, color=WARNING, wrap=self.wrap)
+
+    def _settings(self, s: dict) -> None:
+        dpg.add_text("Patch settings", parent=INSPECT, color=MUTED)
+        size = s.get("size") if isinstance(s.get("size"), list) else [640, 360]
+        with dpg.group(horizontal=True, parent=INSPECT):
+            dpg.add_text("size")
+            dpg.add_input_intx(tag="afx.set.size", size=2, width=150, default_value=list(size) + [0, 0],
+                               on_enter=True, callback=lambda s_, a: self.set(
+                                   "size", [int(a[0]), int(a[1])]))
+            dpg.add_text("fps")
+            dpg.add_input_float(tag="afx.set.fps", width=90, default_value=float(s.get("fps") or 30),
+                                step=0, on_enter=True, format="%.3g",
+                                callback=lambda s_, a: self.set("fps", a))
+        with dpg.group(horizontal=True, parent=INSPECT):
+            dpg.add_text("duration")
+            dpg.add_input_float(tag="afx.set.duration", width=90, step=0, on_enter=True, format="%.2f",
+                                default_value=float(s.get("duration") or 0),
+                                callback=lambda s_, a: self.set("duration", a if a > 0 else None))
+            dpg.add_text("s (0: the audio's length)", color=MUTED)
+        other = self.app.problems.other
+        if other:
+            dpg.add_text("\n".join(other[:6]), parent=INSPECT, color=WARNING, wrap=self.wrap)
+        dpg.add_text("Select a node to preview it and read what it does.", parent=INSPECT, color=MUTED,
+                     wrap=self.wrap)
+
+    def set(self, key: str, value) -> None:
+        """A settings field edited (Enter)."""
+        reason = self.app.controller.set_settings(**{key: value})
+        if reason:
+            self.app.status(f"settings: {reason}", "error")
+            self.invalidate()
+
+
+def resolve_port(spec) -> str:
+    """The output the preview shows for a node unless told otherwise: its first image."""
+    from afx_graph import IMAGE
+    return next((p for p, o in spec.outputs.items() if o.type is IMAGE), next(iter(spec.outputs)))
