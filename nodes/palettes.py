@@ -90,7 +90,9 @@ def lut(name: str, device: torch.device, dtype: torch.dtype = torch.float32) -> 
 def map_level(t: torch.Tensor, name: str) -> torch.Tensor:
     """Levels (B, 1, H, W) in [0, 1] -> channels-first colours (B, 3, H, W)."""
     table = lut(name, t.device, t.dtype)
-    idx = (t[:, 0].clamp(0, 1) * (LUT_SIZE - 1) + 0.5).long()
+    # the index in float32: in fp16 (a GPU's default) 4095 + 0.5 rounds to 4096, one past the
+    # table's end, and levels above 2048 could only reach every other entry
+    idx = (t[:, 0].float().clamp(0, 1) * (LUT_SIZE - 1) + 0.5).long()
     return torch.stack([table[c][idx] for c in range(3)], dim=1)
 
 
@@ -108,6 +110,6 @@ def colours(t: torch.Tensor, name: str) -> torch.Tensor:
         a, b, c, d = abcd
         return a + b * torch.cos(TAU * (t[..., None] * c + d))
     table = lut(name, t.device, t.dtype)
-    level = 1.0 - (1.0 - torch.remainder(t, 2.0)).abs()
+    level = 1.0 - (1.0 - torch.remainder(t.float(), 2.0)).abs()     # float32: as map_level
     idx = (level * (LUT_SIZE - 1) + 0.5).long()
     return table.T[idx]

@@ -364,6 +364,18 @@ def test_palettes_map_luminance_through_a_gradient():
     torch.testing.assert_close(half, ramp, atol=1e-6, rtol=0)
 
 
+def test_palettes_take_half_precision_levels_up_to_one():
+    """In fp16 (a GPU's default) a level of 1.0 made the table index 4096, one past the end:
+    organic_breath crashed in image.color on a GPU. The index is taken in float32."""
+    levels = torch.tensor([0.0, 0.25, 0.9999, 1.0], dtype=torch.float16)
+    for name in palettes.GRADIENTS:
+        mapped = palettes.map_level(levels.view(1, 1, 1, 4), name)
+        want = palettes.map_level(levels.float().view(1, 1, 1, 4), name)
+        torch.testing.assert_close(mapped.float(), want, atol=2e-3, rtol=0)
+        torch.testing.assert_close(palettes.colours(levels, name).float(),
+                                   palettes.colours(levels.float(), name), atol=2e-3, rtol=0)
+
+
 def test_one_palette_vocabulary_for_every_node():
     """Every palette name means the same colours in image.color and in the pattern nodes, and
     a patch saved before the three clashing gradients were renamed keeps its colours."""
