@@ -1,8 +1,9 @@
 """What a node sees of the render it is part of."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,6 +21,8 @@ class FrameContext:
     total_frames: int | None = None       # frames in the render, when known
     node: str | None = None               # id of the node being run
     overwrite: bool = False               # sinks may replace existing files (--force)
+    # the Patch being rendered (overrides applied), which the outputs embed (embedded.py)
+    patch: Any = field(default=None, compare=False, repr=False)
 
     @property
     def static(self) -> bool:

@@ -80,12 +80,14 @@ class RenderStats:
 
 class Executor:
     def __init__(self, graph: Graph, *, device: str | torch.device = "auto",
-                 precision: str = "auto", out_dir: Path | None = None, overwrite: bool = False):
+                 precision: str = "auto", out_dir: Path | None = None, overwrite: bool = False,
+                 patch=None):
         self.graph = graph
         self.device = device if isinstance(device, torch.device) else devices.pick_device(device)
         self.dtype = devices.compute_dtype(self.device, precision)
         self.out_dir = Path(out_dir) if out_dir else Path.cwd()
         self.overwrite = overwrite
+        self.patch = patch            # what the outputs embed (embedded.patch_of); None: nothing
         self.calls: Counter[str] = Counter()          # process() calls per node id
         self.node_seconds: Counter[str] = Counter()   # time spent per node id
         self._instances: dict[str, tuple[type, Any]] = {}
@@ -99,7 +101,7 @@ class Executor:
     # -- context and instances ------------------------------------------------------------
     def context(self, settings: RenderSettings, total_frames: int | None = None) -> FrameContext:
         return FrameContext(settings, self.device, self.dtype, self.out_dir, None, total_frames,
-                            overwrite=self.overwrite)
+                            overwrite=self.overwrite, patch=self.patch)
 
     def instance(self, nid: str):
         cls = self.graph.nodes[nid].spec.cls

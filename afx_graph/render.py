@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from . import files, settings as settings_mod
+from . import embedded, files, settings as settings_mod
 from .errors import AfxError, NodeInputError, PatchError
 from .executor import Executor, Progress, RenderStats
 from .graph import Graph
@@ -155,9 +155,13 @@ def prepare(graph: Graph, opts: RunOptions) -> tuple[Plan, settings_mod.RenderSe
     plan = Plan(graph)
     out_dir = opts.out_dir or Path.cwd()
     seen: dict[Path, str] = {}
+    source = Path(os.path.realpath(graph.path)) if graph.path else None
     for nid, name, path in output_targets(graph, plan, out_dir):
         where = "-o" if (nid, name) in graph.user_outputs else f"params.{name}"
         real = Path(os.path.realpath(path))
+        if real == source:       # not even with --force (a render's patch names its render)
+            raise AfxError(f"{path} is the file this patch was read from; write the render "
+                           "elsewhere (-o OUT)", file=graph.file, node=nid, field=where)
         if real in seen:
             raise AfxError(f"{path} is also written by node '{seen[real]}'; each output needs a "
                            "path of its own", file=graph.file, node=nid, field=where)
@@ -177,7 +181,7 @@ def render_graph(graph: Graph, opts: RunOptions,
                  ) -> tuple[RenderStats, list[Path]]:
     plan, settings = prepare(graph, opts)
     ex = Executor(graph, device=opts.device, precision=opts.precision, out_dir=opts.out_dir,
-                  overwrite=opts.force)
+                  overwrite=opts.force, patch=embedded.patch_of(graph))
     try:
         stats = ex.render(plan, settings, batch=opts.batch, on_progress=on_progress,
                           should_stop=should_stop, on_warning=on_warning)

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from afx_graph import AUDIO, IMAGE, In, Out, Param, node
-from afx_graph import files
+from afx_graph import embedded, files
 from afx_graph.errors import NodeInputError
-from afx_graph.png import write_png
+from afx_graph.png import text_chunk, write_png
 
 QUEUE_BATCHES = 4
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
@@ -154,7 +154,7 @@ class VideoOut:
     """Video file (MP4)
 
     H.264 yuv420p with the source audio as AAC. Plays in browsers and QuickTime (index at the front of the file). Odd sizes are padded by
-    one pixel, as yuv420p needs even sizes."""
+    one pixel, as yuv420p needs even sizes. The file carries its patch (afx extract)."""
 
     image = In(IMAGE)
     audio = In(AUDIO, optional=True, doc="muxed into the file (the part the video covers)")
@@ -192,8 +192,12 @@ class VideoOut:
             self._created = files.make_folders(path.parent)
             files.remove_stale_partials(path)
             self._final, self._tmp = path, files.partial_path(path)
+            # use_metadata_tags: the mp4 muxer writes a custom key (the patch) only with it
             self._container = av.open(str(self._tmp), "w", format="mp4",
-                                      options={"movflags": "+faststart"})
+                                      options={"movflags": "+faststart+use_metadata_tags"})
+            text = embedded.text_for(ctx)
+            if text is not None:
+                self._container.metadata[embedded.KEY] = text
         self._out = path          # from here on, abort() removes the partial file
         h, w = image.shape[1], image.shape[2]
         self._pad = (h % 2, w % 2)
@@ -276,7 +280,8 @@ class VideoOut:
 class FramesOut:
     """PNG frames
 
-    An image sequence (frame_000000.png, ...) written into a folder."""
+    An image sequence (frame_000000.png, ...) written into a folder; each frame carries its
+    patch (afx extract)."""
 
     image = In(IMAGE)
     path = Param(str, "out/frames", kind="output", folder=True,
@@ -298,6 +303,8 @@ class FramesOut:
                 tmp.mkdir()
             self._final, self._dir = final, tmp
             self._every, self._count = every, 0
+            text = embedded.text_for(ctx)        # every frame carries the patch
+            self._chunk = text_chunk(embedded.KEY, text) if text is not None else b""
             self._encoder = EncoderThread(self._write, "afx-png-writer")
         frames = to_uint8(image)
         if frames.shape[0] == 1 and ctx.batch > 1:
@@ -310,7 +317,7 @@ class FramesOut:
 
     def _write(self, frames) -> None:
         for index, f in frames:
-            write_png(self._dir / f"frame_{index:06d}.png", f)
+            write_png(self._dir / f"frame_{index:06d}.png", f, self._chunk)
             self._count += 1
 
     def finish(self, ctx):

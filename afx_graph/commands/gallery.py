@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import embedded
 from ..errors import AfxError, PatchError
 from ..executor import Executor
 from ..graph import Graph
 from ..patch import load_patch
 from ..plan import Plan
-from ..png import write_png
+from ..png import text_chunk, write_png
 from ..registry import default_registry
 from ..render import RunOptions, apply_overrides
 from ..settings import RenderSettings
@@ -77,6 +78,14 @@ def strip(patch: Path, size: tuple[int, int], times: list[float], device: str,
     return np.concatenate(parts[:-1], axis=1)
 
 
+def still_patch(patch: Path, size: tuple[int, int]) -> str:
+    """The patch a strip carries: the example at the strip's size (its own audio, not the
+    stand-in synth track)."""
+    graph = Graph.from_patch(load_patch(patch), default_registry())
+    apply_overrides(graph, RunOptions(size=size))
+    return embedded.patch_text(embedded.patch_of(graph), graph.render_settings())
+
+
 def test_song(length: float):
     """The built-in synth track, made by running an audio.synth node (the public API: the
     engine does not import node internals)."""
@@ -107,7 +116,7 @@ def run(args) -> int:
             except PatchError as e:
                 raise AfxError(f"cannot show {patch}: {e.lines[0]}") from None
             out = args.out_dir / f"{patch.stem}.png"
-            write_png(out, img)
+            write_png(out, img, text_chunk(embedded.KEY, still_patch(patch, size)))
             name = load_patch(patch).meta.get("name", patch.stem)
             desc = " ".join(str(load_patch(patch).meta.get("description", "")).split())
             sections[out.name] = [f"## {name} (`graphs/{patch.name}`)", "", desc, "",
