@@ -58,6 +58,7 @@ class Patch:
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None                 # where it was loaded from / saved to
     issues: list[Issue] = field(default_factory=list)   # structural problems found on load
+    warnings: list[str] = field(default_factory=list)   # what loading changed (embedded.py)
     ui: dict[str, Any] = field(default_factory=dict)    # editor-only (frames): the engine ignores it
 
     @property
@@ -85,6 +86,9 @@ def load_patch(path: str | os.PathLike) -> Patch:
     """Read a patch file. Raises PatchError for a file that cannot be a patch at all;
     smaller structural problems are collected in ``patch.issues`` for validation to report."""
     path = Path(path)
+    from . import embedded            # a render (MP4, PNG) carries its patch inside it
+    if embedded.media_kind(path):
+        return embedded.load(path)
     raw = read_capped(path, safe_yaml.MAX_BYTES)
     try:
         text = raw.decode("utf-8")

@@ -5,3 +5,4 @@ ALL = [run.register, edit.register, validate.register, info.register_nodes, info
        models.register, bench.register, gallery.register,
        analyze.register, fit.register]
 from . import pack; ALL.append(pack.register)  # noqa: E402,E702 (afx pack and afx unpack)
+from . import extract; ALL.append(extract.register)  # noqa: E402,E702 (a line of its own: commands are added side by side)

@@ -80,7 +80,11 @@ def run(args) -> int:
     check_arguments(args)
     if args.batch is not None and not 1 <= args.batch <= 1024:
         raise AfxError("--batch: must be from 1 to 1024")
-    graph = Graph.from_patch(load_patch(args.patch), default_registry())
+    patch = load_patch(args.patch)
+    if args.audio is None:                             # a render's patch: sound from the video
+        for line in patch.warnings:
+            print(f"warning: {escape_controls(line)}", file=sys.stderr)
+    graph = Graph.from_patch(patch, default_registry())
     opts = RunOptions(output=args.output, audio=args.audio, size=args.size, fps=args.fps,
                       duration=args.duration, start=args.start, device=args.device,
                       precision=args.precision, sets=args.sets, force=args.force, batch=args.batch)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import AfxError, Issue, PatchError
+from ..errors import AfxError, Issue, PatchError, escape_controls
 from ..graph import Graph
 from ..patch import load_patch
 from ..plan import Plan
@@ -47,7 +47,11 @@ def run(args) -> int:
     bad = 0
     for path in args.patches:
         try:
-            graph = Graph.from_patch(load_patch(path), registry)
+            patch = load_patch(path)
+            if args.audio is None:                     # a render's patch: sound from the video
+                for line in patch.warnings:
+                    print(f"warning: {escape_controls(line)}", file=sys.stderr)
+            graph = Graph.from_patch(patch, registry)
             if args.audio is not None:
                 set_audio(graph, args.audio)
             issues = graph.validate() or render_issues(graph)
