@@ -484,13 +484,28 @@ class EditorController:
 
     def open(self, path: str | os.PathLike) -> list:
         """Open a patch (raises PatchError if it cannot be read at all). Returns the
-        validation issues it has (shown, not fatal: the editor is where they get fixed)."""
+        validation issues it has (shown, not fatal: the editor is where they get fixed).
+
+        A render (MP4, PNG) opens the patch inside it as a new, untitled, unsaved patch: Save
+        asks where, so YAML never lands on the video. Its relative file paths, which were
+        relative to the render's folder, are made absolute; what loading changed (a sound
+        taken from the video) comes first in the returned list."""
+        from afx_graph import embedded
+        from afx_graph.errors import Issue
         path = Path(path).expanduser().resolve()
+        media = embedded.media_kind(path) is not None
         patch = load_patch(path)
         g = Graph.from_patch(patch, self.registry)
+        if media:
+            for n in g.nodes.values():
+                for name, p in (n.spec.params.items() if n.spec else ()):
+                    v = n.params.get(name)
+                    if p.kind == "path" and isinstance(v, str) and v \
+                            and not os.path.isabs(os.path.expanduser(v)):
+                        g.set_param(n.id, name, str(path.parent / v))
         self._drop_recovery()
-        self._reset(g, path)
-        return g.validate()
+        self._reset(g, None if media else path, dirty=media)
+        return [Issue(w) for w in patch.warnings] + g.validate()
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write the patch (atomically); without a path, to where it came from."""

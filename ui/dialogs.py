@@ -121,7 +121,7 @@ class FileDialogs:
         self.after_save = None
         self.start = str(Path.cwd())
         self.kinds = {
-            FD_OPEN: ("Open patch", self._opened, (".yaml", ".yml", ".*"), "open"),
+            FD_OPEN: ("Open patch", self._opened, (".yaml", ".yml", ".mp4", ".png", ".*"), "open"),
             FD_SAVE: ("Save patch as", self._saved, (".yaml", ".yml", ".*"), "save"),
             FD_PARAM: ("Choose file", self._param_chosen, (".*", ".wav", ".mp3", ".flac", ".ogg",
                                                           ".m4a", ".mp4", ".png", ".jpg"),
