@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 
 import networkx as nx
 
-from . import paths, settings as settings_mod
+from . import paths, requires as requires_mod, settings as settings_mod
 from .errors import GraphEditError, Issue, PatchError
 from .patch import NODE_ID, NodeEntry, Patch, parse_link
 from .registry import Registry, UnknownNodeType
@@ -58,6 +58,7 @@ class Graph:
         self.nodes: dict[str, GraphNode] = {}
         self.dangling: dict[tuple[str, str], Any] = {}   # (dst, port) -> link text we could not bind
         self.file_issues: list[Issue] = []
+        self.requires: requires_mod.Requires | None = None    # as the patch file said
         # (node, param) output paths the user typed (-o, a save dialog): not confined
         self.user_outputs: set[tuple[str, str]] = set()
         self.revision = 0
@@ -70,6 +71,7 @@ class Graph:
         g.meta, g.settings = dict(patch.meta), dict(patch.settings)
         g.ui = copy.deepcopy(patch.ui)
         g.file_issues = list(patch.issues)
+        g.requires = patch.requires
         for nid, e in patch.nodes.items():
             g._insert(nid, e)
         for nid, e in patch.nodes.items():
@@ -309,7 +311,9 @@ class Graph:
                                                   else len(port_order), p)):
                 inputs[p] = texts[p]
             nodes[nid] = NodeEntry(n.type, params, inputs, dict(n.ui), n.version)
-        return Patch(nodes, dict(self.settings), dict(self.meta), self.path,
+        needs = requires_mod.of_nodes(((n.type, n.spec) for n in self.nodes.values()),
+                                      self.registry, self.requires)
+        return Patch(nodes, dict(self.settings), dict(self.meta), self.path, requires=needs,
                      ui=copy.deepcopy(self.ui))
 
     # -- validation -----------------------------------------------------------------------
@@ -321,7 +325,8 @@ class Graph:
         for nid, n in self.nodes.items():
             if n.spec is None:
                 hint = self.registry.suggest(n.type)
-                issues.append(Issue(f"unknown node type '{n.type}'" +
+                pack = requires_mod.unknown_type_message(n.type, self.requires, self.registry)
+                issues.append(Issue(pack or f"unknown node type '{n.type}'" +
                                     (f" (did you mean '{hint}'?)" if hint else ""), f, nid, "type"))
                 continue
             if n.version > n.spec.version:

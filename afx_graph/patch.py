@@ -4,6 +4,7 @@ Format (DESIGN.md section 4)::
 
     afx: 1
     meta: {name: Demo}
+    requires: {afx: 0.1.0}       # written on save: see afx_graph/requires.py
     settings: {size: [640, 360], fps: 30, duration: 10}
     nodes:
       music: {type: audio.synth, params: {tempo: 120}}
@@ -14,6 +15,22 @@ Format (DESIGN.md section 4)::
         ui: {pos: [620, 80]}
 
 Saving is stable: keys in a fixed order, so save -> load -> save gives the same bytes.
+
+``requires`` (optional on loading, always written on saving) records the afx version that
+saved the patch and the third-party node packs its nodes come from, with their versions and
+the types each gives the patch::
+
+    requires:
+      afx: 0.1.0
+      packs:
+        fancy-nodes:
+          version: '1.2'
+          types: [fancy.glow]
+
+Built-in nodes need no pack entry. Reading it, checking it and the messages it gives (a node
+of a pack that is not installed names the pack; a patch saved by a newer afx gets a warning)
+are in :mod:`afx_graph.requires`. A patch saved before ``requires`` existed gains it the
+first time it is saved again.
 """
 from __future__ import annotations
 
@@ -28,12 +45,12 @@ from typing import Any, Callable
 
 import yaml
 
-from . import safe_yaml
+from . import requires as _requires, safe_yaml
 from .errors import Issue, PatchError
 from .settings import whole
 
 FORMAT_VERSION = 1
-TOP_KEYS = ("afx", "meta", "settings", "nodes", "ui")
+TOP_KEYS = ("afx", "meta", "requires", "settings", "nodes", "ui")
 NODE_KEYS = ("type", "version", "params", "inputs", "ui")
 NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")     # use fullmatch: '$' also matches before a final newline
 PORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -59,6 +76,7 @@ class Patch:
     path: Path | None = None                 # where it was loaded from / saved to
     issues: list[Issue] = field(default_factory=list)   # structural problems found on load
     warnings: list[str] = field(default_factory=list)   # what loading changed (embedded.py)
+    requires: _requires.Requires | None = None   # as read; saving writes what it needs now
     ui: dict[str, Any] = field(default_factory=dict)    # editor-only (frames): the engine ignores it
 
     @property
@@ -193,6 +211,7 @@ def from_data(data: Any, *, path: Path | None = None) -> Patch:
     meta = _mapping(data.get("meta"), file, None, "meta", issues)
     settings = _mapping(data.get("settings"), file, None, "settings", issues)
     raw_nodes = _mapping(data.get("nodes"), file, None, "nodes", issues)
+    requires = _requires.parse(data.get("requires"), file, issues)
     if "nodes" not in data:
         issues.append(Issue("missing 'nodes'", file, field="nodes"))
 
@@ -229,7 +248,8 @@ def from_data(data: Any, *, path: Path | None = None) -> Patch:
         ui = _mapping(raw.get("ui"), file, nid, "ui", issues)
         nodes[nid] = NodeEntry(typ, params, inputs, dict(ui), ver)
     patch_ui = _mapping(data.get("ui"), file, None, "ui", issues)
-    return Patch(nodes, dict(settings), dict(meta), path, issues, ui=copy.deepcopy(patch_ui))
+    return Patch(nodes, dict(settings), dict(meta), path, issues, requires=requires,
+                 ui=copy.deepcopy(patch_ui))
 
 
 def _mapping(value, file, node, fieldname, issues) -> dict:
@@ -271,6 +291,7 @@ def to_data(patch: Patch) -> dict:
     data: dict[str, Any] = {"afx": FORMAT_VERSION}
     if patch.meta:
         data["meta"] = {k: _plain(v) for k, v in patch.meta.items()}
+    data["requires"] = _requires.to_data(patch.requires, (e.type for e in patch.nodes.values()))
     if patch.settings:
         data["settings"] = {k: _plain(v) for k, v in patch.settings.items()}
     data["nodes"] = nodes

@@ -42,9 +42,14 @@ class Registry:
         self._specs: dict[str, NodeSpec] = {}
         self._aliases: dict[str, str] = {}
         self.load_errors: list[str] = []
+        self._packs: dict[str, tuple[str, str | None]] = {}   # type id -> (pack name, version)
+        self._broken: dict[str, str | None] = {}               # packs that failed to load
 
     # -- registration -------------------------------------------------------------------
-    def register(self, cls_or_spec, *, source: str = "builtin") -> NodeSpec:
+    def register(self, cls_or_spec, *, source: str = "builtin",
+                 pack: tuple[str, str | None] | None = None) -> NodeSpec:
+        """``pack``: the (distribution name, version) the node comes from, recorded in the
+        patches that use it (``requires``); None for built-ins and nodes registered by code."""
         spec = cls_or_spec if isinstance(cls_or_spec, NodeSpec) else getattr(cls_or_spec, "spec", None)
         if not isinstance(spec, NodeSpec):
             raise TypeError(f"{cls_or_spec!r} is not a node (decorate it with @node)")
@@ -52,14 +57,17 @@ class Registry:
             raise ValueError(f"node type '{spec.id}' is registered twice "
                              f"({self._specs[spec.id].source} and {source})")
         spec.source = source
+        if pack is not None:        # kept here, not on the spec: specs are shared by registries
+            self._packs[spec.id] = pack
         self._specs[spec.id] = spec
         for alias in spec.aliases:
             self._aliases[alias] = spec.id
         return spec
 
-    def register_all(self, classes: Iterable, *, source: str = "builtin") -> None:
+    def register_all(self, classes: Iterable, *, source: str = "builtin",
+                     pack: tuple[str, str | None] | None = None) -> None:
         for cls in classes:
-            self.register(cls, source=source)
+            self.register(cls, source=source, pack=pack)
 
     def load_builtins(self) -> "Registry":
         for name in builtin_modules():
@@ -72,14 +80,16 @@ class Registry:
         with a ``NODES`` list, a list of node classes, or a callable returning one. A broken
         pack is reported in ``load_errors`` and skipped; it never stops the program."""
         for ep in entry_points(group=ENTRY_POINT_GROUP):
+            pack = _distribution(ep)
             try:
                 obj = ep.load()
                 if hasattr(obj, "NODES"):
                     obj = obj.NODES
                 elif callable(obj) and not hasattr(obj, "spec"):
                     obj = obj()
-                self.register_all(obj, source=f"{ENTRY_POINT_GROUP}:{ep.name}")
+                self.register_all(obj, source=f"{ENTRY_POINT_GROUP}:{ep.name}", pack=pack)
             except Exception as e:  # a third-party pack must not take the tool down
+                self._broken[pack[0]] = pack[1]
                 msg = f"node pack '{ep.name}' ({ep.value}) could not be loaded: {e}"
                 self.load_errors.append(msg)
                 warnings.warn(msg, stacklevel=2)
@@ -105,6 +115,18 @@ class Registry:
             best = [n for n in names if n.split(".")[-1] == type_id.split(".")[-1]][:1]
         return self.resolve_id(best[0]) if best else None
 
+    def pack_of(self, spec: NodeSpec) -> tuple[str, str | None] | None:
+        """(pack name, version) of a registered node's pack; None for built-ins."""
+        return self._packs.get(spec.id)
+
+    def installed_packs(self) -> dict[str, str | None]:
+        """Pack name -> version of every pack whose nodes are registered."""
+        return dict(self._packs.values())
+
+    def broken_packs(self) -> dict[str, str | None]:
+        """Pack name -> version of installed packs that could not be loaded."""
+        return dict(self._broken)
+
     def specs(self) -> list[NodeSpec]:
         return sorted(self._specs.values(), key=lambda s: (s.category, s.id))
 
@@ -116,6 +138,19 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._specs)
+
+
+def _distribution(ep) -> tuple[str, str | None]:
+    """(name, version) of the distribution that declares an entry point: what `pip install`
+    takes. An entry point without one (rare: a bare .egg-link) is named by itself."""
+    dist = getattr(ep, "dist", None)
+    try:
+        name = dist.metadata["Name"] if dist is not None else None
+        if name:
+            return name, dist.version
+    except Exception:       # malformed metadata must not stop the program
+        pass
+    return ep.name, None
 
 
 @lru_cache(maxsize=1)

@@ -87,6 +87,32 @@ def _type_rule(spec: NodeSpec) -> dict:
             "then": then}
 
 
+_VERSION = {"type": ["string", "number"], "pattern": r"\S",
+            "description": "a version such as '1.2.0'"}
+# what afx_graph.requires reads: written on save, optional on load
+_REQUIRES = {
+    "type": ["object", "null"], "additionalProperties": False,
+    "description": "written on save: the afx version that saved the patch and the node packs "
+                   "its nodes come from (built-ins need none)",
+    "properties": {
+        "afx": {**_VERSION, "description": "the afx version that saved the patch (a newer one "
+                                           "than installed gives a warning)"},
+        "packs": {"type": ["object", "null"],
+                  "description": "node pack (the name `pip install` takes) -> what it gives",
+                  "propertyNames": {"pattern": r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+                                               + END},
+                  "additionalProperties": {"anyOf": [
+                      _VERSION,
+                      {"type": "null"},
+                      {"type": "object", "additionalProperties": False, "properties": {
+                          "version": _VERSION,
+                          "types": {"type": "array", "items": {"type": "string", "minLength": 1},
+                                    "description": "the patch's node types from this pack"}}},
+                  ]}},
+    },
+}
+
+
 def patch_schema(registry: Registry) -> dict:
     specs = registry.specs()
     type_ids = sorted({s.id for s in specs} | {a for s in specs for a in s.aliases})
@@ -128,6 +154,7 @@ def patch_schema(registry: Registry) -> dict:
                 "name": {"description": "title of the patch"},
                 "description": {"description": "what it does"},
                 "author": {"description": "who made it"}}},
+            "requires": _REQUIRES,
             "settings": {"type": ["object", "null"], "additionalProperties": False, "properties": {
                 "size": {"type": "array", "items": {"type": "integer", "minimum": MIN_SIDE,
                                                     "maximum": MAX_SIDE},

@@ -5,12 +5,15 @@ import time
 import pytest
 
 from afx_graph import Graph, PatchError, dumps, load_patch, loads, save_patch
+from afx_graph.requires import afx_version
 
 PATCH = """\
 afx: 1
 meta:
   name: Test patch
   author: someone
+requires:
+  afx: """ + afx_version() + """
 settings:
   size: [64, 48]
   fps: 25

@@ -178,6 +178,14 @@ BROKEN = {
     "no nodes at all": at(["nodes"], {}),
     "nodes null": at(["nodes"], None),
     "not a mapping at all": lambda d: d.clear(),
+    "requires is text": at(["requires"], "afx 0.1.0"),
+    "requires with an unknown key": at(["requires"], {"afx": "0.1.0", "python": "3.11"}),
+    "requires.afx is a bool": at(["requires"], {"afx": True}),
+    "requires.afx is blank": at(["requires"], {"afx": "  "}),
+    "pack name with a space": at(["requires"], {"packs": {"fancy nodes": "1.2"}}),
+    "pack types is text": at(["requires"], {"packs": {"fancy-nodes": {"types": "fancy.glow"}}}),
+    "pack with an unknown key": at(["requires"], {"packs": {"fancy-nodes": {"url": "x"}}}),
+    "pack version is a list": at(["requires"], {"packs": {"fancy-nodes": [1, 2]}}),
 }
 
 
@@ -214,6 +222,11 @@ ACCEPTED = {
     "node version 1 written": at(["nodes", "c", "version"], 1),
     "list param": node(p={"type": "pattern.fractal", "params": {"center": [0.5, -1]}}),
     "node id with - and _": node(**{"_a-b_2": {"type": "field.coords"}}),
+    "requires as saved": at(["requires"], {"afx": "0.1.0", "packs": {
+        "fancy-nodes": {"version": "1.2", "types": ["fancy.glow"]}}}),
+    "requires written by hand": at(["requires"], {"afx": 0.1, "packs": {
+        "fancy_nodes": "1.2", "other": 2, "x.y": None}}),
+    "requires null": at(["requires"], None),
 }
 
 

@@ -10,6 +10,7 @@ from ..graph import Graph
 from ..patch import load_patch
 from ..registry import default_registry
 from ..render import RunOptions, render_graph
+from ..requires import graph_warnings
 from ..settings import MAX_DURATION, MAX_FPS, check_number, check_size
 
 
@@ -85,6 +86,8 @@ def run(args) -> int:
         for line in patch.warnings:
             print(f"warning: {escape_controls(line)}", file=sys.stderr)
     graph = Graph.from_patch(patch, default_registry())
+    for line in graph_warnings(graph):                 # saved by a newer afx or pack
+        print(f"warning: {line}", file=sys.stderr)
     opts = RunOptions(output=args.output, audio=args.audio, size=args.size, fps=args.fps,
                       duration=args.duration, start=args.start, device=args.device,
                       precision=args.precision, sets=args.sets, force=args.force, batch=args.batch)

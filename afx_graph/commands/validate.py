@@ -14,6 +14,7 @@ from ..patch import load_patch
 from ..plan import Plan
 from ..registry import default_registry
 from ..render import set_audio
+from ..requires import graph_warnings
 from ..types import AUDIO
 
 # the words Executor.duration_of uses when a render has no length
@@ -52,6 +53,8 @@ def run(args) -> int:
                 for line in patch.warnings:
                     print(f"warning: {escape_controls(line)}", file=sys.stderr)
             graph = Graph.from_patch(patch, registry)
+            for line in graph_warnings(graph):         # saved by a newer afx or pack
+                print(f"warning: {line}", file=sys.stderr)
             if args.audio is not None:
                 set_audio(graph, args.audio)
             issues = graph.validate() or render_issues(graph)
