@@ -4,5 +4,6 @@ from . import analyze, bench, edit, fit, gallery, info, models, run, validate
 ALL = [run.register, edit.register, validate.register, info.register_nodes, info.register_schema,
        models.register, bench.register, gallery.register,
        analyze.register, fit.register]
+from . import verify; ALL.append(verify.register)  # noqa: E402,E702 (a line of its own: commands are added side by side)
 from . import pack; ALL.append(pack.register)  # noqa: E402,E702 (afx pack and afx unpack)
 from . import extract; ALL.append(extract.register)  # noqa: E402,E702 (a line of its own: commands are added side by side)
