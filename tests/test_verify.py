@@ -34,7 +34,11 @@ def verify(*args) -> int:
     return main(["verify", *map(str, args)])
 
 
-def test_verify_passes_after_update_and_fails_after_a_param_change(patch, capsys):
+def test_verify_passes_after_update_and_fails_after_a_param_change(patch, capsys, tmp_path,
+                                                                   monkeypatch):
+    import tempfile
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))   # the side-by-side images
     assert verify(patch, "--update", *SMALL) == 0
     golden = patch.parent / "p.golden"
     assert sorted(f.name for f in golden.iterdir()) == [
@@ -62,7 +66,8 @@ def test_verify_passes_after_update_and_fails_after_a_param_change(patch, capsys
     assert f"afx verify {patch} --update" in cap.err
     shots = [line.split(": ", 1)[1] for line in cap.out.splitlines()
              if "golden | this run | difference" in line]
-    assert len(shots) == 3
+    assert len(shots) == 3 and all(s.startswith(str(tmp_path / "tmp" / "afx-verify-"))
+                                   for s in shots)
     side = read_png(shots[0])
     assert side.shape == (36, 3 * 64 + 8, 3)
     assert np.array_equal(side[:, :64], frames[0])                 # the golden frame first
