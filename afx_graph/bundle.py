@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from . import files, paths
+from . import files, paths, subpatch
 from .errors import AfxError, Issue, PatchError, escape_controls
 from .patch import Patch, dumps, load_patch
 
@@ -81,7 +81,8 @@ def size_text(n: int) -> str:
 # -- what goes in ---------------------------------------------------------------------------
 def _file_params(patch: Patch, registry) -> Iterator[tuple[str, str, str]]:
     """(node, param, value) of every input-file param (kind "path") with a value, in patch
-    order, after each node's migration (so an old patch's renamed params are found too)."""
+    order, after each node's migration (so an old patch's renamed params are found too);
+    then those of the nodes of its inline subpatch definitions, named ``#def/node``."""
     from .graph import Graph
     graph = Graph.from_patch(patch, registry)
     for nid, n in graph.nodes.items():
@@ -91,6 +92,26 @@ def _file_params(patch: Patch, registry) -> Iterator[tuple[str, str, str]]:
             value = n.param(name)
             if p.kind == "path" and isinstance(value, str) and value:
                 yield nid, name, value
+    for where, _, name, value in _definition_file_params(patch, registry):
+        yield where, name, value
+
+
+def _definition_file_params(patch: Patch, registry):
+    """(label, the node's raw params, param, value) of the input-file params inside the
+    patch's inline subpatch definitions."""
+    for dname, raw in (patch.subpatches or {}).items():
+        nodes = raw.get("nodes") if isinstance(raw, dict) else None
+        for inner, e in (nodes or {}).items() if isinstance(nodes, dict) else ():
+            if not isinstance(e, dict) or not isinstance(e.get("params"), dict):
+                continue
+            try:
+                spec = registry.get(e.get("type"))
+            except Exception:
+                continue
+            for name, p in spec.params.items():
+                value = e["params"].get(name)
+                if p.kind == "path" and isinstance(value, str) and value:
+                    yield f"#{dname}/{inner}", e["params"], name, value
 
 
 def _source(value: str, base: Path) -> Path:
@@ -186,15 +207,20 @@ class _Names:
 
 
 def rewritten_patch(patch: Patch, registry, assets: list[tuple[str, Path]]) -> Patch:
-    """The patch with every file param named in ``assets`` pointing at its bundle name."""
+    """The patch with every file param named in ``assets`` pointing at its bundle name
+    (in its subpatch definitions too)."""
     from .graph import Graph
     graph = Graph.from_patch(patch, registry)
     base = Path(os.path.abspath(patch.base_dir))
     name_of = {src: name for name, src in assets}
     for nid, param, value in _file_params(patch, registry):
         name = name_of.get(_source(value, base))
-        if name is not None:
+        if name is not None and nid in graph.nodes:
             graph.nodes[nid].params[param] = name
+    for _, params, param, value in _definition_file_params(graph, registry):
+        name = name_of.get(_source(value, base))
+        if name is not None:
+            params[param] = name
     out = graph.to_patch()
     out.path = None
     return out
@@ -212,6 +238,10 @@ class Packed:
 def write_bundle(patch: Patch, registry, out: Path, *, overwrite: bool) -> Packed:
     """Pack ``patch`` and its files into ``out`` (temporary file beside it, renamed at the
     end; an existing ``out`` is replaced only with ``overwrite``)."""
+    try:       # subpatch files go in as definitions of the patch: one patch, its files
+        patch = subpatch.self_contained(patch, registry)
+    except subpatch.SubpatchError as e:
+        raise AfxError(str(e), file=patch.file) from None
     assets = bundle_assets(patch, registry)
     text = dumps(rewritten_patch(patch, registry, assets)).encode("utf-8")
     out = Path(os.path.abspath(out))

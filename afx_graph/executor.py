@@ -93,6 +93,11 @@ class Executor:
         self._instances: dict[str, tuple[type, Any]] = {}
         self._cache: OrderedDict[str, dict] = OrderedDict()
 
+    def _use(self, plan: Plan) -> None:
+        """A plan of a patch with subpatches runs on the flattened graph it was made from."""
+        if getattr(plan.graph, "flattened_from", None) is not None:
+            self.graph = plan.graph
+
     def set_graph(self, graph: Graph) -> None:
         """Follow an edited graph: node instances (and their state) and cached static results
         are kept wherever node ids, types and signatures still match."""
@@ -113,12 +118,14 @@ class Executor:
 
     def reset(self, plan: Plan) -> None:
         """Start a render afresh: stateful nodes forget their past."""
+        self._use(plan)
         for nid in plan.order:
             if self.graph.nodes[nid].spec.stateful:
                 self.instance(nid).reset()
 
     # -- static part ----------------------------------------------------------------------
     def evaluate_static(self, plan: Plan, settings: RenderSettings) -> dict[str, dict]:
+        self._use(plan)
         ctx = self.context(settings)
         values: dict[str, dict] = {}
         keys: dict[str, str] = {}
@@ -159,6 +166,7 @@ class Executor:
     # -- per-frame part -------------------------------------------------------------------
     def evaluate_frames(self, plan: Plan, settings: RenderSettings, frames: np.ndarray,
                         static: dict[str, dict], total_frames: int | None = None) -> dict[str, dict]:
+        self._use(plan)
         ctx = self.context(settings, total_frames).with_frames(np.asarray(frames, dtype=np.int64))
         values = dict(static)
         for step in plan.frame_steps:
@@ -271,6 +279,7 @@ class Executor:
                 fallback_duration: float | None = None) -> "Run":
         """What every loop over frames needs first: the static values, the length and the
         frame count. Stateful nodes start afresh."""
+        self._use(plan)
         static = self.evaluate_static(plan, settings)
         duration = self.duration_of(plan, settings, static, warn=on_warning,
                                     fallback=fallback_duration)
@@ -318,6 +327,7 @@ class Executor:
                on_progress: Callable[[Progress], None] | None = None,
                should_stop: Callable[[], bool] | None = None,
                on_warning: Callable[[str], None] | None = None) -> RenderStats:
+        self._use(plan)
         t0 = time.perf_counter()
         self.node_seconds.clear()
         asked = batch

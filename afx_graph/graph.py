@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 
 import networkx as nx
 
-from . import paths, requires as requires_mod, settings as settings_mod
+from . import paths, requires as requires_mod, settings as settings_mod, subpatch as subpatch_mod
 from .errors import GraphEditError, Issue, PatchError
 from .patch import NODE_ID, NodeEntry, Patch, parse_link
 from .registry import Registry, UnknownNodeType
@@ -54,6 +54,10 @@ class Graph:
         self.meta: dict[str, Any] = {}
         self.settings: dict[str, Any] = {}
         self.ui: dict[str, Any] = {}            # the patch's editor-only data (frames)
+        self.subpatches: dict[str, Any] = {}    # inline subpatch definitions (subpatch.py)
+        self.expose: dict[str, Any] | None = None   # what this patch offers as a subpatch file
+        self.subpatch_problems: dict[str, str] = {}  # node -> why its subpatch cannot be used
+        self._library = None
         self.g = nx.MultiDiGraph()
         self.nodes: dict[str, GraphNode] = {}
         self.dangling: dict[tuple[str, str], Any] = {}   # (dst, port) -> link text we could not bind
@@ -70,6 +74,7 @@ class Graph:
         g = cls(registry, path=patch.path)
         g.meta, g.settings = dict(patch.meta), dict(patch.settings)
         g.ui = copy.deepcopy(patch.ui)
+        g.subpatches, g.expose = copy.deepcopy(patch.subpatches), copy.deepcopy(patch.expose)
         g.file_issues = list(patch.issues)
         g.requires = patch.requires
         for nid, e in patch.nodes.items():
@@ -84,10 +89,17 @@ class Graph:
         return g
 
     def _insert(self, nid: str, e: NodeEntry) -> GraphNode:
+        self.subpatch_problems.pop(nid, None)
         try:
-            spec = self.registry.get(e.type)
+            if e.type == subpatch_mod.TYPE:
+                spec = subpatch_mod.entry_spec(e, self.library(), self.registry)
+            else:
+                spec = self.registry.get(e.type)
         except UnknownNodeType:
             spec = None
+        except subpatch_mod.SubpatchError as err:
+            spec = None
+            self.subpatch_problems[nid] = str(err)
         params = dict(e.params)
         version = e.version
         if spec is not None and version < spec.version and spec.migrate is not None:
@@ -99,6 +111,14 @@ class Graph:
         self.nodes[nid] = n
         self.g.add_node(nid)
         return n
+
+    def library(self) -> "subpatch_mod.Library":
+        """The subpatch definitions this patch can name (its own, and files beside it; a
+        file is read once per graph)."""
+        if self._library is None or self._library.base_dir != self.base_dir:
+            self._library = subpatch_mod.Library(self.subpatches, self.base_dir,
+                                                 Path(self.file).name)
+        return self._library
 
     @property
     def file(self) -> str:
@@ -194,6 +214,9 @@ class Graph:
         n = self._need(node)
         if n.spec is None:
             raise GraphEditError("unknown node type", node=node, field="type")
+        if n.type == subpatch_mod.TYPE and name == subpatch_mod.SOURCE:
+            raise GraphEditError("a subpatch's source is fixed (ungroup it, or add another)",
+                                 node=node, field=f"params.{name}")
         n.params[name] = self._coerce(node, n.spec, name, value)
         self._changed("param", node)
 
@@ -311,10 +334,13 @@ class Graph:
                                                   else len(port_order), p)):
                 inputs[p] = texts[p]
             nodes[nid] = NodeEntry(n.type, params, inputs, dict(n.ui), n.version)
-        needs = requires_mod.of_nodes(((n.type, n.spec) for n in self.nodes.values()),
+        inner = [(t, self.registry.get(t) if t in self.registry else None)
+                 for t in subpatch_mod.inline_types(self.subpatches)]
+        needs = requires_mod.of_nodes([(n.type, n.spec) for n in self.nodes.values()] + inner,
                                       self.registry, self.requires)
         return Patch(nodes, dict(self.settings), dict(self.meta), self.path, requires=needs,
-                     ui=copy.deepcopy(self.ui))
+                     ui=copy.deepcopy(self.ui), subpatches=copy.deepcopy(self.subpatches),
+                     expose=copy.deepcopy(self.expose))
 
     # -- validation -----------------------------------------------------------------------
     def validate(self, *, out_dir: Path | None = None, check_files: bool = True) -> list[Issue]:
@@ -323,6 +349,10 @@ class Graph:
         issues = list(self.file_issues)
         issues += settings_mod.from_patch(self.settings, f)[1]
         for nid, n in self.nodes.items():
+            if n.spec is None and nid in self.subpatch_problems:
+                issues.append(Issue(self.subpatch_problems[nid], f, nid,
+                                    f"params.{subpatch_mod.SOURCE}"))
+                continue
             if n.spec is None:
                 hint = self.registry.suggest(n.type)
                 pack = requires_mod.unknown_type_message(n.type, self.requires, self.registry)
@@ -345,7 +375,28 @@ class Graph:
                                     (f" (did you mean '{hint}'?)" if hint else ""),
                                     f, nid, f"inputs.{port}"))
         issues += cycle_issues(self.g, f)
+        if subpatch_mod.has_subpatches(self) and not self.subpatch_problems and not issues:
+            issues += self._inner_issues(out_dir, check_files)
         return issues
+
+    def _fed_from_outside(self) -> set[str]:
+        """In a subpatch (its file, or the editor inside it): the 'node.port's its exposed
+        inputs feed; the patch using it links them."""
+        table = (self.expose or {}).get("inputs") if isinstance(self.expose, dict) else None
+        out: set[str] = set()
+        for targets in (table or {}).values() if isinstance(table, dict) else ():
+            out.update(t for t in (targets if isinstance(targets, list) else [targets])
+                       if isinstance(t, str))
+        return out
+
+    def _inner_issues(self, out_dir, check_files) -> list[Issue]:
+        """Problems inside the subpatches, named by their path (node 'halo/blur')."""
+        try:
+            flat = subpatch_mod.flatten(self)
+        except PatchError as e:
+            return list(e.issues)
+        return [i for i in flat.validate(out_dir=out_dir, check_files=check_files)
+                if i.node and subpatch_mod.SEP in i.node]
 
     def _param_issues(self, n: GraphNode, out_dir, check_files) -> Iterator[Issue]:
         f, spec = self.file, n.spec
@@ -404,8 +455,10 @@ class Graph:
             if not in_type.accepts(out.type):
                 yield Issue(f"{in_type} input cannot take {out.type} from '{link.src}.{link.src_port}'",
                             f, n.id, f"inputs.{port}")
+        fed = self._fed_from_outside()
         for name, i in spec.inputs.items():
-            if not i.optional and name not in links and (n.id, name) not in self.dangling:
+            if not i.optional and name not in links and (n.id, name) not in self.dangling \
+                    and f"{n.id}.{name}" not in fed:
                 yield Issue(f"required input is not connected (needs {i.type})", f, n.id,
                             f"inputs.{name}")
 

@@ -50,7 +50,7 @@ from .errors import Issue, PatchError
 from .settings import whole
 
 FORMAT_VERSION = 1
-TOP_KEYS = ("afx", "meta", "requires", "settings", "nodes", "ui")
+TOP_KEYS = ("afx", "meta", "requires", "settings", "expose", "subpatches", "nodes", "ui")
 NODE_KEYS = ("type", "version", "params", "inputs", "ui")
 NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")     # use fullmatch: '$' also matches before a final newline
 PORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -78,6 +78,8 @@ class Patch:
     warnings: list[str] = field(default_factory=list)   # what loading changed (embedded.py)
     requires: _requires.Requires | None = None   # as read; saving writes what it needs now
     ui: dict[str, Any] = field(default_factory=dict)    # editor-only (frames): the engine ignores it
+    subpatches: dict[str, Any] = field(default_factory=dict)   # inline definitions (subpatch.py)
+    expose: dict[str, Any] | None = None     # what a subpatch file offers (subpatch.py)
 
     @property
     def file(self) -> str:
@@ -248,8 +250,19 @@ def from_data(data: Any, *, path: Path | None = None) -> Patch:
         ui = _mapping(raw.get("ui"), file, nid, "ui", issues)
         nodes[nid] = NodeEntry(typ, params, inputs, dict(ui), ver)
     patch_ui = _mapping(data.get("ui"), file, None, "ui", issues)
+    subpatches = _mapping(data.get("subpatches"), file, None, "subpatches", issues)
+    for name in list(subpatches):
+        if not isinstance(name, str) or not NODE_ID.fullmatch(name):
+            issues.append(Issue("subpatch names are letters, digits, '_' and '-' and start with "
+                                "a letter", file, None, f"subpatches.{name}"))
+            subpatches.pop(name)
+    expose = data.get("expose")
+    if expose is not None and not isinstance(expose, dict):
+        issues.append(Issue(f"expected a mapping, got {type(expose).__name__}", file, None, "expose"))
+        expose = None
     return Patch(nodes, dict(settings), dict(meta), path, issues, requires=requires,
-                 ui=copy.deepcopy(patch_ui))
+                 ui=copy.deepcopy(patch_ui), subpatches=copy.deepcopy(subpatches),
+                 expose=copy.deepcopy(expose))
 
 
 def _mapping(value, file, node, fieldname, issues) -> dict:
@@ -275,25 +288,34 @@ _Dumper.add_representer(list, _repr_list)
 _Dumper.add_representer(tuple, _repr_list)
 
 
+def node_data(e: NodeEntry) -> dict[str, Any]:
+    """A node as the file holds it."""
+    d: dict[str, Any] = {"type": e.type}
+    if e.version != 1:
+        d["version"] = e.version
+    if e.params:
+        d["params"] = {k: _plain(v) for k, v in e.params.items()}
+    if e.inputs:
+        d["inputs"] = dict(e.inputs)
+    if e.ui:
+        d["ui"] = {k: _plain(v) for k, v in e.ui.items()}
+    return d
+
+
 def to_data(patch: Patch) -> dict:
-    nodes = {}
-    for nid, e in patch.nodes.items():
-        d: dict[str, Any] = {"type": e.type}
-        if e.version != 1:
-            d["version"] = e.version
-        if e.params:
-            d["params"] = {k: _plain(v) for k, v in e.params.items()}
-        if e.inputs:
-            d["inputs"] = dict(e.inputs)
-        if e.ui:
-            d["ui"] = {k: _plain(v) for k, v in e.ui.items()}
-        nodes[nid] = d
+    nodes = {nid: node_data(e) for nid, e in patch.nodes.items()}
     data: dict[str, Any] = {"afx": FORMAT_VERSION}
     if patch.meta:
         data["meta"] = {k: _plain(v) for k, v in patch.meta.items()}
-    data["requires"] = _requires.to_data(patch.requires, (e.type for e in patch.nodes.values()))
+    from .subpatch import inline_types
+    used = [e.type for e in patch.nodes.values()] + inline_types(patch.subpatches)
+    data["requires"] = _requires.to_data(patch.requires, used)
     if patch.settings:
         data["settings"] = {k: _plain(v) for k, v in patch.settings.items()}
+    if patch.expose is not None:
+        data["expose"] = _plain(patch.expose)
+    if patch.subpatches:
+        data["subpatches"] = _plain(patch.subpatches)
     data["nodes"] = nodes
     if patch.ui:
         data["ui"] = _plain(patch.ui)

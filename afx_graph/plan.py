@@ -7,6 +7,7 @@ from typing import Callable
 import networkx as nx
 
 from .errors import Issue, PatchError
+from . import subpatch
 from .graph import Graph
 from .spec import NodeSpec, Param
 from .types import converted_per_frame, converter
@@ -48,6 +49,8 @@ class Plan:
     timeline per frame (a timeline linked into a scalar or vector input)."""
 
     def __init__(self, graph: Graph, targets: list[str] | None = None):
+        if subpatch.has_subpatches(graph):     # planned as the nodes they hold
+            graph, targets = subpatch.flattened_with_targets(graph, targets)
         self.graph = graph
         if targets is None:
             targets = [n for n, gn in graph.nodes.items() if gn.spec and gn.spec.sink]

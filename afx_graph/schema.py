@@ -87,6 +87,37 @@ def _type_rule(spec: NodeSpec) -> dict:
             "then": then}
 
 
+# a subpatch (afx_graph/subpatch.py): what it offers, names -> 'node.port' (or a list)
+_TARGETS = {"type": ["object", "null"], "propertyNames": {"not": {"const": "source"}},
+            "additionalProperties": {"anyOf": [
+                {"type": "string", "pattern": r"^[^.]+\.[A-Za-z_][A-Za-z0-9_]*$"},
+                {"type": "array", "minItems": 1,
+                 "items": {"type": "string", "pattern": r"^[^.]+\.[A-Za-z_][A-Za-z0-9_]*$"}}]}}
+_EXPOSE = {"type": ["object", "null"], "additionalProperties": False,
+           "description": "what a subpatch offers: inputs and params feed node.port(s), "
+                          "outputs come from one node.port",
+           "properties": {"inputs": _TARGETS, "outputs": _TARGETS, "params": _TARGETS}}
+_SUBPATCH_RULE = {
+    "if": {"properties": {"type": {"enum": ["subpatch"]}}, "required": ["type"]},
+    "then": {"properties": {"params": {"type": "object", "required": ["source"],
+                                       "properties": {"source": {
+                                           "type": "string", "minLength": 1,
+                                           "description": "'#name' of an inline definition, "
+                                                          "or a subpatch file's path"}}}},
+             "required": ["params"]}}
+
+def _loose(node_schema: dict) -> dict:
+    """The node schema without the required-input rules (a subpatch file's nodes may be fed
+    through what it exposes)."""
+    import copy
+    loose = copy.deepcopy(node_schema)
+    for rule in loose.get("allOf", []):
+        then = rule.get("then", {})
+        then.pop("required", None)
+        then.get("properties", {}).get("inputs", {}).pop("required", None)
+    return loose
+
+
 _VERSION = {"type": ["string", "number"], "pattern": r"\S",
             "description": "a version such as '1.2.0'"}
 # what afx_graph.requires reads: written on save, optional on load
@@ -134,8 +165,9 @@ def patch_schema(registry: Registry) -> dict:
         # "id: type" is {type: TYPE} with no params and no inputs: a type that needs no input
         "if": {"type": "string"},
         "then": {"enum": short_ids, "description": "shorthand for {type: TYPE}"},
-        "allOf": [_type_rule(s) for s in specs],
+        "allOf": [_type_rule(s) for s in specs] + [_SUBPATCH_RULE],
     }
+    node_schema["properties"]["type"]["enum"] = [*type_ids, "subpatch"]
     is_sink: dict = {"type": "object", "required": ["type"],
                      "properties": {"type": {"enum": sink_ids}}}
     if short_sinks:
@@ -147,6 +179,12 @@ def patch_schema(registry: Registry) -> dict:
         "type": "object",
         "required": ["afx", "nodes"],
         "additionalProperties": False,
+        # "some node is an output": not every node is a non-output. A subpatch file (with
+        # expose:) needs none, and its nodes' required inputs may be fed from outside.
+        "if": {"required": ["expose"]},
+        "then": {"properties": {"nodes": {"additionalProperties": _loose(node_schema)}}},
+        "else": {"properties": {"nodes": {"additionalProperties": node_schema,
+                                          "not": {"additionalProperties": {"not": is_sink}}}}},
         "properties": {
             "afx": {"type": "integer", "const": FORMAT_VERSION,
                     "description": "patch format version"},
@@ -169,10 +207,18 @@ def patch_schema(registry: Registry) -> dict:
             }},
             "nodes": {"type": "object",
                       "propertyNames": {"pattern": NODE_ID_PATTERN},
-                      "additionalProperties": node_schema,
-                      # "some node is an output": not every node is a non-output
-                      "not": {"additionalProperties": {"not": is_sink}},
-                      "description": "node id -> node; at least one output node"},
+                      "description": "node id -> node (see the if/then/else above): at least "
+                                     "one output node, except in a subpatch file"},
+            "expose": _EXPOSE,
+            "subpatches": {"type": ["object", "null"],
+                           "propertyNames": {"pattern": NODE_ID_PATTERN},
+                           "additionalProperties": {
+                               "type": "object", "required": ["nodes"],
+                               "additionalProperties": False,
+                               "properties": {"expose": _EXPOSE,
+                                              "nodes": {"type": "object", "minProperties": 1}}},
+                           "description": "inline subpatch definitions, used by "
+                                          "{type: subpatch, params: {source: '#name'}}"},
             "ui": {"type": ["object", "null"],
                    "description": "editor-only data the engine ignores",
                    "properties": {"frames": {"type": "array", "items": {

@@ -96,7 +96,7 @@ def test_schema_is_json_schema_of_the_registry(afx):
     assert r.returncode == 0
     s = json.loads(r.stdout)
     assert s["properties"]["afx"]["const"] == 1
-    node = s["properties"]["nodes"]["additionalProperties"]
+    node = s["else"]["properties"]["nodes"]["additionalProperties"]     # a patch (not a subpatch file)
     assert "test.image" in node["properties"]["type"]["enum"]
     rule = next(r for r in node["allOf"] if r["if"]["properties"]["type"]["enum"][0] == "test.image")
     assert rule["then"]["properties"]["params"]["properties"]["level"]["maximum"] == 1.0

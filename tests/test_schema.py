@@ -298,7 +298,7 @@ def test_limits_come_from_settings_and_registry(schema, registry):
     assert (s["fps"]["minimum"], s["fps"]["maximum"]) == (1, settings_mod.MAX_FPS)
     assert (s["duration"]["exclusiveMinimum"], s["duration"]["maximum"]) == (0, settings_mod.MAX_DURATION)
     assert (s["start"]["minimum"], s["start"]["maximum"]) == (0, settings_mod.MAX_DURATION)
-    rules = schema["properties"]["nodes"]["additionalProperties"]["allOf"]
+    rules = schema["else"]["properties"]["nodes"]["additionalProperties"]["allOf"]
     by_type = {r["if"]["properties"]["type"]["enum"][0]: r["then"] for r in rules}
     for spec in registry.specs():
         rule = by_type[spec.id]

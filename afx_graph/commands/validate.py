@@ -43,6 +43,18 @@ def render_issues(graph: Graph) -> list[Issue]:
     return []
 
 
+def subpatch_issues(graph: Graph, registry) -> list[Issue]:
+    """A subpatch file as a patch using it sees it: what it exposes must exist and be typed."""
+    from .. import subpatch
+    lib = subpatch.Library({}, graph.base_dir, graph.file)
+    try:
+        d = lib.resolve(graph.path.name if graph.path else "")
+        subpatch.spec_for(d, registry, (d.key,))
+    except subpatch.SubpatchError as e:
+        return [Issue(str(e), graph.file, field="expose")]
+    return []
+
+
 def run(args) -> int:
     registry = default_registry()
     bad = 0
@@ -57,7 +69,10 @@ def run(args) -> int:
                 print(f"warning: {line}", file=sys.stderr)
             if args.audio is not None:
                 set_audio(graph, args.audio)
-            issues = graph.validate() or render_issues(graph)
+            if graph.expose is not None:               # a subpatch file: checked as one
+                issues = graph.validate() or subpatch_issues(graph, registry)
+            else:
+                issues = graph.validate() or render_issues(graph)
         except PatchError as e:
             issues = e.issues
         except AfxError as e:
@@ -66,6 +81,9 @@ def run(args) -> int:
             bad += 1
             for issue in issues:
                 print(f"error: {issue}", file=sys.stderr)
+        elif graph.expose is not None:
+            offers = ", ".join(f"{k} {', '.join(v)}" for k, v in graph.expose.items() if v)
+            print(f"ok: {path} (a subpatch file: {len(graph.nodes)} nodes; offers {offers or 'nothing'})")
         else:
             print(f"ok: {path} ({len(graph.nodes)} nodes, {len(graph.links())} links)")
     if bad:
