@@ -19,10 +19,11 @@ from pathlib import Path
 
 import dearpygui.dearpygui as dpg
 
-from afx_graph import AfxError
+from afx_graph import AfxError, subpatch
 from afx_graph.registry import Registry
 
-from . import dialogs, error_dialog, event_loop, fit_dialog, layout, screen, view, widgets
+from . import (dialogs, error_dialog, event_loop, fit_dialog, layout, nesting, screen, view,
+               widgets)
 from .add_menu import ADDMENU, AddMenu
 from .canvas import CANVAS, Canvas
 from .controller import AUTOSAVE_SECONDS, EditorController
@@ -45,6 +46,7 @@ PREVIEW_W = 420
 STATUS_H = 30
 MAIN = "afx.main"
 PARAM_HANDLERS = "afx.h.param"
+CRUMB = "afx.crumb"
 MODALS = (dialogs.CONFIRM, dialogs.RECOVER, dialogs.FD_OPEN, dialogs.FD_SAVE, dialogs.FD_PARAM,
           dialogs.FD_RENDER, fit_dialog.FD_IMAGES, error_dialog.OPEN_ERROR)
 
@@ -139,7 +141,7 @@ class EditorApp:
             dpg.add_key_press_handler(callback=self.keys.on_key)
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right, callback=self._on_canvas_click)
             dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left,
-                                               callback=self._on_canvas_click)
+                                               callback=lambda s, a: self._on_canvas_click(s, a, True))
         self.link_drop = LinkDropWatcher(self)      # a link dropped on empty canvas
         dpg.set_viewport_resize_callback(lambda: self._on_resize())
         dpg.set_exit_callback(lambda: self.request_quit())
@@ -185,9 +187,18 @@ class EditorApp:
                 dpg.add_menu_item(label="Duplicate", shortcut="Ctrl+D", callback=lambda: self.duplicate())
                 dpg.add_menu_item(label="Delete", shortcut="Del", callback=lambda: self.delete_selected())
                 dpg.add_separator()
-                dpg.add_menu_item(label="Frame the selected nodes", shortcut="Ctrl+G",
+                dpg.add_menu_item(label="Group into a subpatch", shortcut="Ctrl+G",
+                                  callback=lambda: self.group())
+                dpg.add_menu_item(label="Ungroup", shortcut="Ctrl+Shift+G",
+                                  callback=lambda: self.ungroup())
+                dpg.add_menu_item(label="Go inside the subpatch", shortcut="Ctrl+E / double-click",
+                                  callback=lambda: self.enter())
+                dpg.add_menu_item(label="Back out of the subpatch", shortcut="Ctrl+Shift+E",
+                                  callback=lambda: self.leave())
+                dpg.add_separator()
+                dpg.add_menu_item(label="Frame the selected nodes", shortcut="Ctrl+J",
                                   callback=lambda: self.frame_selection())
-                dpg.add_menu_item(label="Remove their frames", shortcut="Ctrl+Shift+G",
+                dpg.add_menu_item(label="Remove their frames", shortcut="Ctrl+Shift+J",
                                   callback=lambda: self.unframe())
                 dpg.add_menu_item(label="Tidy layout", callback=lambda: self.tidy())
             with dpg.menu(label="View"):
@@ -203,6 +214,8 @@ class EditorApp:
             with dpg.menu(label="Help"):
                 dpg.add_menu_item(label="Keyboard and mouse",
                                   callback=lambda: dpg.configure_item(dialogs.SHORTCUTS, show=True))
+            # where the editor is when inside a subpatch; a click goes back out
+            dpg.add_menu_item(label="", tag=CRUMB, show=False, callback=lambda: self.leave())
 
     def _on_resize(self) -> None:
         dpg.configure_item(EDITOR, width=self.panels.editor_width())
@@ -274,13 +287,13 @@ class EditorApp:
         self._poll_selection()
         self.link_drop.update()
         self.keys.after_frame()
-        self.worker.follow(c.graph)
+        self.worker.follow(c.preview_graph())   # inside a subpatch: the patch around it
         self.panel.update(c.graph.nodes)
         self.performance.update()
         if self.worker.errors_serial != self._errors_seen or self.problems.serial != self._problems_seen:
             self._errors_seen = self.worker.errors_serial
             self._problems_seen = self.problems.serial
-            self.views.show_messages(self.worker.errors, self.problems.by_node)
+            self.views.show_messages(self.shown_errors(), self.problems.by_node)
         self.render_dialog.update()
         self.fit_dialog.update()
         self.open_error.update()
@@ -311,6 +324,10 @@ class EditorApp:
         if title != self._title:
             self._title = title
             dpg.set_viewport_title(title)
+            inside = bool(self.controller.outer)
+            dpg.configure_item(CRUMB, show=inside, label=(
+                f"    <  {' > '.join(nesting.breadcrumb(self.controller))}   (back out: "
+                "Ctrl+Shift+E)") if inside else "")
 
     def _poll_selection(self) -> None:
         """Follow the editor's selection when it changes (a click, a box select)."""
@@ -324,7 +341,23 @@ class EditorApp:
         self._selection_seen = ids
         if ids != self.controller.selection:
             self.controller.select(ids)
-            self.worker.set_target(ids[0] if len(ids) == 1 else None)
+            self.worker.set_target(self.preview_node(ids[0]) if len(ids) == 1 else None)
+
+    def preview_node(self, nid: str) -> str:
+        """A node shown here as the preview names it (inside #rhythm: 'rhythm/walk')."""
+        return self.controller.preview_prefix + nid
+
+    def shown_errors(self) -> dict[str, str]:
+        """The preview's errors by the nodes shown: an error inside a subpatch is shown on
+        the subpatch node (or, inside it, on its own node)."""
+        prefix = self.controller.preview_prefix
+        out: dict[str, str] = {}
+        for node, message in self.worker.errors.items():
+            if prefix and not node.startswith(prefix):
+                continue
+            rest = node[len(prefix):]
+            out.setdefault(rest.split("/", 1)[0], message)
+        return out
 
     def modal_shown(self) -> bool:
         """A dialog is up: the keys are its own."""
@@ -416,9 +449,9 @@ class EditorApp:
         p = self.controller.graph.nodes[node].spec.params[name]
         self.dialogs.show_param(node, name, p.kind or "path")
 
-    def _on_canvas_click(self, sender, app_data) -> None:
+    def _on_canvas_click(self, sender, app_data, double: bool = False) -> None:
         """A right-click or a double-click: on a frame's title, rename it; on empty canvas,
-        the add menu."""
+        the add menu; a double-click on a subpatch node goes inside."""
         if not dpg.is_item_hovered(EDITOR) or self.confirm_dialog.showing:
             return
         mouse = dpg.get_mouse_pos(local=False)
@@ -426,7 +459,10 @@ class EditorApp:
         if index is not None:
             self.frames.edit(index, mouse)
             return
-        if any(dpg.is_item_hovered(v.tag) for v in self.views.views.values()):
+        over = [nid for nid, v in self.views.views.items() if dpg.is_item_hovered(v.tag)]
+        if over:
+            if double and self.controller.graph.nodes[over[0]].type == subpatch.TYPE:
+                self.enter(over[0])
             return
         self.add_menu.open()
 
@@ -495,7 +531,7 @@ class EditorApp:
         dpg.clear_selected_nodes(EDITOR)
         self._selection_seen = []
         self.controller.select(list(ids))
-        self.worker.set_target(ids[0] if len(ids) == 1 else None)
+        self.worker.set_target(self.preview_node(ids[0]) if len(ids) == 1 else None)
 
     def delete_selected(self) -> int:
         """Delete: the selected nodes with their own links, or the selected links when no
@@ -545,7 +581,7 @@ class EditorApp:
         return new
 
     def frame_selection(self, title: str = "") -> int | None:
-        """Ctrl+G: a frame around the selected nodes; its title is asked at once."""
+        """Ctrl+J: a frame around the selected nodes; its title is asked at once."""
         index = self.controller.add_frame(self.controller.selection, title)
         if index is None:
             self.status("select the nodes to frame first", "warning")
@@ -558,11 +594,63 @@ class EditorApp:
         return index
 
     def unframe(self) -> int:
-        """Ctrl+Shift+G: take away the frames around the selected nodes (they stay)."""
+        """Ctrl+Shift+J: take away the frames around the selected nodes (they stay)."""
         n = self.controller.remove_frames(self.controller.frames_around(self.controller.selection))
         self.status(f"removed {n} frame{'s' if n != 1 else ''}" if n else
                     "no frame around the selected nodes", "info")
         return n
+
+    def group(self) -> str | None:
+        """Ctrl+G: the selected nodes become one subpatch node (Ctrl+Z undoes)."""
+        nid = self.controller.group()
+        if nid is None:
+            self.status(f"cannot group: {self.controller.last_refusal}", "warning")
+            return None
+        self.status(f"grouped into {nid}: double-click it (or Ctrl+E) to go inside", "ok")
+        return nid
+
+    def ungroup(self, nid: str | None = None) -> list[str]:
+        """Ctrl+Shift+G: the selected subpatch node becomes the nodes it holds."""
+        sel = self.controller.selection
+        nid = nid or (sel[0] if len(sel) == 1 else None)
+        if nid is None:
+            self.status("select one subpatch node to ungroup", "warning")
+            return []
+        ids = self.controller.ungroup(nid)
+        if not ids:
+            self.status(f"cannot ungroup: {self.controller.last_refusal}", "warning")
+        else:
+            self.status(f"ungrouped {nid} into {', '.join(ids)}", "ok")
+        return ids
+
+    def enter(self, nid: str | None = None) -> bool:
+        """Ctrl+E or a double-click: edit what the subpatch holds."""
+        sel = self.controller.selection
+        nid = nid or (sel[0] if len(sel) == 1 else None)
+        reason = self.controller.enter(nid) if nid else "select a subpatch node first"
+        if reason:
+            self.status(f"cannot go inside: {reason}", "warning")
+            return False
+        dpg.clear_selected_nodes(EDITOR)
+        self._selection_seen = []
+        self.worker.set_target(None)
+        self.canvas.fit_soon()
+        self.status(f"inside {' > '.join(nesting.breadcrumb(self.controller))} "
+                    "(Ctrl+Shift+E backs out)", "ok")
+        return True
+
+    def leave(self) -> bool:
+        """Ctrl+Shift+E or the breadcrumb: back to the patch around."""
+        reason = self.controller.leave()
+        if reason:
+            self.status(reason, "warning")
+            return False
+        dpg.clear_selected_nodes(EDITOR)
+        self._selection_seen = []
+        self.worker.set_target(None)
+        self.canvas.fit_soon()
+        self.status(f"back in {' > '.join(nesting.breadcrumb(self.controller))}", "ok")
+        return True
 
     def tidy(self) -> None:
         if self.controller.tidy(self.views.sizes()):

@@ -8,6 +8,7 @@ graph rebuilt from the patch as it was (see :class:`Snapshot`).
 """
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -182,6 +183,20 @@ class SetPatchUi(Command):
 
     def undo(self, ctl) -> None:
         ctl.graph.set_patch_ui(self.key, self.old)
+
+
+class SetExpose(Command):
+    """What the subpatch being edited offers (its ``expose:``)."""
+
+    def __init__(self, old, new, label: str):
+        super().__init__()
+        self.old, self.new, self.label = old, new, label
+
+    def do(self, ctl) -> None:
+        ctl.graph.expose = copy.deepcopy(self.new)
+
+    def undo(self, ctl) -> None:
+        ctl.graph.expose = copy.deepcopy(self.old)
 
 
 class Compound(Command):

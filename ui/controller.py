@@ -21,10 +21,10 @@ from afx_graph import settings as settings_mod
 from afx_graph.registry import Registry
 from afx_graph.spec import ParamValueError
 
-from . import autosave, frames as frames_mod, layout
+from . import autosave, frames as frames_mod, layout, nesting
 from .autosave import AUTOSAVE_SECONDS, Recovery, recovery_dir  # noqa: F401 (the API)
 from .commands import (MISSING, AddNode, Command, Compound, Connect, Disconnect, Move, NodeRecord,
-                       RemoveNodes, SetParam, SetPatchUi, SetSettings, Snapshot)
+                       RemoveNodes, SetExpose, SetParam, SetPatchUi, SetSettings, Snapshot)
 
 PASTE_OFFSET = (40, 40)
 DEFAULT_SETTINGS = {"size": [640, 360], "fps": 30}
@@ -50,12 +50,16 @@ class EditorController:
         self.selection: list[str] = []
         self.clipboard: dict | None = None
         self._pastes = 0
+        self.outer: list[nesting.Level] = []     # the patches around the subpatch edited
+        self.last_refusal: str | None = None
+        self._preview: tuple = (None, None)
         self._reset(Graph(self.registry), None)
         self.graph.settings = dict(DEFAULT_SETTINGS)
 
     # -- state -----------------------------------------------------------------------------
     def _reset(self, graph: Graph, path: Path | None, *, dirty: bool = False) -> None:
         self.graph = graph
+        self.outer = []
         self.graph.path = path
         self._undo: list[Command] = []
         self._redo: list[Command] = []
@@ -72,13 +76,79 @@ class EditorController:
 
     @property
     def dirty(self) -> bool:
+        """Unsaved changes, here or in a patch around the subpatch being edited."""
+        return self._undo_dirty() or any(level.dirty for level in self.outer)
+
+    def _undo_dirty(self) -> bool:
         top = self._undo[-1].serial if self._undo else 0
         return self._unsaved_restore or top != self._saved_serial
 
     @property
     def title(self) -> str:
-        name = self.path.name if self.path else "untitled"
-        return f"{name}{' *' if self.dirty else ''}"
+        return f"{' > '.join(nesting.breadcrumb(self))}{' *' if self.dirty else ''}"
+
+    @property
+    def inside_inline(self) -> bool:
+        """Editing an inline subpatch definition (Save writes the whole patch)."""
+        return bool(self.outer) and self.outer[-1].inline
+
+    # -- subpatches (nesting.py) -----------------------------------------------------------
+    def group(self, ids=None, name: str = "group") -> str | None:
+        """The nodes ``ids`` (default: the selection) into a new subpatch, one undo step."""
+        return nesting.group(self, self.selection if ids is None else ids, name)
+
+    def ungroup(self, nid: str) -> list[str]:
+        return nesting.ungroup(self, nid)
+
+    def enter(self, nid: str) -> str | None:
+        """Edit what a subpatch holds; None, or why not."""
+        return nesting.enter(self, nid)
+
+    def leave(self) -> str | None:
+        """Back to the patch around; None, or why not yet."""
+        return nesting.leave(self)
+
+    def preview_graph(self) -> Graph:
+        """What the preview renders: the patch being edited or, inside inline subpatches,
+        the whole patch they belong to (their inputs come from the nodes around them)."""
+        if not self.inside_inline:
+            return self.graph
+        key = (id(self.graph), self.graph.revision, tuple(id(l.graph) for l in self.outer),
+               tuple(l.graph.revision for l in self.outer))
+        if self._preview[0] != key:
+            doc = nesting.document(self)
+            g = Graph.from_patch(doc, self.registry)
+            g.path = self.outer[0].graph.path
+            self._preview = (key, g)
+        return self._preview[1]
+
+    @property
+    def preview_prefix(self) -> str:
+        """How the nodes shown are named in :meth:`preview_graph` ('rhythm/' inside #rhythm)."""
+        parts = []
+        for level in reversed(self.outer):
+            if not level.inline:
+                break
+            parts.insert(0, level.node)
+        return "".join(f"{p}/" for p in parts)
+
+    def expose(self, kind: str, node: str, port: str, name: str | None = None) -> str | None:
+        """Inside a subpatch: offer ``node.port`` as one of its ``kind`` ('inputs',
+        'outputs', 'params'), named ``name`` (default: the port's); one undo step.
+        Returns None, or why not."""
+        reason = nesting.check_expose(self, kind, node, port)
+        if reason:
+            return reason
+        old = self.graph.expose
+        new = nesting.exposed(old, kind, name or port, f"{node}.{port}")
+        self._push(SetExpose(old, new, f"expose {node}.{port}"))
+        return None
+
+    def unexpose(self, kind: str, name: str) -> None:
+        old = self.graph.expose or {}
+        if name in (old.get(kind) or {}):
+            new = nesting.exposed(old, kind, name, None)
+            self._push(SetExpose(old, new, f"stop exposing {name}"))
 
     @property
     def can_undo(self) -> bool:
@@ -513,8 +583,16 @@ class EditorController:
         target = Path(path).expanduser().resolve() if path is not None else self.path
         if target is None:
             raise AfxError("this patch has no file yet: use Save As")
+        if self.inside_inline and target != self.path:
+            raise AfxError("leave the subpatch (Ctrl+Shift+E) to save the patch under another name")
         old_recovery = self.recovery_file
-        save_patch(self.graph.to_patch(), target)
+        save_patch(nesting.document(self), target)
+        if self.inside_inline:          # the patch around holds these edits now: saved too
+            for level in reversed(self.outer):
+                if not level.inline:
+                    break
+                level.saved_serial = level.undo[-1].serial if level.undo else 0
+                level.unsaved_restore = False
         self.graph.path = target
         self._saved_serial = self._undo[-1].serial if self._undo else 0
         self._unsaved_restore = False
@@ -527,7 +605,7 @@ class EditorController:
 
     def dumps(self) -> str:
         """The patch text Save would write now."""
-        return dumps(self.graph.to_patch())
+        return dumps(nesting.document(self))
 
     # -- autosave and recovery (the files: autosave.py) -------------------------------------
     @property

@@ -28,6 +28,9 @@ Ctrl+Shift+S  save as        Ctrl+R  render...        Ctrl+Q  quit
 Ctrl+Z  undo                 Ctrl+Shift+Z / Ctrl+Y  redo
 Ctrl+C  copy                 Ctrl+V  paste            Ctrl+D  duplicate
 Delete  remove selected nodes and links
+Ctrl+G  group the selection into a subpatch      Ctrl+Shift+G  ungroup it
+Ctrl+E or double-click a subpatch: go inside     Ctrl+Shift+E  back out
+Ctrl+J  frame the selection (titled box)         Ctrl+Shift+J  remove its frames
 Space   play / pause the preview
 Drag from an output pin to an input pin to link; Ctrl+click a link and drag to remove it.
 Right-click, double-click or Tab on the editor: search and add a node under the mouse.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dearpygui.dearpygui as dpg
 
+from afx_graph import subpatch
+
 from .palette import paragraphs
 from .theme import ERROR, MUTED, OK, WARNING
 
@@ -24,7 +26,8 @@ class Inspector:
         app = self.app
         c, worker = app.controller, app.worker
         sel = tuple(c.selection)
-        key = (sel, c.graph.revision, id(c.graph), worker.errors_serial, app.problems.serial)
+        key = (sel, c.graph.revision, id(c.graph), worker.errors_serial, app.problems.serial,
+               len(c._undo), len(c._redo))          # an expose edit changes no revision
         if key == self._shown:
             return
         self._shown = key
@@ -52,11 +55,54 @@ class Inspector:
                                   default_value=shown or resolve_port(n.spec),
                                   callback=lambda s_, a: app.worker.set_target(node_id, a))
             dpg.add_text(paragraphs(n.spec.doc), parent=INSPECT, wrap=self.wrap)
+            if n.type == subpatch.TYPE:
+                node_id = n.id
+                with dpg.group(horizontal=True, parent=INSPECT):
+                    dpg.add_button(label="Go inside (Ctrl+E)", callback=lambda: app.enter(node_id))
+                    dpg.add_button(label="Ungroup (Ctrl+Shift+G)",
+                                   callback=lambda: app.ungroup(node_id))
+            if app.controller.outer and not n.spec.sink:
+                self._expose(n)
         if n.id in app.worker.errors:
             dpg.add_text(f"failed: {app.worker.errors[n.id]}", parent=INSPECT, color=ERROR,
                          wrap=self.wrap)
         if n.id in app.problems.by_node:
             dpg.add_text(app.problems.by_node[n.id], parent=INSPECT, color=WARNING, wrap=self.wrap)
+
+    def _expose(self, n) -> None:
+        """Inside a subpatch: what of this node the subpatch offers, and a way to offer more."""
+        c = self.app.controller
+        dpg.add_separator(parent=INSPECT)
+        dpg.add_text("Offered by the subpatch", parent=INSPECT, color=MUTED)
+        mine = []
+        for kind, table in (c.graph.expose or {}).items():
+            for name, targets in (table or {}).items():
+                for t in targets if isinstance(targets, list) else [targets]:
+                    if isinstance(t, str) and t.rsplit(".", 1)[0] == n.id:
+                        mine.append((kind, name, t))
+        for kind, name, t in mine:
+            with dpg.group(horizontal=True, parent=INSPECT):
+                dpg.add_button(label="x", width=22,
+                               callback=lambda s_, a, u: c.unexpose(u[0], u[1]), user_data=(kind, name))
+                dpg.add_text(f"{kind[:-1]} '{name}' = {t}")
+        choices = ([f"input {p}" for p in n.spec.input_ports()] +
+                   [f"output {p}" for p in n.spec.outputs] +
+                   [f"param {p}" for p in n.spec.params])
+        if not choices:
+            return
+        node_id = n.id
+        with dpg.group(horizontal=True, parent=INSPECT):
+            dpg.add_combo(choices, default_value=choices[0], width=190, tag="afx.inspect.expose")
+            dpg.add_button(label="Offer it", callback=lambda: self.expose(node_id))
+
+    def expose(self, node: str) -> None:
+        kind, port = dpg.get_value("afx.inspect.expose").split(" ", 1)
+        reason = self.app.controller.expose({"input": "inputs", "output": "outputs",
+                                             "param": "params"}[kind], node, port)
+        if reason:
+            self.app.status(f"cannot offer {node}.{port}: {reason}", "warning")
+        else:
+            self.app.status(f"the subpatch now offers {node}.{port} (as '{port}')", "ok")
 
     def _settings(self, s: dict) -> None:
         dpg.add_text("Patch settings", parent=INSPECT, color=MUTED)

@@ -26,7 +26,9 @@ class Keys:
         return {
             dpg.mvKey_Z: app.redo if shift else app.undo, dpg.mvKey_Y: app.redo,
             dpg.mvKey_C: app.copy, dpg.mvKey_V: app.paste, dpg.mvKey_D: app.duplicate,
-            dpg.mvKey_G: app.unframe if shift else app.frame_selection,
+            dpg.mvKey_G: app.ungroup if shift else app.group,
+            dpg.mvKey_E: app.leave if shift else app.enter,
+            dpg.mvKey_J: app.unframe if shift else app.frame_selection,
             dpg.mvKey_S: app.show_save_dialog if shift else app.save,
             dpg.mvKey_O: app.request_open, dpg.mvKey_N: app.request_new,
             dpg.mvKey_R: app.render_dialog.show, dpg.mvKey_Q: app.request_quit,

@@ -31,6 +31,7 @@ import numpy as np
 
 from afx_graph import (AUDIO, COORDS, IMAGE, SCALAR, VECTOR, AfxError, Audio, Executor,
                        Graph, NodeCrash, Plan, Timeline)
+from afx_graph import subpatch
 from afx_graph.executor import Run
 from afx_graph.render import audio_sources
 
@@ -292,6 +293,14 @@ class PreviewWorker:
         else:
             self.executor.set_graph(g)
         st.side_errors = {}
+        if subpatch.has_subpatches(g):      # previewed as the nodes the subpatches hold
+            try:
+                st.graph, st.target = flat_with_target(g, *st.target)
+            except AfxError as e:
+                self._fail(st, e)
+                return False
+            g = st.graph
+            self.executor.set_graph(g)
         target = resolve_target(g, *st.target)
         if isinstance(target, str):
             self._set_errors({})
@@ -446,6 +455,20 @@ def patch_audio_source(g: Graph) -> str | None:
                         return link.src
     srcs = audio_sources(g)
     return srcs[0] if srcs else None
+
+
+def flat_with_target(g: Graph, node: str | None, port: str | None):
+    """A patch with subpatches flattened, and the target in it: a subpatch node's output
+    is the inner node it comes from (its first image output unless told)."""
+    flat = subpatch.flatten(g)
+    if node is not None and node in g.nodes and g.nodes[node].type == subpatch.TYPE:
+        spec = g.nodes[node].spec
+        if spec is not None and spec.outputs:
+            if port not in spec.outputs:
+                port = next((p for p, o in spec.outputs.items() if o.type is IMAGE),
+                            next(iter(spec.outputs)))
+            node, port = subpatch.inner_source(flat, node, port)
+    return flat, (node, port)
 
 
 def resolve_target(g: Graph, node: str | None, port: str | None = None) -> tuple[str, str] | str:

@@ -1079,13 +1079,13 @@ def test_the_frame_watcher_sees_a_press_on_a_pin_and_a_release_on_empty_canvas(d
     assert not app.callback_errors
 
 
-def test_ctrl_g_frames_the_selection_asks_its_title_and_saves_it(demo_app, tmp_path):
+def test_ctrl_j_frames_the_selection_asks_its_title_and_saves_it(demo_app, tmp_path):
     dpg = items()
     from afx_graph.ui.frames import EDIT, frames_of
     app = demo_app
     settle(app)
     app.select(["beats", "walk", "shift"])
-    key(app, dpg.mvKey_G, ctrl=True)
+    key(app, dpg.mvKey_J, ctrl=True)
     assert dpg.is_item_shown(EDIT)                  # the title is asked at once
     app.step(2)
     assert app.frames.drawn == {}                   # hidden under the popup (drawn on top)
@@ -1110,4 +1110,36 @@ def test_ctrl_g_frames_the_selection_asks_its_title_and_saves_it(demo_app, tmp_p
     assert frames_of(app.controller.graph) == []
     app.step(2)
     assert app.frames.drawn == {}
+    assert not app.callback_errors
+
+
+def test_group_go_inside_preview_a_node_there_and_back_out(demo_app):
+    dpg = items()
+    from afx_graph.ui.app import CRUMB
+    app, c = demo_app, demo_app.controller
+    settle(app)
+    app.select(["beats", "walk", "shift"])
+    key(app, dpg.mvKey_G, ctrl=True)
+    assert "rhythm" not in c.graph.nodes and c.selection == ["group"]
+    app.step(3)
+    assert "group" in app.views.views and "walk" not in app.views.views
+    shot(app, "grouped.png")
+    key(app, dpg.mvKey_E, ctrl=True)                 # go inside the selected subpatch
+    settle(app)
+    assert set(app.views.views) == {"beats", "walk", "shift"}
+    assert dpg.is_item_shown(CRUMB) and "demo.yaml > group" in dpg.get_item_label(CRUMB)
+    app.select(["walk"])
+    assert app.worker.target[0] == "group/walk"        # previewed inside the whole patch
+    app.worker.play()
+    f = app.wait_preview(lambda f: f is not None, timeout=60)
+    app.worker.pause()
+    assert f is not None and not app.worker.errors, app.worker.errors
+    app.step(3)
+    shot(app, "inside_group.png")
+    key(app, dpg.mvKey_E, ctrl=True, shift=True)     # back out
+    settle(app)
+    assert "group" in app.views.views and not dpg.is_item_shown(CRUMB)
+    key(app, dpg.mvKey_G, ctrl=True, shift=True)     # ungroup (the subpatch is selected)
+    app.step(3)
+    assert {"beats", "walk", "shift"} <= set(c.graph.nodes) and "group" not in c.graph.nodes
     assert not app.callback_errors
