@@ -165,13 +165,22 @@ class Executor:
 
     # -- per-frame part -------------------------------------------------------------------
     def evaluate_frames(self, plan: Plan, settings: RenderSettings, frames: np.ndarray,
-                        static: dict[str, dict], total_frames: int | None = None) -> dict[str, dict]:
+                        static: dict[str, dict], total_frames: int | None = None, *,
+                        advance: frozenset[str] = frozenset()) -> dict[str, dict]:
+        """Every frame step of ``plan`` for ``frames``. The nodes in ``advance`` that can
+        (an ``advance`` method) only move their state on and give no values: a chunk's
+        pre-roll of a node whose pictures nobody looks at (chunks.py)."""
         self._use(plan)
         ctx = self.context(settings, total_frames).with_frames(np.asarray(frames, dtype=np.int64))
         values = dict(static)
         for step in plan.frame_steps:
-            values[step.nid] = self._run(step.nid, ctx.for_node(step.nid),
-                                         self._gather(step, values, ctx))
+            kwargs = self._gather(step, values, ctx)
+            inst = self.instance(step.nid) if step.nid in advance else None
+            if inst is not None and hasattr(inst, "advance"):
+                inst.advance(ctx.for_node(step.nid), **kwargs)
+                values[step.nid] = {}
+                continue
+            values[step.nid] = self._run(step.nid, ctx.for_node(step.nid), kwargs)
         return values
 
     def _gather(self, step: Step, values: dict[str, dict], ctx: FrameContext) -> dict:

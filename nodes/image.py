@@ -468,6 +468,20 @@ class Feedback:
     def __init__(self):
         self.reset()
 
+    @staticmethod
+    def settle(params, fps, linked):
+        """Seconds until the trail of a frame has faded below half an 8-bit level: after
+        that the output no longer depends on where the render started (chunks.py). A linked
+        decay, or 1 (trails never fade), remembers everything."""
+        if "decay" in linked:
+            return None
+        d = float(params["decay"])
+        if d <= 0.0:
+            return 0.0
+        if d >= 1.0:
+            return None
+        return math.log(0.5 / 255.0) / math.log(d) / REFERENCE_FPS    # decay is per 1/30 s
+
     def reset(self):
         self._prev = None       # the last output, channels-first (1, 3, H, W)
 

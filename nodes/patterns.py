@@ -676,18 +676,36 @@ class Auto:
             self.weights = w
         return self.weights.copy()
 
-    def process(self, ctx, bands, energy, brightness, beat, tempo, high_energy, high_brightness,
+    @staticmethod
+    def settle(params, fps, linked):
+        """Its look depends on every switch since the start (hysteresis, hold): a render
+        split in time runs its selection (:meth:`advance`) from frame 0 (chunks.py)."""
+        return None
+
+    def advance(self, ctx, bands, energy, brightness, beat, tempo, high_energy, high_brightness,
                 low_energy, hysteresis, smoothing, hold, crossfade, palette, speed, seed):
+        """The selection only, no pictures: what a chunk's pre-roll needs."""
+        self._weights(ctx, energy, brightness, high_energy, high_brightness, low_energy,
+                      hysteresis, smoothing, hold, crossfade)
+
+    def _weights(self, ctx, energy, brightness, high_energy, high_brightness, low_energy,
+                 hysteresis, smoothing, hold, crossfade) -> np.ndarray:
         frames = ctx.frames if ctx.frames is not None else np.zeros(1, np.int64)
         per = lambda v: v.cpu().double().numpy()     # one small sync per batch
         e, br, he, hb, le, hy, sm, ho, cf = map(per, (
             energy, brightness, high_energy, high_brightness, low_energy, hysteresis, smoothing,
             hold, crossfade))
         # the selection runs frame by frame, so any batching gives the same weights
-        W = np.stack([self.step(int(f), float(ctx.fps), e[i], br[i], smoothing=sm[i],
-                                crossfade=cf[i], hold=ho[i], high_energy=he[i],
-                                high_brightness=hb[i], low_energy=le[i], hysteresis=hy[i])
-                      for i, f in enumerate(frames)])
+        return np.stack([self.step(int(f), float(ctx.fps), e[i], br[i], smoothing=sm[i],
+                                   crossfade=cf[i], hold=ho[i], high_energy=he[i],
+                                   high_brightness=hb[i], low_energy=le[i], hysteresis=hy[i])
+                         for i, f in enumerate(frames)])
+
+    def process(self, ctx, bands, energy, brightness, beat, tempo, high_energy, high_brightness,
+                low_energy, hysteresis, smoothing, hold, crossfade, palette, speed, seed):
+        W = self._weights(ctx, energy, brightness, high_energy, high_brightness, low_energy,
+                          hysteresis, smoothing, hold, crossfade)
+        frames = ctx.frames if ctx.frames is not None else np.zeros(1, np.int64)
         bright01 = (brightness.clamp(-1, 1) + 1) * 0.5
         shared = dict(palette=palette, speed=speed, seed=seed)
         args = [

@@ -31,6 +31,14 @@ def register(sub) -> None:
                    help="override a parameter (repeatable)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                   help="split the render in time over a Ray cluster (auto: the one this "
+                        "machine belongs to, or a local one); needs pip install 'afx[cluster]'")
+    p.add_argument("--chunk", type=float, metavar="S",
+                   help="with --ray: seconds of video per task (default: two tasks per worker)")
+    p.add_argument("--shared", metavar="DIR",
+                   help="with --ray: a folder every machine sees; chunks are written there "
+                        "instead of travelling through the driver")
     p.set_defaults(func=run)
 
 
@@ -92,10 +100,34 @@ def run(args) -> int:
                       duration=args.duration, start=args.start, device=args.device,
                       precision=args.precision, sets=args.sets, force=args.force, batch=args.batch)
     show = not args.quiet and sys.stderr.isatty()
-    stats, outputs = render_graph(graph, opts, on_progress=ProgressBar() if show else None,
-                                  on_warning=lambda text: print(f"warning: {text}", file=sys.stderr))
+    if args.ray is not None:
+        stats, outputs = _render_on_ray(graph, opts, args)
+    else:
+        if args.chunk is not None or args.shared is not None:
+            raise AfxError("--chunk and --shared split a render over Ray: add --ray",
+                           field="--chunk" if args.chunk is not None else "--shared")
+        stats, outputs = render_graph(graph, opts, on_progress=ProgressBar() if show else None,
+                                      on_warning=lambda text: print(f"warning: {text}", file=sys.stderr))
     if not args.quiet:
         where = escape_controls(", ".join(str(p) for p in outputs))
         print(f"wrote {where}: {stats.frames} frames, {stats.duration:.2f} s of video in "
               f"{stats.elapsed:.2f} s ({stats.fps:.1f} fps, {stats.realtime:.2f}x realtime)")
     return 0
+
+
+def _render_on_ray(graph, opts, args):
+    from ..chunks import render_split
+    from ..jobs import RayRunner
+    if args.chunk is not None and not 0.1 <= args.chunk <= MAX_DURATION:
+        raise AfxError(f"--chunk: must be from 0.1 to {MAX_DURATION:g} seconds", field="--chunk")
+    runner = RayRunner(args.ray)
+
+    def progress(job, result, done, total):
+        if not args.quiet:
+            print(f"chunk {done}/{total} (frames {job.frames[0]}..{job.frames[1] - 1}) on "
+                  f"{result.host}: {result.seconds:.1f} s", file=sys.stderr)
+    try:
+        return render_split(graph, opts, runner, chunk_seconds=args.chunk, shared=args.shared,
+                            on_chunk=progress)
+    finally:
+        runner.close()

@@ -1,0 +1,337 @@
+"""One render split in time: chunks rendered apart (on a Ray cluster: ``afx run --ray``), then
+joined without re-encoding, the audio muxed once.
+
+Frames ``[a, b)`` of a render are the render's own frames only if every stateful node
+(feedback trails, envelopes, the pattern selector's hysteresis, a walk's step count) is in the
+state it would have had at frame ``a``. Each stateful node class says how long its memory is
+(``settle(params, fps, linked) -> seconds | None``):
+
+- a number: after that long, its state no longer depends on where it started (a one-pole
+  envelope after ~9 time constants, feedback trails once they have faded below half an 8-bit
+  level): the chunk starts that many frames early (the *pre-roll*) and drops them;
+- None: it remembers everything (a walk counts every beat since the start, a hysteresis state
+  holds its side): it and what feeds it run from frame 0 up to the pre-roll, and only they
+  (a few scalars a frame: the pictures are not computed for those frames).
+
+With every node deterministic, a chunk's frames equal the single render's except where a
+faded state differs by less than half a level before rounding (measured in the tests).
+
+Each chunk is encoded alone, video only, with the output node's encoder settings; a separate
+encode starts with a key frame and references nothing before it (a closed GOP by
+construction). :func:`join` copies the chunks' packets into one MP4 (no re-encoding), adds
+the audio once, encoded in one piece, and the patch the render carries.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from . import embedded, files
+from .errors import AfxError, Issue, PatchError
+from .executor import Executor
+from .graph import Graph
+from .plan import Plan
+from .types import AUDIO, IMAGE
+
+MIN_CHUNK_SECONDS = 2.0          # shorter chunks cost more in pre-roll and start-up than they win
+
+
+# -- what a render needs -----------------------------------------------------------------------
+class Renderable:
+    """A graph with the run's overrides, its video output, the image and audio going into it,
+    its settings and the frame count: what chunks and the driver share."""
+
+    def __init__(self, graph: Graph, opts, *, device: str | None = None, applied: bool = False):
+        from .render import apply_overrides
+        if not applied:
+            apply_overrides(graph, opts)
+            graph.check()
+        self.graph, self.opts = graph, opts
+        plan = Plan(graph)
+        self.flat = plan.graph
+        videos = [n for n in plan.sinks if self.flat.nodes[n].spec.id == "output.video"]
+        if len(videos) != 1 or len(plan.sinks) != 1:
+            raise AfxError("a render split in time needs exactly one output, an output.video "
+                           f"(this patch has {len(plan.sinks)} outputs)", file=graph.file)
+        self.sink = videos[0]
+        links = self.flat.inputs_of(self.sink)
+        if "image" not in links:
+            raise PatchError([Issue("required input is not connected", graph.file, self.sink,
+                                    "inputs.image")])
+        self.image = (links["image"].src, links["image"].src_port)
+        self.audio = (links["audio"].src, links["audio"].src_port) if "audio" in links else None
+        self.params = self.flat.resolved_params(self.sink, opts.out_dir or Path.cwd())
+        self.ex = Executor(self.flat, device=device or opts.device, precision=opts.precision)
+        self.settings = self.flat.render_settings()
+        self.plan = Plan(self.flat, targets=[self.image[0]])
+        self.run = self.ex.prepare(self.plan, self.settings)
+        self.total = self.run.total
+
+    def audio_value(self):
+        if self.audio is None:
+            return None
+        plan = Plan(self.flat, targets=[self.audio[0]])
+        return self.ex.evaluate_static(plan, self.settings)[self.audio[0]][self.audio[1]]
+
+
+def memory(flat: Graph, plan: Plan, fps: float) -> tuple[int, list[str]]:
+    """(frames of pre-roll the fading states need, nodes that remember everything)."""
+    lead, history = 0, []
+    linked_of = {nid: set(flat.inputs_of(nid)) for nid in plan.order}
+    for nid in plan.order:
+        spec = flat.nodes[nid].spec
+        if not spec.stateful:
+            continue
+        settle = getattr(spec.cls, "settle", None)
+        seconds = None
+        if settle is not None:
+            params = {k: flat.nodes[nid].param(k) for k in spec.params}
+            seconds = settle(params, fps, linked_of[nid])
+        if seconds is None or not math.isfinite(seconds):
+            history.append(nid)
+        else:
+            lead = max(lead, int(math.ceil(seconds * fps)))
+    return lead, history
+
+
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    from .nodes.outputs import to_uint8
+    return to_uint8(image)
+
+
+def render_frames(r: Renderable, start: int, stop: int, *, preroll: bool = True,
+                  batch: int = 8):
+    """The render's frames ``start .. stop`` as uint8 (n, H, W, 3) batches, stateful nodes
+    warmed up first (``preroll=False``: they start fresh at ``start``, as a naive split would)."""
+    stop = min(stop, r.total)
+    run, ex = r.run, r.ex
+    ex.reset(r.plan)
+    if not preroll or not run.stateful:
+        begin = start
+    else:
+        lead, history = memory(r.flat, r.plan, r.settings.fps)
+        begin = max(0, start - lead)
+        if history and begin > 0:                   # what remembers everything, from frame 0
+            hplan = Plan(r.flat, targets=history)
+            used = {b.src for step in hplan.steps for b in step.bindings}
+            quiet = frozenset(h for h in history if h not in used)   # no picture wanted
+            with torch.inference_mode():
+                for first in range(0, begin, 64):
+                    idx = np.arange(first, min(begin, first + 64))
+                    ex.evaluate_frames(hplan, r.settings, idx, run.static, run.total,
+                                       advance=quiet)
+    run.next = begin
+    node, port = r.image
+    for idx, values in ex.frames(run, begin, stop, batch=batch):
+        keep = idx >= start
+        if keep.any():
+            img = _to_uint8(values[node][port])
+            if img.shape[0] != len(idx):          # a still picture: the same every frame
+                img = np.repeat(img[:1], len(idx), axis=0)
+            yield img[keep]
+
+
+# -- chunks ------------------------------------------------------------------------------------
+def render_segment(graph: Graph, opts, span: tuple[int, int], out: Path, *,
+                   preroll: bool = True) -> int:
+    """Frames ``span`` of the render, encoded alone (video only) into ``out``."""
+    r = Renderable(graph, opts)
+    start, stop = span
+    encoder = SegmentEncoder(out, r)
+    try:
+        for batch in render_frames(r, start, stop, preroll=preroll):
+            encoder.put(batch)
+    finally:
+        encoder.close()
+    return encoder.written
+
+
+class SegmentEncoder:
+    """The output node's encoder settings, for one chunk (no audio, no patch tag)."""
+
+    def __init__(self, path: Path, r: Renderable):
+        from .nodes.outputs import pick_codec
+        p = r.params
+        w, h = r.settings.width, r.settings.height
+        self.pad = (h % 2, w % 2)
+        self.rate = Fraction(r.settings.fps).limit_denominator(1001)
+        self.container = av.open(str(path), "w", format="mp4")
+        name = pick_codec(p.get("codec", "auto"), r.ex.device)
+        try:
+            self.stream = self.container.add_stream(name, rate=self.rate)
+        except (av.error.FFmpegError, ValueError):
+            name, self.stream = "libx264", self.container.add_stream("libx264", rate=self.rate)
+        self.stream.width, self.stream.height = w + self.pad[1], h + self.pad[0]
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.codec_context.time_base = 1 / self.rate
+        crf, preset = int(p.get("crf", 18)), str(p.get("preset", "medium"))
+        self.stream.options = ({"crf": str(crf), "preset": preset} if name == "libx264"
+                               else {"cq": str(crf), "preset": "p5"})
+        self.written = 0
+
+    def put(self, frames: np.ndarray) -> None:
+        if any(self.pad):
+            frames = np.pad(frames, ((0, 0), (0, self.pad[0]), (0, self.pad[1]), (0, 0)),
+                            mode="edge")
+        for f in frames:
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+            vf.pts = self.written
+            vf.time_base = 1 / self.rate
+            self.written += 1
+            for packet in self.stream.encode(vf):
+                self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+        self.container.close()
+
+
+def spans(total: int, fps: float, workers: int, *, chunk_seconds: float | None = None
+          ) -> list[tuple[int, int]]:
+    """Frame ranges covering ``0 .. total``: about two per worker (a slow one does not hold
+    up the end), none shorter than MIN_CHUNK_SECONDS unless ``chunk_seconds`` says."""
+    if chunk_seconds is not None:
+        size = max(1, int(round(chunk_seconds * fps)))
+    else:
+        size = max(int(math.ceil(total / max(1, 2 * workers))), int(MIN_CHUNK_SECONDS * fps))
+    return [(a, min(total, a + size)) for a in range(0, total, size)]
+
+
+# -- joining -----------------------------------------------------------------------------------
+def join(segments: list[Path], out: Path, r: Renderable, *, patch_text: str | None) -> int:
+    """The chunks' packets one after another into ``out`` (written to a partial file; the
+    caller commits it), the audio encoded once over the whole length. Returns the frames."""
+    from .nodes.outputs import AudioTrack
+    container = av.open(str(out), "w", format="mp4",
+                        options={"movflags": "+faststart+use_metadata_tags"})
+    try:
+        if patch_text is not None:
+            container.metadata[embedded.KEY] = patch_text
+        vstream = None
+        audio_value = r.audio_value()
+        audio = None
+        offset = 0
+        rate = Fraction(r.settings.fps).limit_denominator(1001)
+        duration = r.total / r.settings.fps
+        for i, seg in enumerate(segments):
+            with av.open(str(seg)) as src:
+                s = src.streams.video[0]
+                if vstream is None:
+                    vstream = container.add_stream_from_template(s)
+                    if audio_value is not None:
+                        audio = AudioTrack(container, audio_value, r.settings.start, duration)
+                frames_here = 0
+                shift = None
+                for packet in src.demux(s):
+                    if packet.dts is None:
+                        continue
+                    if shift is None:
+                        shift = int(round(offset / rate / s.time_base))
+                    packet.pts = packet.pts + shift if packet.pts is not None else None
+                    packet.dts = packet.dts + shift
+                    packet.stream = vstream
+                    container.mux(packet)
+                    frames_here += 1
+                offset += frames_here
+            if audio is not None:
+                audio.encode_until(offset / float(rate))
+        if audio is not None:
+            audio.encode_until(None)
+    finally:
+        container.close()
+    return offset
+
+
+# -- one picture -------------------------------------------------------------------------------
+def still(graph: Graph, opts, seconds: float, out: Path, *, preroll: bool = True) -> Path:
+    """The render's frame at ``seconds`` as a PNG carrying its patch (a sweep's cell)."""
+    from .png import text_chunk, write_png
+    r = Renderable(graph, opts)
+    frame = min(max(0, int(round(seconds * r.settings.fps))), max(0, r.total - 1))
+    [img] = list(render_frames(r, frame, frame + 1, preroll=preroll, batch=1))
+    text = embedded.patch_text(embedded.patch_of(r.graph), r.settings, r.total)
+    write_png(out, img[0], extra=text_chunk(embedded.KEY, text))
+    return out
+
+
+# -- the driver ----------------------------------------------------------------------------------
+def render_split(graph: Graph, opts, runner, *, chunk_seconds: float | None = None,
+                 shared: str | None = None, preroll: bool = True, on_chunk=None):
+    """``afx run --ray``: the render cut into chunks run by ``runner`` (jobs.py), joined into
+    the patch's video output with the rules of a local render (checked before any work, a
+    partial file renamed at the end, nothing overwritten without --force). Returns
+    (RenderStats, [output path])."""
+    import os
+    import shutil
+    import tempfile
+    import time
+
+    from .executor import RenderStats
+    from .jobs import Job
+    from .patch import dumps
+    from .render import output_targets, prepare
+    t0 = time.perf_counter()
+    plan, _ = prepare(graph, opts)                 # overrides, checks, no-overwrite: up front
+    targets = output_targets(graph, plan, opts.out_dir or Path.cwd())
+    r = Renderable(graph, opts, applied=True, device="cpu")
+    [(sink, param, out)] = targets
+    job_patch = graph.to_patch()            # the chunks write no file of the patch's own
+    job_patch.nodes[sink].params[param] = "chunk.mp4"
+    text = dumps(job_patch)
+    chunks = spans(r.total, r.settings.fps, getattr(runner, "workers", 1),
+                   chunk_seconds=chunk_seconds)
+    options = {"device": opts.device, "precision": opts.precision}
+    jobs = [Job(f"chunk{i:04d}", text, str(graph.base_dir), kind="chunk", options=options,
+                frames=span, preroll=preroll, shared=shared) for i, span in enumerate(chunks)]
+    created = files.make_folders(out.parent)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.chunks-", dir=out.parent))
+    results, failures = {}, []
+
+    def done(job, result):
+        if result.error is not None:
+            failures.append((job, result))
+            return
+        seg = work / f"{job.key}.mp4"
+        if result.path is not None:
+            shutil.move(result.path, seg)
+        else:
+            seg.write_bytes(result.data)
+        results[job.key] = (seg, result)
+        if on_chunk is not None:
+            on_chunk(job, result, len(results), len(jobs))
+
+    try:
+        with files.writing(out):
+            runner.run(jobs, done)
+            if failures:
+                job, res = failures[0]
+                where = f"frames {job.frames[0]}..{job.frames[1]}"
+                if res.internal:
+                    raise RuntimeError(f"chunk {job.key} ({where}) {res.error}")
+                raise AfxError(f"chunk {job.key} ({where}): {res.error}", file=graph.file)
+            tmp = files.partial_path(out)
+            try:
+                frames_done = join([results[j.key][0] for j in jobs], tmp, r,
+                                   patch_text=embedded.patch_text(embedded.patch_of(graph),
+                                                                  r.settings, r.total))
+                files.commit_file(tmp, out, overwrite=opts.force)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+    except BaseException:
+        files.remove_created_folders(created)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    elapsed = time.perf_counter() - t0
+    stats = RenderStats(frames_done, frames_done / r.settings.fps, elapsed, 0,
+                        sink_stats={"chunks": {"count": len(jobs),
+                                               "seconds": [res.seconds for _, res in results.values()],
+                                               "hosts": sorted({res.host for _, res in results.values()})}})
+    return stats, [out]

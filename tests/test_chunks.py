@@ -1,0 +1,124 @@
+"""Issue 14: one render split in time. Chunks with their pre-roll give the single render's
+frames (the demo: a walk counting beats; feedback_trails: fading trails; auto_patterns: a
+hysteresis), chunks without it do not; on a local Ray the joined MP4 equals the in-process
+render frame for frame, carries the audio once and its patch; a failing chunk fails the
+render and leaves nothing."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from afx_graph import Graph, default_registry, load_patch
+from afx_graph import chunks
+from afx_graph.cli import main as afx_main
+from afx_graph.jobs import Job, JobResult, LocalRunner
+from afx_graph.render import RunOptions
+from media import read_video
+
+ROOT = Path(__file__).parents[1]
+SPANS = [(0, 25), (25, 50), (50, 75)]
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return default_registry()
+
+
+def renderable(name: str, registry, tmp: Path) -> chunks.Renderable:
+    g = Graph.from_patch(load_patch(ROOT / "graphs" / name), registry)
+    return chunks.Renderable(g, RunOptions(size=(64, 36), duration=2.5, device="cpu",
+                                           out_dir=tmp))
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "feedback_trails.yaml", "auto_patterns.yaml"])
+def test_chunks_with_their_preroll_are_the_single_render(name, registry, tmp_path):
+    r = renderable(name, registry, tmp_path)
+    whole = np.concatenate(list(chunks.render_frames(r, 0, 75)))
+    split = np.concatenate([np.concatenate(list(chunks.render_frames(
+        renderable(name, registry, tmp_path), a, b))) for a, b in SPANS])
+    naive = np.concatenate([np.concatenate(list(chunks.render_frames(
+        renderable(name, registry, tmp_path), a, b, preroll=False))) for a, b in SPANS])
+    assert whole.shape == split.shape == (75, 36, 64, 3)
+    assert np.array_equal(whole, split)                      # frame-exact
+    # the pre-roll is what makes it so: chunks that start fresh show other pictures
+    diff = np.abs(naive.astype(int) - whole.astype(int)).reshape(75, -1).max(axis=1)
+    assert diff[25:].max() > 20 and (diff[25:] > 0).sum() >= 5, diff
+
+
+def test_the_feedback_memory_is_the_time_its_trail_takes_to_fade(registry):
+    from afx_graph.nodes.image import Feedback
+    s = Feedback.settle({"decay": 0.9}, 30.0, set())
+    assert 1.5 < s < 2.5                          # 0.9^n < 0.5/255 after ~59 frames at 30 fps
+    assert Feedback.settle({"decay": 0.9}, 30.0, {"decay"}) is None     # driven: remembers all
+    assert Feedback.settle({"decay": 1.0}, 30.0, set()) is None
+    assert Feedback.settle({"decay": 0.0}, 30.0, set()) == 0.0
+
+
+def test_spans_cover_the_render_without_gaps():
+    s = chunks.spans(1000, 30.0, 4)
+    assert s[0][0] == 0 and s[-1][1] == 1000 and all(a[1] == b[0] for a, b in zip(s, s[1:]))
+    assert len(s) == 8                                  # two per worker
+    assert all(b - a >= 60 for a, b in chunks.spans(100, 30.0, 16)[:-1])   # >= 2 s each
+
+
+class FailingRunner(LocalRunner):
+    """Runs the jobs here, but the second one fails as a broken machine would."""
+
+    def run(self, jobs, done):
+        for i, job in enumerate(jobs):
+            done(job, JobResult(job.key, error="failed after 3 tries: worker died",
+                                internal=True) if i == 1 else __import__(
+                "afx_graph.jobs", fromlist=["run_job"]).run_job(job))
+
+
+def test_a_chunk_that_fails_fails_the_render_and_leaves_nothing(registry, tmp_path):
+    g = Graph.from_patch(load_patch(ROOT / "graphs" / "demo.yaml"), registry)
+    out = tmp_path / "out" / "x.mp4"
+    opts = RunOptions(output=str(out), size=(64, 36), duration=2.0, device="cpu",
+                      out_dir=tmp_path)
+    with pytest.raises(RuntimeError, match="worker died"):
+        chunks.render_split(g, opts, FailingRunner(), chunk_seconds=0.5)
+    assert not out.exists()
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_chunk_without_ray_is_refused(tmp_path, capsys):
+    rc = afx_main(["run", str(ROOT / "graphs" / "demo.yaml"), "--chunk", "2", "-o",
+                   str(tmp_path / "x.mp4")])
+    assert rc == 2 and "--chunk" in capsys.readouterr().err
+
+
+# -- on a local Ray ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray          # the cluster extra: CI installs it (Makefile: .[test,cluster])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "feedback_trails.yaml"])
+def test_a_render_split_over_ray_is_the_in_process_render(name, ray_local, tmp_path, capsys):
+    patch = ROOT / "graphs" / name
+    common = ["--size", "64x36", "--duration", "3", "--set", "video.crf=0", "--quiet"]
+    assert afx_main(["run", str(patch), "-o", str(tmp_path / "one.mp4"), *common]) == 0
+    assert afx_main(["run", str(patch), "-o", str(tmp_path / "split.mp4"), "--ray",
+                     "--chunk", "1", *common]) == 0, capsys.readouterr().err
+    one, split = read_video(tmp_path / "one.mp4"), read_video(tmp_path / "split.mp4")
+    assert split["frames"].shape == one["frames"].shape == (90, 36, 64, 3)
+    assert np.array_equal(split["frames"], one["frames"])       # lossless: the same pictures
+    assert split["audio"] is not None and abs(split["audio"]["duration"] - 3.0) < 0.05
+    from afx_graph.embedded import read_text
+    assert "feedback" in read_text(tmp_path / "split.mp4")[0] or name == "demo.yaml"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no chunk left
+
+
+def test_a_task_that_keeps_failing_is_retried_then_reported(ray_local):
+    from afx_graph.jobs import RayRunner
+    got = []
+    RayRunner().run([Job("bad", "afx: 1\nnodes: {}\n", "/tmp", kind="nonsense")],
+                    lambda job, res: got.append(res))
+    [res] = got
+    assert res.internal and "3 tries" in res.error
