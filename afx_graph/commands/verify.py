@@ -35,6 +35,7 @@ import torch
 from ..errors import AfxError, escape_controls
 from ..executor import Executor
 from ..graph import Graph
+from ..nodes.outputs import to_uint8
 from ..patch import load_patch
 from ..plan import Plan
 from ..png import encode_png, read_png
@@ -173,15 +174,6 @@ class Renderer:
 
 def warn(text: str) -> None:
     print(f"warning: {text}", file=sys.stderr)
-
-
-def to_uint8(image: torch.Tensor) -> np.ndarray:
-    """(H, W, C) float -> (H, W, 3) uint8: the conversion the output nodes make."""
-    img = image.detach()
-    if img.shape[-1] == 1:
-        img = img.expand(*img.shape[:-1], 3)
-    img = torch.nan_to_num(img[..., :3].float(), nan=0.0).clamp_(0, 1).mul_(255).round_()
-    return img.to(torch.uint8).cpu().numpy()
 
 
 # -- comparing ------------------------------------------------------------------------------------
