@@ -1,0 +1,241 @@
+"""The driver's side of jobs (``afx sweep``, ``afx batch``): the options they share with
+``afx run``, the ``--ray`` option, the patch with the command line's overrides as a job's
+text, and writing what a job made to the user's file: under a temporary name beside it,
+renamed at the end, so a killed run leaves no half-written file (DESIGN.md sections 5, 7, 11).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+import traceback
+from pathlib import Path
+
+from . import files
+from .errors import AfxError, escape_controls
+from .graph import Graph
+from .errors import NodeCrash
+from .jobs import Job, JobResult, LocalRunner, run_job
+from .patch import dumps, load_patch
+from .registry import default_registry
+from .render import RunOptions, apply_overrides
+from .requires import graph_warnings
+
+RAY_ADDRESS = re.compile(r"^(ray://)?[^\s/]+:\d{1,5}$")
+
+
+def add_render_options(p, *, duration: bool, force: str) -> None:
+    """The options of ``afx run`` a sweep or a batch passes on to every render."""
+    p.add_argument("--size", metavar="WxH", help="frame size, e.g. 1280x720")
+    p.add_argument("--fps", type=float, metavar="N")
+    if duration:
+        p.add_argument("--duration", type=float, metavar="S",
+                       help="seconds (default: the audio's)")
+    p.add_argument("--start", type=float, metavar="S",
+                   help="start this many seconds into the audio")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
+    p.add_argument("--batch", type=int, metavar="N",
+                   help="frames per batch (default: fit the device)")
+    p.add_argument("--ray", nargs="?", const="auto", default=None, metavar="auto|ADDRESS",
+                   help="render over Ray, one task per render: 'auto' (--ray alone) joins the "
+                        "cluster this machine belongs to or starts one here (AFX_RAY_CPUS sets "
+                        "its workers), ADDRESS (HOST:PORT, ray://HOST:PORT) a cluster "
+                        "elsewhere; needs pip install 'afx[cluster]'. Every worker must see "
+                        "the patch's folder and the audio at the same paths")
+    p.add_argument("--force", action="store_true", help=force)
+    p.add_argument("--quiet", action="store_true", help="print errors only")
+
+
+def check_options(args) -> None:
+    """Command-line values checked up front, each blamed on its flag."""
+    from .commands.run import check_arguments, parse_size
+    if isinstance(args.size, str):
+        args.size = parse_size(args.size)
+    if not hasattr(args, "duration"):
+        args.duration = None
+    check_arguments(args)
+    if args.batch is not None and not 1 <= args.batch <= 1024:
+        raise AfxError("must be from 1 to 1024", field="--batch")
+    check_ray(args.ray)
+
+
+def check_ray(address: str | None) -> None:
+    if address is None or address in ("auto", "local") or RAY_ADDRESS.match(address):
+        return
+    if os.path.exists(address):
+        raise AfxError(f"'{address}' is a file, not a Ray address; write --ray=ADDRESS, or "
+                       "--ray after the other arguments", field="--ray")
+    raise AfxError(f"'{address}' is not a Ray address (auto, HOST:PORT or ray://HOST:PORT)",
+                   field="--ray")
+
+
+def job_options(args) -> dict:
+    """What a job needs besides its patch text (size, fps and times are in the text)."""
+    return {"device": args.device, "precision": args.precision, "batch": args.batch}
+
+
+def load_base(patch_path: str, *, audio_given: bool) -> Graph:
+    """The patch as a graph, its warnings printed (as ``afx run`` does: what loading a
+    render's patch changed only matters where its sound is not replaced)."""
+    patch = load_patch(patch_path)
+    if not audio_given:
+        for line in patch.warnings:
+            print(f"warning: {escape_controls(line)}", file=sys.stderr)
+    graph = Graph.from_patch(patch, default_registry())
+    for line in graph_warnings(graph):
+        print(f"warning: {line}", file=sys.stderr)
+    return graph
+
+
+def apply_run_options(graph: Graph, args, *, audio: str | None = None,
+                      duration: float | None = None, sets: list[str] = ()) -> None:
+    """``--audio``, ``--set``, ``--size``, ``--fps``, ``--duration``, ``--start`` written into
+    the graph, so a job's patch text says everything about what it renders."""
+    apply_overrides(graph, RunOptions(audio=audio, size=args.size, fps=args.fps,
+                                      duration=duration if duration is not None else
+                                      getattr(args, "duration", None),
+                                      start=args.start, sets=list(sets)))
+
+
+def patch_text(graph: Graph) -> str:
+    return dumps(graph.to_patch())
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def absolute_paths(graph: Graph) -> None:
+    """Relative file paths read by the patch (audio, looks) made absolute against its
+    folder, so the patch works wherever it is saved."""
+    base = graph.base_dir
+    for nid, n in graph.nodes.items():
+        if n.spec is None:
+            continue
+        for name, p in n.spec.params.items():
+            value = n.params.get(name)
+            if p.kind == "path" and isinstance(value, str) and value \
+                    and not os.path.isabs(os.path.expanduser(value)):
+                graph.set_param(nid, name, str(base / value))
+
+
+def job_error(result: JobResult, base_dir: str, shown: str) -> str:
+    """A job's error, naming the user's patch rather than the job's stand-in file name."""
+    text = result.error or "failed"
+    return text.replace(str(Path(base_dir) / "patch.yaml"), shown)
+
+
+def write_result(result: JobResult, target: Path, *, overwrite: bool) -> None:
+    """Put what a job made at ``target``: written to ``.NAME.partial-PID`` beside it, then
+    renamed; nothing is left there if this fails or is interrupted."""
+    if result.path is None:
+        write_bytes(target, result.data or b"", overwrite=overwrite)
+        return
+    files.remove_stale_partials(target)
+    tmp = files.partial_path(target)
+    try:
+        with files.writing(target):
+            os.replace(result.path, tmp)      # written by the job under a shared folder
+            files.commit_file(tmp, target, overwrite=overwrite)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def write_bytes(target: Path, data: bytes, *, overwrite: bool) -> None:
+    """``data`` at ``target``, whole or not at all (see :func:`write_result`)."""
+    files.remove_stale_partials(target)
+    tmp = files.partial_path(target)
+    try:
+        with files.writing(target):
+            write_synced(tmp, data)
+            files.commit_file(tmp, target, overwrite=overwrite)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def replace_text(path: Path, text: str) -> None:
+    """Write a file of ours (a manifest, a page) whole or not at all."""
+    tmp = files.partial_path(path)
+    try:
+        with files.writing(path):
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            write_synced(tmp, text.encode("utf-8"))
+            os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def remove_stale(folder: Path, names: list[str]) -> None:
+    """Remove ``.NAME.partial-PID`` files of these names (ours) left by killed runs."""
+    wanted = set(names)
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        m = re.match(r"^\.(?P<name>.*)\.partial-(?P<pid>\d+)$", entry.name)
+        if m and m.group("name") in wanted and entry.is_file(follow_symlinks=False) \
+                and not files.pid_alive(int(m.group("pid"))):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def output_folder(text: str) -> Path:
+    """``-o DIR``: made absolute; refused when it is something other than a folder."""
+    from .render import typed_path
+    path = Path(typed_path(text, "-o"))
+    if os.path.lexists(path) and not path.is_dir():
+        raise AfxError(f"{text} is not a folder", field="-o")
+    problem = files.target_problem(path, folder=True)
+    if problem and os.path.lexists(path):
+        raise AfxError(f"cannot write in {text}: {problem}", field="-o")
+    return path
+
+
+def runner(address: str | None):
+    from .jobs import runner_for
+    return runner_for(address)
+
+
+def run_all(runner, jobs: list[Job], done, *, debug: bool = False) -> None:
+    """Every job through ``runner``, ``done(job, result)`` as each finishes. In this process
+    a job's internal fault becomes its failed result (LocalRunner lets it through, which
+    suits a single render), so the other jobs go on, as they do on Ray."""
+    if not isinstance(runner, LocalRunner):
+        runner.run(jobs, done)
+        return
+    for job in jobs:
+        try:
+            result = run_job(job)
+        except Exception as e:          # KeyboardInterrupt (Ctrl+C, SIGTERM) ends the run
+            if debug:
+                traceback.print_exc()
+            reason = files.environment_reason(e)
+            text = f"{getattr(e, 'filename', None) or ''}: {reason}".lstrip(": ") if reason \
+                else f"{e}" if isinstance(e, NodeCrash) else f"{type(e).__name__}: {e}"
+            result = JobResult(job.key, error=text, internal=reason is None)
+        done(job, result)
+
+
+def exit_code(results: list[JobResult]) -> int:
+    """0 when every job worked; else 1 when one failed for an internal reason, 2 for bad input."""
+    failed = [r for r in results if r.error is not None]
+    if not failed:
+        return 0
+    return 1 if any(r.internal for r in failed) else 2
