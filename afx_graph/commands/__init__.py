@@ -7,4 +7,4 @@ ALL = [run.register, edit.register, validate.register, info.register_nodes, info
 from . import verify; ALL.append(verify.register)  # noqa: E402,E702 (a line of its own: commands are added side by side)
 from . import pack; ALL.append(pack.register)  # noqa: E402,E702 (afx pack and afx unpack)
 from . import extract; ALL.append(extract.register)  # noqa: E402,E702 (a line of its own: commands are added side by side)
-from . import sweep; ALL.append(sweep.register)  # noqa: E402,E702 (afx sweep; a line of its own: commands are added side by side)
+from . import batch, sweep; ALL += [sweep.register, batch.register]  # noqa: E402,E702 (afx sweep, afx batch)
