@@ -612,8 +612,30 @@ def _check_patch_inside(folder: Path, patch_name: str, registry, shown: str) -> 
             issues.append(Issue(f"'{value}' is outside the bundle; a bundle's patch may only "
                                 "name its own files", f"{shown}:{patch_name}", nid,
                                 f"params.{param}"))
+    for nid, source in _subpatch_files(patch):
+        if not isinstance(source, str) or not source or source.startswith("#"):
+            continue                       # inline: inside the patch itself
+        src = _source(source, folder)
+        real = Path(os.path.realpath(src))
+        if not (folder in src.parents and Path(os.path.realpath(folder)) in real.parents):
+            issues.append(Issue(f"subpatch '{source}' is outside the bundle; a bundle's patch "
+                                "may only name its own files", f"{shown}:{patch_name}", nid,
+                                f"params.{subpatch.SOURCE}"))
     if issues:
         raise PatchError(issues)
+
+
+def _subpatch_files(patch: Patch):
+    """(node, source) of every subpatch node that names a file, in its definitions too."""
+    for nid, e in patch.nodes.items():
+        if e.type == subpatch.TYPE:
+            yield nid, e.params.get(subpatch.SOURCE)
+    for dname, raw in (patch.subpatches or {}).items():
+        nodes = raw.get("nodes") if isinstance(raw, dict) else None
+        for inner, e in (nodes or {}).items() if isinstance(nodes, dict) else ():
+            if isinstance(e, dict) and e.get("type") == subpatch.TYPE:
+                params = e.get("params") if isinstance(e.get("params"), dict) else {}
+                yield f"#{dname}/{inner}", params.get(subpatch.SOURCE)
 
 
 # -- afx run piece.afxpack ------------------------------------------------------------------

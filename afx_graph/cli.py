@@ -116,8 +116,8 @@ def _main(argv: list[str], debug: bool) -> int:
         from .files import environment_reason
     except KeyboardInterrupt as e:
         return _interrupted(e)
-    try:
-        args = build_parser().parse_args(argv)
+    try:        # --debug is taken anywhere: `afx run p.yaml --debug` as `afx --debug run ...`
+        args = build_parser().parse_args([a for a in argv if a != "--debug"])
         return int(args.func(args) or 0)
     except AfxError as e:
         for line in e.lines:

@@ -47,15 +47,28 @@ NO_PATCH = "no afx patch inside (was it written by afx?)"
 def patch_of(graph) -> Patch:
     """``graph`` (a :class:`~afx_graph.graph.Graph`, overrides applied) as the patch to embed:
     absolute paths (typed on a command line) keep only their file name."""
+    from . import subpatch
     patch = graph.to_patch()
+    try:        # subpatch files go in as definitions: the render alone re-renders
+        patch = subpatch.self_contained(patch, graph.registry)
+    except subpatch.SubpatchError:
+        pass                                  # a render of it failed before this anyway
     for nid, entry in patch.nodes.items():
-        spec = graph.nodes[nid].spec
+        spec = graph.nodes[nid].spec if nid in graph.nodes else None
         if spec is None:
             continue
         for name, value in entry.params.items():
             p = spec.params.get(name)
             if p is not None and p.kind in ("path", "output") and isinstance(value, str):
                 entry.params[name] = _portable(value)
+    for raw in patch.subpatches.values():    # and inside the definitions
+        for e in (raw.get("nodes") or {}).values() if isinstance(raw, dict) else ():
+            params = e.get("params") if isinstance(e, dict) else None
+            if not isinstance(params, dict) or e.get("type") not in graph.registry:
+                continue
+            for name, p in graph.registry.get(e["type"]).params.items():
+                if p.kind in ("path", "output") and isinstance(params.get(name), str):
+                    params[name] = _portable(params[name])
     patch.path = None
     return patch
 

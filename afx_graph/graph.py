@@ -57,6 +57,7 @@ class Graph:
         self.subpatches: dict[str, Any] = {}    # inline subpatch definitions (subpatch.py)
         self.expose: dict[str, Any] | None = None   # what this patch offers as a subpatch file
         self.subpatch_problems: dict[str, str] = {}  # node -> why its subpatch cannot be used
+        self.read_from: Path | None = None      # the render (MP4, PNG) the patch came out of
         self._library = None
         self.g = nx.MultiDiGraph()
         self.nodes: dict[str, GraphNode] = {}
@@ -316,6 +317,7 @@ class Graph:
         g = Graph.from_patch(self.to_patch(), self.registry)
         g.user_outputs = set(self.user_outputs)
         g.revision = self.revision
+        g.read_from = self.read_from
         return g
 
     # -- back to plain data ---------------------------------------------------------------
@@ -395,8 +397,15 @@ class Graph:
             flat = subpatch_mod.flatten(self)
         except PatchError as e:
             return list(e.issues)
+        fed, stack = set(), [tuple(t.rsplit(".", 1)) for t in self._fed_from_outside() if "." in t]
+        while stack:                  # this patch's own exposed inputs, through its subpatches
+            node, port = stack.pop()
+            if (node, port) in flat.feeds:
+                stack += flat.feeds[(node, port)]
+            else:
+                fed.add((node, f"inputs.{port}"))
         return [i for i in flat.validate(out_dir=out_dir, check_files=check_files)
-                if i.node and subpatch_mod.SEP in i.node]
+                if i.node and subpatch_mod.SEP in i.node and (i.node, i.field) not in fed]
 
     def _param_issues(self, n: GraphNode, out_dir, check_files) -> Iterator[Issue]:
         f, spec = self.file, n.spec

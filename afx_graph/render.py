@@ -155,7 +155,8 @@ def prepare(graph: Graph, opts: RunOptions) -> tuple[Plan, settings_mod.RenderSe
     plan = Plan(graph)
     out_dir = opts.out_dir or Path.cwd()
     seen: dict[Path, str] = {}
-    source = Path(os.path.realpath(graph.path)) if graph.path else None
+    read = graph.read_from or graph.path        # an editor's patch opened from a render
+    source = Path(os.path.realpath(read)) if read else None
     for nid, name, path in output_targets(graph, plan, out_dir):
         where = "-o" if (nid, name) in graph.user_outputs else f"params.{name}"
         real = Path(os.path.realpath(path))

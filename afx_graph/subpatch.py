@@ -92,7 +92,7 @@ class Library:
                                 "patch's subpatches, or the path of a subpatch file")
         if len(chain) >= MAX_DEPTH:
             raise SubpatchError(f"subpatches nest more than {MAX_DEPTH} deep "
-                                f"({' -> '.join(k[-1] for k in chain)})")
+                                f"({' -> '.join(_name(k) for k in chain)})")
         if source.startswith("#"):
             name = source[1:]
             key = (self.file, name)
@@ -103,13 +103,16 @@ class Library:
             where = f"{self.file}{source}"
             base, library, meta = self.base_dir, self, {}
         else:
-            path = (self.base_dir / os.path.expanduser(source)).resolve()
+            try:
+                path = (self.base_dir / os.path.expanduser(source)).resolve()
+            except (RuntimeError, OSError, ValueError) as e:     # a symlink loop, a NUL
+                raise SubpatchError(f"subpatch file {source}: cannot be read ({e})") from None
             key = (str(path), "")
             where = source
             raw, library, meta = self._file(path, source)
             base = path.parent
         if key in chain:
-            names = [k[-1] or Path(k[0]).name for k in chain] + [key[-1] or Path(key[0]).name]
+            names = [_name(k) for k in chain] + [_name(key)]
             raise SubpatchError(f"subpatch '{source}' includes itself ({' -> '.join(names)})")
         return _definition(source, where, base, raw, library, key, meta)
 
@@ -121,7 +124,12 @@ class Library:
             except PatchError as e:
                 self.cache[str(path)] = SubpatchError(f"subpatch file {source}: {e.lines[0]}")
             else:
-                if p.expose is None:
+                if p.issues:
+                    i = p.issues[0]
+                    where = (f"node '{i.node}' " if i.node else "") + (f"{i.field}: " if i.field else "")
+                    self.cache[str(path)] = SubpatchError(
+                        f"subpatch file {source}: {where}{i.message}")
+                elif not isinstance(p.expose, dict):
                     self.cache[str(path)] = SubpatchError(
                         f"{source} is a patch, not a subpatch file (it has no 'expose:')")
                 else:
@@ -133,14 +141,19 @@ class Library:
         return got
 
 
+def _name(key: tuple) -> str:
+    """A definition's name in a message: '#name' inline, the file's name for a file."""
+    return f"#{key[1]}" if key[1] else Path(key[0]).name
+
+
 def _definition(source, where, base, raw, library, key, meta) -> Definition:
-    from .patch import from_data
+    from .patch import NodeEntry, from_data
     if not isinstance(raw, dict):
         raise SubpatchError(f"subpatch {where}: a definition is a mapping with 'expose' and 'nodes'")
     nodes = raw.get("nodes")
     if not isinstance(nodes, dict) or not nodes:
         raise SubpatchError(f"subpatch {where}: it has no nodes")
-    if isinstance(next(iter(nodes.values())), dict) or isinstance(next(iter(nodes.values())), str):
+    if not all(isinstance(e, NodeEntry) for e in nodes.values()):       # raw, from a patch
         parsed = from_data({"afx": 1, "nodes": nodes}, path=None)
         if parsed.issues:
             i = parsed.issues[0]
@@ -149,7 +162,11 @@ def _definition(source, where, base, raw, library, key, meta) -> Definition:
         entries = parsed.nodes
     else:                               # already NodeEntry objects (a file read by load_patch)
         entries = nodes
-    expose = raw.get("expose") if isinstance(raw.get("expose"), dict) else {}
+    expose = raw.get("expose")
+    if expose is None:
+        expose = {}
+    if not isinstance(expose, dict):
+        raise SubpatchError(f"subpatch {where}: expose is a mapping with inputs, outputs, params")
     bad = [k for k in expose if k not in EXPOSE_KEYS]
     if bad:
         raise SubpatchError(f"subpatch {where}: expose has '{bad[0]}' (expected inputs, outputs, params)")
@@ -207,6 +224,10 @@ def spec_for(d: Definition, registry, chain: tuple = ()) -> NodeSpec:
                 raise SubpatchError(f"subpatch {d.where}: node '{node}': {e.args[0] if e.args else e}") from None
         return specs[node]
 
+    for node in d.nodes:
+        if inner(node).sink:
+            raise SubpatchError(f"subpatch {d.where}: '{node}' is an output; a subpatch holds "
+                                "no output node (link its picture out and render it outside)")
     inputs = {}
     for name, pairs in d.inputs.items():
         types, optional = [], True
@@ -345,6 +366,7 @@ def flatten(graph):
         return out
 
     flat.exposed = {k: source(*v) for k, v in outs.items()}    # (subpatch, output) -> inner
+    flat.feeds = ins                        # (subpatch, input or param) -> what it feeds
     for dst, port, text, prefix in links:
         if "." not in text:
             continue
@@ -472,16 +494,53 @@ def group(patch, ids, registry, name: str = "group"):
                  and all(isinstance(v, (int, float)) for v in q)]
     ui = {"pos": [round(sum(q[0] for q in positions) / len(positions)),
                   round(sum(q[1] for q in positions) / len(positions))]} if positions else {}
+    expose_params: dict[str, list[str]] = {}
+    if isinstance(p.expose, dict):
+        # grouping inside a subpatch: what it exposes of these nodes goes through the group
+        for kind, table in p.expose.items():
+            if not isinstance(table, dict):
+                continue
+            for name_, targets in table.items():
+                many = isinstance(targets, list)
+                new_targets = []
+                for t in targets if many else [targets]:
+                    src = _split(t)
+                    if not (src and src[0] in inside):
+                        new_targets.append(t)
+                        continue
+                    if kind == "outputs":
+                        if t not in by_inner:
+                            by_inner[t] = _unique(src[1], set(expose_out))
+                            expose_out[by_inner[t]] = t
+                        new_targets.append(f"{nid}.{by_inner[t]}")
+                    else:
+                        bucket = expose_in if kind == "inputs" else expose_params
+                        inner_name = _unique(src[1], set(expose_in) | set(expose_params))
+                        bucket[inner_name] = [t]
+                        new_targets.append(f"{nid}.{inner_name}")
+                table[name_] = new_targets if many else new_targets[0]
     expose: dict[str, Any] = {}
     if expose_in:
         expose["inputs"] = {k: v[0] if len(v) == 1 else v for k, v in expose_in.items()}
     if expose_out:
         expose["outputs"] = dict(expose_out)
+    if expose_params:
+        expose["params"] = {k: v[0] if len(v) == 1 else v for k, v in expose_params.items()}
     p.subpatches[name] = {"expose": expose, "nodes": inner_nodes}
     node = NodeEntry(TYPE, {SOURCE: f"#{name}"}, outer_inputs, ui)
     first = ids[0]
     p.nodes = {k: (node if k == first else v) for k, v in p.nodes.items() if k not in inside or k == first}
     p.nodes = {(nid if k == first else k): v for k, v in p.nodes.items()}
+    from .graph import Graph, cycle_issues
+    loops = cycle_issues(Graph.from_patch(p, registry).g, p.file)
+    if loops:
+        between = sorted({l.src for l in Graph.from_patch(patch, registry).links()
+                          if l.dst in inside and l.src not in inside} &
+                         {l.dst for l in Graph.from_patch(patch, registry).links()
+                          if l.src in inside and l.dst not in inside})
+        raise SubpatchError("grouping these would make a loop through the subpatch"
+                            + (f": {', '.join(between)} takes from them and feeds them; group "
+                               "it too" if between else ""))
     return p, nid
 
 

@@ -93,6 +93,9 @@ def test_pack_unpack_round_trip(tmp_path, monkeypatch, capsys):
     assert afx(capsys, "pack", patch, "-o", "piece.afxpack", "--force")[0] == 0
     assert (work / "piece.afxpack").read_bytes() == first
     assert sorted(p.name for p in work.iterdir()) == ["piece.afxpack"]     # no partial left
+    code, out, err = afx(capsys, "validate", "piece.afxpack")        # checked as unpacked
+    assert code == 0 and out.startswith("ok: piece.afxpack"), err
+    assert sorted(p.name for p in work.iterdir()) == ["piece.afxpack"]     # nothing left
 
     # unpack elsewhere, into the bundle's name
     there = tmp_path / "there"

@@ -119,3 +119,10 @@ def test_validate_with_audio_checks_a_patch_as_run_with_audio_would(tmp_path):
     assert r.stdout.count("ok: ") == 2
     r = run_afx("validate", patch, "--audio", tmp_path / "missing.wav", cwd=tmp_path)
     assert r.returncode == 2 and "no such audio file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_debug_is_taken_after_the_command_too(afx, tmp_path):
+    """The hint says 'run with --debug': `afx validate X --debug` works like `afx --debug validate X`."""
+    r = afx("validate", str(tmp_path / "nope.yaml"), "--debug")
+    assert r.returncode == 2 and "no such file" in r.stderr
+    assert "unrecognized arguments" not in r.stderr

@@ -574,6 +574,16 @@ class EditorController:
                             and not os.path.isabs(os.path.expanduser(v)):
                         g.set_param(n.id, name, str(path.parent / v))
         self._drop_recovery()
+        if media:
+            g.read_from = path                 # a render never writes over it (render.py)
+            for n in g.nodes.values():         # subpatch files beside the render
+                src = n.params.get("source") if n.type == "subpatch" else None
+                if isinstance(src, str) and src and not src.startswith("#") \
+                        and not os.path.isabs(os.path.expanduser(src)):
+                    n.params["source"] = str(path.parent / src)
+            if any(n.type == "subpatch" for n in g.nodes.values()):
+                g = Graph.from_patch(g.to_patch(), self.registry)
+                g.read_from = path
         self._reset(g, None if media else path, dirty=media)
         return [Issue(w) for w in patch.warnings] + g.validate()
 

@@ -17,7 +17,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from afx_graph import Graph, Patch, load_patch, subpatch
+from afx_graph import AfxError, Graph, Patch, load_patch, subpatch
 from afx_graph.patch import from_data, node_data
 
 from .commands import Command, Snapshot
@@ -91,9 +91,12 @@ def enter(ctl, nid: str) -> str | None:
                                  "subpatches": copy.deepcopy(g.subpatches),
                                  "nodes": copy.deepcopy(raw.get("nodes") or {})}, path=g.path)
     else:
+        try:
+            inner_patch = load_patch((g.base_dir / source).resolve())
+        except (AfxError, OSError, RuntimeError) as e:      # it changed since it was read
+            return f"{source}: {getattr(e, 'lines', [str(e)])[0]}"
         if ctl.dirty:
             ctl.autosave()                 # the patch around keeps its unsaved work
-        inner_patch = load_patch((g.base_dir / source).resolve())
     inner = Graph.from_patch(inner_patch, ctl.registry)
     ctl.outer.append(Level(g, ctl._undo, ctl._redo, ctl._saved_serial, ctl._unsaved_restore,
                            nid, source, list(ctl.selection)))

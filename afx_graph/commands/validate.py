@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from ..bundle import opened_bundle
 from ..errors import AfxError, Issue, PatchError, escape_controls
 from ..graph import Graph
 from ..patch import load_patch
@@ -55,24 +56,30 @@ def subpatch_issues(graph: Graph, registry) -> list[Issue]:
     return []
 
 
+def check(path: str, args, registry) -> tuple[Graph | None, list[Issue]]:
+    """The graph of one patch (a render's, a bundle's) and what is wrong with it."""
+    with opened_bundle(path, registry) as inside:        # a bundle: checked unpacked
+        patch = load_patch(inside)
+        if args.audio is None:                     # a render's patch: sound from the video
+            for line in patch.warnings:
+                print(f"warning: {escape_controls(line)}", file=sys.stderr)
+        graph = Graph.from_patch(patch, registry)
+        for line in graph_warnings(graph):         # saved by a newer afx or pack
+            print(f"warning: {line}", file=sys.stderr)
+        if args.audio is not None:
+            set_audio(graph, args.audio)
+        if graph.expose is not None:               # a subpatch file: checked as one
+            return graph, graph.validate() or subpatch_issues(graph, registry)
+        return graph, graph.validate() or render_issues(graph)
+
+
 def run(args) -> int:
     registry = default_registry()
     bad = 0
     for path in args.patches:
+        graph = None
         try:
-            patch = load_patch(path)
-            if args.audio is None:                     # a render's patch: sound from the video
-                for line in patch.warnings:
-                    print(f"warning: {escape_controls(line)}", file=sys.stderr)
-            graph = Graph.from_patch(patch, registry)
-            for line in graph_warnings(graph):         # saved by a newer afx or pack
-                print(f"warning: {line}", file=sys.stderr)
-            if args.audio is not None:
-                set_audio(graph, args.audio)
-            if graph.expose is not None:               # a subpatch file: checked as one
-                issues = graph.validate() or subpatch_issues(graph, registry)
-            else:
-                issues = graph.validate() or render_issues(graph)
+            graph, issues = check(path, args, registry)
         except PatchError as e:
             issues = e.issues
         except AfxError as e:
