@@ -99,6 +99,46 @@ def memory(flat: Graph, plan: Plan, fps: float) -> tuple[int, list[str]]:
     return lead, history
 
 
+def fading_lead(r: "Renderable", nid: str, start: int) -> int | None:
+    """Frames of pre-roll a node that fades (a ``fade(values, fps)`` method: the part of its
+    state that survives each frame) needs before ``start`` when its fade is driven by links:
+    the linked params are computed for the frames before ``start`` (scalars: cheap, in an
+    executor of their own so no state is disturbed), and the pre-roll ends where what
+    survives has fallen below half an 8-bit level. None: it cannot tell (it has no fade, or
+    what survives never falls that low: it runs from frame 0)."""
+    from .executor import Executor
+    spec = r.flat.nodes[nid].spec
+    fade = getattr(spec.cls, "fade", None)
+    if fade is None or start <= 0:
+        return None if fade is None else 0
+    step = next(s for s in r.plan.steps if s.nid == nid)
+    driven = [b for b in step.bindings if b.param is not None]
+    if not driven or any(r.flat.nodes[b.src].spec.outputs[b.src_port].type is IMAGE
+                         for b in driven):
+        return None
+    params = r.flat.resolved_params(nid, None)
+    series = {name: np.full(start, float(params[name])) for name, p in spec.params.items()
+              if p.is_numeric}
+    probe = Executor(r.flat, device="cpu")
+    plan = Plan(r.flat, targets=sorted({b.src for b in driven}))
+    with torch.inference_mode():
+        for first in range(0, start, 256):
+            idx = np.arange(first, min(start, first + 256))
+            values = probe.evaluate_frames(plan, r.settings, idx, r.run.static, r.run.total)
+            ctx = probe.context(r.settings, r.run.total).with_frames(idx)
+            for b in driven:
+                v = torch.nan_to_num(b.convert(values[b.src][b.src_port], ctx).double(),
+                                     nan=float(b.param.default))
+                if b.param.min is not None or b.param.max is not None:
+                    v = v.clamp(b.param.min, b.param.max)
+                series[b.port][first:first + len(idx)] = v.cpu().numpy().reshape(-1)[:len(idx)]
+    survive = np.asarray(fade(series, r.settings.fps), dtype=np.float64)
+    logs = np.log(np.maximum(survive[::-1], 1e-300))      # from the frame before start back
+    reach = np.cumsum(logs)
+    below = np.flatnonzero(reach < math.log(0.5 / 255.0))
+    return int(below[0]) + 1 if len(below) else None
+
+
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
     from .nodes.outputs import to_uint8
     return to_uint8(image)
@@ -115,6 +155,11 @@ def render_frames(r: Renderable, start: int, stop: int, *, preroll: bool = True,
         begin = start
     else:
         lead, history = memory(r.flat, r.plan, r.settings.fps)
+        for nid in list(history):        # a fade driven per frame: how long, from the values
+            frames_back = fading_lead(r, nid, start)
+            if frames_back is not None:
+                history.remove(nid)
+                lead = max(lead, frames_back)
         begin = max(0, start - lead)
         if history and begin > 0:                   # what remembers everything, from frame 0
             hplan = Plan(r.flat, targets=history)

@@ -482,6 +482,12 @@ class Feedback:
             return None
         return math.log(0.5 / 255.0) / math.log(d) / REFERENCE_FPS    # decay is per 1/30 s
 
+    @staticmethod
+    def fade(values, fps):
+        """What of the trail survives each frame (``values``: per-frame params), for a
+        render split in time when decay is driven (chunks.fading_lead)."""
+        return np.clip(np.asarray(values["decay"], dtype=np.float64), 0.0, 1.0) ** (REFERENCE_FPS / fps)
+
     def reset(self):
         self._prev = None       # the last output, channels-first (1, 3, H, W)
 

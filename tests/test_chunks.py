@@ -56,6 +56,15 @@ def test_the_feedback_memory_is_the_time_its_trail_takes_to_fade(registry):
     assert Feedback.settle({"decay": 0.0}, 30.0, set()) == 0.0
 
 
+def test_a_driven_decay_is_read_over_the_frames_before_the_chunk(registry, tmp_path):
+    """feedback_trails drives its trails' decay from a calm/busy state: the pre-roll is
+    found from the decay values before the chunk, not from frame 0 (which cost the whole
+    render up to the chunk: 21 s for a chunk at 60 s at 320x180 on the 2-core VM; 0.3 s now)."""
+    r = renderable("feedback_trails.yaml", registry, tmp_path)
+    lead = chunks.fading_lead(r, "trails", 70)
+    assert lead is not None and 10 < lead < 70, lead
+
+
 def test_spans_cover_the_render_without_gaps():
     s = chunks.spans(1000, 30.0, 4)
     assert s[0][0] == 0 and s[-1][1] == 1000 and all(a[1] == b[0] for a, b in zip(s, s[1:]))
