@@ -131,3 +131,13 @@ def test_a_task_that_keeps_failing_is_retried_then_reported(ray_local):
                     lambda job, res: got.append(res))
     [res] = got
     assert res.internal and "3 tries" in res.error
+
+
+def test_without_ray_installed_the_error_says_how_to_get_it(monkeypatch):
+    import sys
+
+    from afx_graph.errors import AfxError
+    from afx_graph.jobs import RayRunner
+    monkeypatch.setitem(sys.modules, "ray", None)          # as if the extra were not installed
+    with pytest.raises(AfxError, match=r"pip install 'afx\[cluster\]'"):
+        RayRunner("auto")
