@@ -36,7 +36,7 @@ from .errors import AfxError, Issue, PatchError
 from .executor import Executor
 from .graph import Graph
 from .plan import Plan
-from .types import AUDIO, IMAGE
+from .types import IMAGE
 
 MIN_CHUNK_SECONDS = 2.0          # shorter chunks cost more in pre-roll and start-up than they win
 
@@ -106,7 +106,6 @@ def fading_lead(r: "Renderable", nid: str, start: int) -> int | None:
     executor of their own so no state is disturbed), and the pre-roll ends where what
     survives has fallen below half an 8-bit level. None: it cannot tell (it has no fade, or
     what survives never falls that low: it runs from frame 0)."""
-    from .executor import Executor
     spec = r.flat.nodes[nid].spec
     fade = getattr(spec.cls, "fade", None)
     if fade is None or start <= 0:
@@ -312,7 +311,6 @@ def render_split(graph: Graph, opts, runner, *, chunk_seconds: float | None = No
     the patch's video output with the rules of a local render (checked before any work, a
     partial file renamed at the end, nothing overwritten without --force). Returns
     (RenderStats, [output path])."""
-    import os
     import shutil
     import tempfile
     import time

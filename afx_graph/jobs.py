@@ -147,6 +147,8 @@ class RayRunner:
         if not ray.is_initialized():
             kw = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
             cpus = num_cpus or _env_int("AFX_RAY_CPUS")
+            if address not in ("auto", "local", None):
+                _reachable(address)
             try:
                 if address in ("auto", "local", None):
                     ray.init(num_cpus=cpus, **kw) if cpus else ray.init(**kw)
@@ -195,3 +197,17 @@ def _env_int(name: str) -> int | None:
         return int(os.environ[name])
     except (KeyError, ValueError):
         return None
+
+
+def _reachable(address: str, seconds: float = 5.0) -> None:
+    """Refuse at once an address nothing answers at (Ray itself waits a minute or more)."""
+    import socket
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return                        # not host:port: let Ray say what it makes of it
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
+    except OSError as e:
+        raise AfxError(f"cannot reach a Ray cluster at {address!r}: {e.strerror or e}",
+                       field="--ray") from None

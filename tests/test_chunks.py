@@ -141,3 +141,14 @@ def test_without_ray_installed_the_error_says_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)          # as if the extra were not installed
     with pytest.raises(AfxError, match=r"pip install 'afx\[cluster\]'"):
         RayRunner("auto")
+
+
+def test_an_address_nothing_answers_at_is_refused_at_once(tmp_path):
+    from conftest import run_afx
+    import time
+    t0 = time.monotonic()
+    r = run_afx("run", ROOT / "graphs" / "demo.yaml", "-o", tmp_path / "x.mp4", "--ray",
+                "127.0.0.1:1", cwd=tmp_path)
+    assert r.returncode == 2 and "error: --ray: cannot reach a Ray cluster" in r.stderr
+    assert time.monotonic() - t0 < 30           # Ray alone waited over a minute
+    assert not (tmp_path / "x.mp4").exists()

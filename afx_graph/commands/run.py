@@ -119,7 +119,7 @@ def _render_on_ray(graph, opts, args):
     from ..chunks import render_split
     from ..jobs import RayRunner
     if args.chunk is not None and not 0.1 <= args.chunk <= MAX_DURATION:
-        raise AfxError(f"--chunk: must be from 0.1 to {MAX_DURATION:g} seconds", field="--chunk")
+        raise AfxError(f"must be from 0.1 to {MAX_DURATION:g} seconds", field="--chunk")
     runner = RayRunner(args.ray)
 
     def progress(job, result, done, total):
