@@ -604,23 +604,18 @@ def _check_patch_inside(folder: Path, patch_name: str, registry, shown: str) -> 
     except AfxError as e:
         _blame_bundle(e, folder, shown)
         raise
+    named = [(nid, f"params.{param}", f"'{value}'", value)
+             for nid, param, value in _file_params(patch, registry)]
+    named += [(nid, f"params.{subpatch.SOURCE}", f"subpatch '{source}'", source)
+              for nid, source in _subpatch_files(patch)          # '#name': inside the patch
+              if isinstance(source, str) and source and not source.startswith("#")]
     issues = []
-    for nid, param, value in _file_params(patch, registry):
+    for nid, field, what, value in named:
         src = _source(value, folder)
         real = Path(os.path.realpath(src))
         if not (folder in src.parents and Path(os.path.realpath(folder)) in real.parents):
-            issues.append(Issue(f"'{value}' is outside the bundle; a bundle's patch may only "
-                                "name its own files", f"{shown}:{patch_name}", nid,
-                                f"params.{param}"))
-    for nid, source in _subpatch_files(patch):
-        if not isinstance(source, str) or not source or source.startswith("#"):
-            continue                       # inline: inside the patch itself
-        src = _source(source, folder)
-        real = Path(os.path.realpath(src))
-        if not (folder in src.parents and Path(os.path.realpath(folder)) in real.parents):
-            issues.append(Issue(f"subpatch '{source}' is outside the bundle; a bundle's patch "
-                                "may only name its own files", f"{shown}:{patch_name}", nid,
-                                f"params.{subpatch.SOURCE}"))
+            issues.append(Issue(f"{what} is outside the bundle; a bundle's patch may only "
+                                "name its own files", f"{shown}:{patch_name}", nid, field))
     if issues:
         raise PatchError(issues)
 

@@ -233,6 +233,19 @@ def run_all(runner, jobs: list[Job], done, *, debug: bool = False) -> None:
         done(job, result)
 
 
+def run_jobs(args, jobs: list[Job], done) -> None:
+    """``jobs`` in this process or on Ray (``args.ray``), saying where unless ``--quiet``."""
+    if not jobs:
+        return
+    r = runner(args.ray)
+    try:
+        if not args.quiet and args.ray is not None:
+            print(f"on Ray: {r.workers} worker{'s' * (r.workers != 1)}", flush=True)
+        run_all(r, jobs, done, debug=getattr(args, "debug", False))
+    finally:
+        r.close()
+
+
 def exit_code(results: list[JobResult]) -> int:
     """0 when every job worked; else 1 when one failed for an internal reason, 2 for bad input."""
     failed = [r for r in results if r.error is not None]

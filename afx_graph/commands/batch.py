@@ -127,15 +127,7 @@ def batch(args) -> int:
             print(f"{'internal error' if result.internal else 'error'}: song {i}/{n} {song}: "
                   f"{escape_controls(text)}", file=sys.stderr, flush=True)
 
-    if jobs:
-        runner = drive.runner(args.ray)
-        try:
-            if not args.quiet and args.ray is not None:
-                print(f"on Ray: {runner.workers} worker{'s' * (runner.workers != 1)}",
-                      flush=True)
-            drive.run_all(runner, jobs, done, debug=getattr(args, "debug", False))
-        finally:
-            runner.close()
+    drive.run_jobs(args, jobs, done)
     failed = sum(r.error is not None for r in results)
     if not args.quiet:
         where = "ray" if args.ray is not None else "in-process"

@@ -609,15 +609,7 @@ def sweep(plan: Plan, args) -> int:
         drive.replace_text(out / MANIFEST, manifest(plan, runner_name,
                                                     time.perf_counter() - t0))
 
-    if jobs:
-        runner = drive.runner(args.ray)
-        try:
-            if not args.quiet and args.ray is not None:
-                print(f"on Ray: {runner.workers} worker{'s' * (runner.workers != 1)}",
-                      flush=True)
-            drive.run_all(runner, jobs, done, debug=getattr(args, "debug", False))
-        finally:
-            runner.close()
+    drive.run_jobs(args, jobs, done)
     elapsed = time.perf_counter() - t0
     drive.replace_text(out / MANIFEST, manifest(plan, runner_name, elapsed))
     write_sheet(plan, out)
