@@ -15,6 +15,7 @@ from afx_graph import chunks
 from afx_graph.cli import main as afx_main
 from afx_graph.jobs import Job, JobResult, LocalRunner
 from afx_graph.render import RunOptions
+from conftest import run_afx
 from media import read_video
 
 ROOT = Path(__file__).parents[1]
@@ -144,7 +145,6 @@ def test_without_ray_installed_the_error_says_how_to_get_it(monkeypatch):
 
 
 def test_an_address_nothing_answers_at_is_refused_at_once(tmp_path):
-    from conftest import run_afx
     import time
     t0 = time.monotonic()
     r = run_afx("run", ROOT / "graphs" / "demo.yaml", "-o", tmp_path / "x.mp4", "--ray",
