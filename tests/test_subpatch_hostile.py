@@ -24,19 +24,7 @@ from conftest import run_afx
 ROOT = Path(__file__).parents[1]
 DEMO = ROOT / "graphs" / "demo.yaml"
 
-GLOW = """afx: 1
-meta: {name: Glow}
-expose:
-  inputs: {image: [blur.image, mix.b]}
-  outputs: {image: mix.out}
-  params: {radius: blur.radius}
-nodes:
-  blur: {type: image.blur, params: {radius: 6.0}}
-  mix:
-    type: image.blend
-    params: {mode: screen}
-    inputs: {a: blur.out}
-"""
+from test_subpatch import GLOW                # the library subpatch of test_subpatch.py
 
 
 def using(source: str, extra: str = "", out: str = "out.mp4") -> str:
