@@ -87,7 +87,7 @@ def memory(flat: Graph, plan: Plan, fps: float) -> tuple[int, list[str]]:
         spec = flat.nodes[nid].spec
         if not spec.stateful:
             continue
-        settle = getattr(spec.cls, "settle", None)
+        settle = spec.hook("settle")
         seconds = None
         if settle is not None:
             params = {k: flat.nodes[nid].param(k) for k in spec.params}
@@ -107,7 +107,7 @@ def fading_lead(r: "Renderable", nid: str, start: int) -> int | None:
     survives has fallen below half an 8-bit level. None: it cannot tell (it has no fade, or
     what survives never falls that low: it runs from frame 0)."""
     spec = r.flat.nodes[nid].spec
-    fade = getattr(spec.cls, "fade", None)
+    fade = spec.hook("fade")
     if fade is None or start <= 0:
         return None if fade is None else 0
     step = next(s for s in r.plan.steps if s.nid == nid)

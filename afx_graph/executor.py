@@ -175,9 +175,8 @@ class Executor:
         values = dict(static)
         for step in plan.frame_steps:
             kwargs = self._gather(step, values, ctx)
-            inst = self.instance(step.nid) if step.nid in advance else None
-            if inst is not None and hasattr(inst, "advance"):
-                inst.advance(ctx.for_node(step.nid), **kwargs)
+            if step.nid in advance and self.graph.nodes[step.nid].spec.hook("advance"):
+                self.instance(step.nid).advance(ctx.for_node(step.nid), **kwargs)
                 values[step.nid] = {}
                 continue
             values[step.nid] = self._run(step.nid, ctx.for_node(step.nid), kwargs)

@@ -81,9 +81,8 @@ def estimate(graph, plan: Plan, settings: RenderSettings, device: torch.device
     static_floats = frame_floats = temp_floats = 0
     for nid in plan.order:
         n = graph.nodes[nid]
-        cls = n.spec.cls
         makes_pixels = any(o.type in (IMAGE, COORDS) for o in n.spec.outputs.values())
-        hook = getattr(cls, "pixel_floats", None)
+        hook = n.spec.hook("pixel_floats")
         if hook is not None:
             params = {name: n.param(name) for name in n.spec.params}
             s, f = hook(params, device)

@@ -191,6 +191,17 @@ class NodeSpec:
             return p.port_type
         return None
 
+    def hook(self, name: str) -> Callable | None:
+        """The node class's own ``name`` hook (one of ``OPTIONAL_HOOKS``), or None where it
+        has none (the documentation stubs on :class:`Node` do not count)."""
+        if name not in OPTIONAL_HOOKS:
+            raise ValueError(f"{name!r} is not an optional node hook ({', '.join(OPTIONAL_HOOKS)})")
+        found = getattr(self.cls, name, None)    # a param may share a hook's name (fade)
+        if not callable(found) or isinstance(found, (In, Out, Param)) \
+                or _function(found) is _function(getattr(Node, name)):
+            return None
+        return found
+
     def input_ports(self) -> list[str]:
         return list(self.inputs) + [n for n, p in self.params.items() if p.linkable]
 
@@ -208,9 +219,13 @@ class NodeSpec:
 
 
 class Node:
-    """The lifecycle of a node, as the executor drives it. Subclassing is optional (``@node``
-    gives any class these no-op defaults), but it documents the hooks in one place, and
-    ports and params declared on a base class are inherited by its subclasses.
+    """The lifecycle of a node, as the executor drives it, and every optional hook a node may
+    define. Subclassing is optional (``@node`` gives any class the no-op lifecycle methods it
+    lacks), but this class is the one list of the names the engine looks for: ``@node``
+    refuses a method whose name is a near miss of one of them (``setle``, ``fades``), and the
+    engine finds a hook only through :meth:`NodeSpec.hook`, never by guessing attribute names.
+
+    Lifecycle (every node has these):
 
     - ``process(ctx, **inputs_and_params) -> {output: value}``: every call. A static node
       gets plain values; a frame node gets per-frame values for the batch ``ctx.frames``.
@@ -219,12 +234,15 @@ class Node:
       ``abort`` runs instead of ``finish`` when the render fails or is interrupted and must
       leave nothing half-written behind.
 
-    Optional hooks, for commands (they reach a node only through the registry and these):
+    Optional hooks (``OPTIONAL_HOOKS``; defined here only to document them: a class that does
+    not define one does not have it, and the engine falls back as each docstring says):
 
-    - ``describe_models() -> [dict]`` and ``download_models(log)`` (classmethods): the
-      files a node needs, for ``afx models``;
-    - ``bench(ctx, **options) -> dict``: the node's own work timed apart from the graph,
-      for ``afx bench`` (the CPPN's plain loop, an embedding's cost per second of audio).
+    - ``migrate``: old patches' params brought to this version.
+    - ``settle``, ``fade``, ``advance``: a stateful node in a render split in time
+      (``afx run --ray``, chunks). **A stateful node without ``settle`` is rendered from
+      frame 0 in every chunk**: correct, but each chunk then pays for the whole song.
+    - ``pixel_floats``: memory per pixel, for the check before a render allocates.
+    - ``bench``, ``describe_models``, ``download_models``: ``afx bench`` and ``afx models``.
 
     To run one node by hand (a test, a script), :func:`afx_graph.call_node` gives it its
     arguments in the form the executor would.
@@ -244,6 +262,67 @@ class Node:
 
     def abort(self, ctx) -> None:
         pass
+
+    # -- optional hooks: documentation only (see NodeSpec.hook) ------------------------------
+
+    @staticmethod
+    def migrate(params: dict, version: int) -> dict:
+        """The params of a patch saved at ``version`` (older than the spec's), rewritten for
+        the current version. Without it, an older version's params load as they are."""
+        raise NotImplementedError
+
+    @staticmethod
+    def settle(params: dict, fps: float, linked: set) -> float | None:
+        """Seconds after which this stateful node's output no longer depends on where the
+        render started (``linked``: the params driven by links). ``None``: it remembers
+        everything, and a chunk of a split render runs it from frame 0. Without this hook a
+        stateful node is taken to remember everything."""
+        raise NotImplementedError
+
+    @staticmethod
+    def fade(values: dict, fps: float):
+        """Per frame, the share of the state that survives the frame (``values``: the
+        numeric params per frame, numpy arrays), for a chunk's pre-roll when the fade is
+        driven by links. Without it, a driven fade runs from frame 0."""
+        raise NotImplementedError
+
+    def advance(self, ctx, **inputs_and_params) -> None:
+        """Move the state on for ``ctx.frames`` without producing values: a chunk's pre-roll
+        of a node whose pictures nobody looks at. Without it the pre-roll calls ``process``."""
+        raise NotImplementedError
+
+    @staticmethod
+    def pixel_floats(params: dict, device) -> tuple[int, int]:
+        """(floats per pixel kept for the whole render, floats per pixel per frame of a
+        batch), for afx_graph.memory's estimate. Without it an image-making node counts as
+        (3, 0) when static and (0, DEFAULT_FRAME_FLOATS) per frame."""
+        raise NotImplementedError
+
+    def bench(self, ctx, **options) -> dict:
+        """The node's own work timed apart from the graph, for ``afx bench``."""
+        raise NotImplementedError
+
+    @classmethod
+    def describe_models(cls) -> list[dict]:
+        """The weight files this node type can use, for ``afx models`` (dicts with at least
+        ``model``)."""
+        raise NotImplementedError
+
+    @classmethod
+    def download_models(cls, log) -> None:
+        """Fetch this node type's weight files into the model cache (``afx models
+        --download``); ``log(message)`` reports progress."""
+        raise NotImplementedError
+
+
+OPTIONAL_HOOKS = ("migrate", "settle", "fade", "advance", "pixel_floats", "bench",
+                  "describe_models", "download_models")
+
+
+def _function(obj):
+    """The plain function behind a method, static method or class method."""
+    obj = getattr(obj, "__func__", obj)
+    return obj
 
 
 LIFECYCLE = ("reset", "begin", "finish", "abort")
@@ -288,15 +367,36 @@ def node(type_id: str, *, category: str, version: int = 1, rate: str = "static",
             raise TypeError(f"{type_id}: a node class needs a process(self, ctx, ...) method")
         if stateful and getattr(cls, "reset", Node.reset) is Node.reset:
             raise TypeError(f"{type_id}: a stateful node needs a reset() method")
+        _check_hook_names(type_id, cls)
         for hook in LIFECYCLE:
             if not hasattr(cls, hook):
                 setattr(cls, hook, getattr(Node, hook))
-        migrate = getattr(cls, "migrate", None)
         cls.spec = NodeSpec(
             id=type_id, cls=cls, category=category, version=version,
             doc=inspect.cleandoc(cls.__doc__ or ""), inputs=inputs, outputs=outputs,
             params=params, rate=rate, stateful=stateful, sink=sink, aliases=tuple(aliases),
-            migrate=migrate if callable(migrate) else None, uses=tuple(uses))
+            uses=tuple(uses))
+        cls.spec.migrate = cls.spec.hook("migrate")
         return cls
 
     return wrap
+
+
+HOOK_NAMES = ("process",) + LIFECYCLE + OPTIONAL_HOOKS
+
+
+def _check_hook_names(type_id: str, cls) -> None:
+    """Refuse a method whose name is a near miss of a hook's (``setle``, ``Fade``,
+    ``pixel_float``): the engine would silently never call it."""
+    import difflib
+    for klass in cls.__mro__:
+        if klass in (object, Node):
+            continue
+        for name, value in vars(klass).items():
+            if name.startswith("_") or name in HOOK_NAMES or not callable(_function(value)):
+                continue
+            near = difflib.get_close_matches(name.lower(), HOOK_NAMES, n=1, cutoff=0.8)
+            if near:
+                raise TypeError(f"{type_id}: method {name!r} looks like the hook {near[0]!r} "
+                                f"misspelt (the engine calls only {near[0]!r}); rename it, or "
+                                f"start it with _ if it is a helper")

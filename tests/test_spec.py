@@ -113,3 +113,46 @@ def test_ports_and_params_inherit_and_hooks_default():
         node("test.noprocess", category="Test")(type("NoProcess", (Node,), {"__doc__": "x"}))
     with pytest.raises(TypeError, match="needs a reset"):
         node("test.nostate", category="Test", stateful=True)(Plain)
+
+
+@pytest.mark.parametrize("name", ["setle", "Fade", "pixel_float", "describe_model", "advnce"])
+def test_a_misspelt_hook_is_refused(name):
+    """The engine calls hooks by their exact names: a near miss would never run, so the
+    declaration is refused and names the hook meant."""
+    def hook(*args):
+        return None
+
+    with pytest.raises(TypeError, match="misspelt"):
+        node("bad.hook", category="X")(type("Bad", (), {
+            "out": Out(SCALAR), "process": lambda self, ctx: {}, name: staticmethod(hook)}))
+
+
+def test_hooks_are_found_only_where_a_node_defines_them():
+    """NodeSpec.hook gives a node's own hook, None for the documenting stubs on Node, and
+    None for a param that shares a hook's name (math.state's ``fade`` seconds)."""
+    from afx_graph import Node
+    from afx_graph.registry import default_registry
+
+    @node("test.hooks", category="Test", rate="frame", stateful=True)
+    class WithSettle(Node):
+        out = Out(SCALAR)
+
+        def reset(self):
+            pass
+
+        def process(self, ctx):
+            return {}
+
+        @staticmethod
+        def settle(params, fps, linked):
+            return 1.5
+
+    spec = WithSettle.spec
+    assert spec.hook("settle")({}, 30, set()) == 1.5
+    assert spec.hook("fade") is None and spec.hook("advance") is None
+    reg = default_registry()
+    assert reg.get("math.state").hook("fade") is None
+    assert reg.get("image.feedback").hook("fade") is not None
+    assert reg.get("cppn").migrate is not None and reg.get("image.blur").migrate is None
+    with pytest.raises(ValueError):
+        spec.hook("process_frames")

@@ -169,7 +169,7 @@ def bench_embeddings(args) -> list[dict]:
     reg = default_registry()
     ctx = Executor(Graph(reg), device=args.device).context(RenderSettings(fps=30.0))
     return [spec.cls().bench(ctx, seconds=10.0) for spec in reg.specs()
-            if spec.category == "Embeddings" and callable(getattr(spec.cls, "bench", None))]
+            if spec.category == "Embeddings" and spec.hook("bench") is not None]
 
 
 def bench_nodes(args) -> list[dict]:

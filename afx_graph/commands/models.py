@@ -22,8 +22,8 @@ def catalogue() -> dict[str, tuple[dict, type]]:
     with the node class that can fetch it (``download_models``)."""
     out = {}
     for spec in default_registry().specs():
-        describe = getattr(spec.cls, "describe_models", None)
-        for m in (describe() if callable(describe) else ()):
+        describe = spec.hook("describe_models")
+        for m in (describe() if describe is not None else ()):
             out[m["model"]] = (m, spec.cls)
     return out
 
