@@ -351,8 +351,11 @@ def test_open_then_save_writes_the_same_bytes(app, tmp_path):
         assert not app.controller.dirty, example.name
         r = layout.rects(app.controller.graph, app.views.sizes())
         ids = sorted(r)
-        assert not [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]
-                    if layout.overlaps(r[a], r[b])], example.name
+        # 24 px apart at least: node sizes are measured from the font, which differs by
+        # machine (a node 10 % wider on another machine overlapped its neighbour)
+        close = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]
+                 if layout.overlaps(r[a], r[b], layout.MARGIN)]
+        assert not close, (example.name, [(a, r[a], b, r[b]) for a, b in close])
         assert app.save()
         assert p.read_bytes() == example.read_bytes(), example.name
 
