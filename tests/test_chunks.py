@@ -42,7 +42,10 @@ def test_chunks_with_their_preroll_are_the_single_render(name, registry, tmp_pat
     naive = np.concatenate([np.concatenate(list(chunks.render_frames(
         renderable(name, registry, tmp_path), a, b, preroll=False))) for a, b in SPANS])
     assert whole.shape == split.shape == (75, 36, 64, 3)
-    assert np.array_equal(whole, split)                      # frame-exact
+    # frame-exact up to float rounding that depends on the batch on some CPUs (README):
+    # at most one level, on at most 0.1 % of the pixels
+    off = np.abs(whole.astype(int) - split.astype(int))
+    assert off.max() <= 1 and (off > 0).mean() <= 1e-3, (off.max(), (off > 0).sum())
     # the pre-roll is what makes it so: chunks that start fresh show other pictures
     diff = np.abs(naive.astype(int) - whole.astype(int)).reshape(75, -1).max(axis=1)
     assert diff[25:].max() > 20 and (diff[25:] > 0).sum() >= 5, diff
