@@ -116,9 +116,11 @@ class Graph:
     def library(self) -> "subpatch_mod.Library":
         """The subpatch definitions this patch can name (its own, and files beside it; a
         file is read once per graph)."""
-        if self._library is None or self._library.base_dir != self.base_dir:
-            self._library = subpatch_mod.Library(self.subpatches, self.base_dir,
-                                                 Path(self.file).name)
+        if self._library is None or self._library.base_dir != self.base_dir \
+                or self._library.inline is not self.subpatches:
+            self._library = subpatch_mod.Library(
+                self.subpatches, self.base_dir, Path(self.file).name,
+                ident=str(self.path.absolute()) if self.path else None)
         return self._library
 
     @property

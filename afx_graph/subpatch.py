@@ -28,7 +28,8 @@ a grouped patch renders the same frames at the same speed. A subpatch node's por
 params (:func:`spec_for`) come from what it exposes. Refused: a definition that includes
 itself (directly or through others), nesting deeper than :data:`MAX_DEPTH`, more than
 :data:`MAX_NODES` nodes once flattened (a definition used twice in one used twice in ... is
-exponential), and a link across the boundary that would make a cycle (checked on the
+exponential: each definition's spec and size are worked out once per library tree, and the
+size is checked before anything is expanded), and a link across the boundary that would make a cycle (checked on the
 subpatch node as a whole, like any node).
 """
 from __future__ import annotations
@@ -80,10 +81,11 @@ class Library:
     it. Files are read once per library tree (``cache``)."""
 
     def __init__(self, inline: dict | None, base_dir: Path, file: str,
-                 cache: dict | None = None):
+                 cache: dict | None = None, ident: str | None = None):
         self.inline = inline if isinstance(inline, dict) else {}
         self.base_dir = Path(base_dir)
-        self.file = file
+        self.file = file                 # for messages: as the patch names it
+        self.ident = ident or file       # for identity: two files never share one
         self.cache = cache if cache is not None else {}
 
     def resolve(self, source: Any, chain: tuple = ()) -> Definition:
@@ -95,7 +97,7 @@ class Library:
                                 f"({' -> '.join(_name(k) for k in chain)})")
         if source.startswith("#"):
             name = source[1:]
-            key = (self.file, name)
+            key = (self.ident, name)
             raw = self.inline.get(name)
             if raw is None:
                 known = ", ".join(f"#{n}" for n in self.inline) or "none"
@@ -114,7 +116,15 @@ class Library:
         if key in chain:
             names = [_name(k) for k in chain] + [_name(key)]
             raise SubpatchError(f"subpatch '{source}' includes itself ({' -> '.join(names)})")
-        return _definition(source, where, base, raw, library, key, meta)
+        # one Definition per definition and library tree: a definition used many times (in
+        # one used many times...) is read once, not once per use (that was exponential)
+        memo = self.cache.setdefault(_DEFINITIONS, {})
+        got = memo.get((key, source))
+        if got is not None and got[0] is raw:
+            return got[1]
+        d = _definition(source, where, base, raw, library, key, meta)
+        memo[(key, source)] = (raw, d)
+        return d
 
     def _file(self, path: Path, source: str):
         from .patch import load_patch
@@ -133,7 +143,7 @@ class Library:
                     self.cache[str(path)] = SubpatchError(
                         f"{source} is a patch, not a subpatch file (it has no 'expose:')")
                 else:
-                    lib = Library(p.subpatches, path.parent, source, self.cache)
+                    lib = Library(p.subpatches, path.parent, source, self.cache, str(path))
                     self.cache[str(path)] = ({"expose": p.expose, "nodes": p.nodes}, lib, p.meta)
         got = self.cache[str(path)]
         if isinstance(got, SubpatchError):
@@ -203,31 +213,83 @@ def _definition(source, where, base, raw, library, key, meta) -> Definition:
 
 
 # -- specs -------------------------------------------------------------------------------------
+_DEFINITIONS = ("memo", "definitions")   # Library.cache keys besides the files' paths
+_SHAPES = ("memo", "shapes")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a definition makes, worked out once per definition (not once per use)."""
+    spec: NodeSpec
+    size: int            # its nodes once flattened, nested subpatch nodes included
+    height: int          # levels of definitions: 1 holds no subpatch, 2 holds one of those...
+
+
 def entry_spec(entry, library: Library, registry, chain: tuple = ()) -> NodeSpec:
-    """The spec of a node entry: the registry's, or the one a subpatch's definition makes."""
+    """The spec of a node entry: the registry's, or the one a subpatch's definition makes.
+    A subpatch over :data:`MAX_NODES` nodes once flattened is refused here, from the sizes of
+    its definitions (each worked out once), before anything is expanded."""
+    return _entry_shape(entry, library, registry, chain)[0]
+
+
+def expanded_size(entry, library: Library, registry, chain: tuple = ()) -> int:
+    """How many nodes ``entry`` stands for once flattened (1 for a plain node)."""
+    return _entry_shape(entry, library, registry, chain)[1]
+
+
+def _entry_shape(entry, library: Library, registry, chain: tuple) -> tuple[NodeSpec, int, int]:
     if entry.type != TYPE:
-        return registry.get(entry.type)
+        return registry.get(entry.type), 1, 0
     d = library.resolve(entry.params.get(SOURCE), chain)
-    return spec_for(d, registry, chain + (d.key,))
+    shape = _shape(d, registry, chain + (d.key,))
+    return shape.spec, 1 + shape.size, shape.height
 
 
 def spec_for(d: Definition, registry, chain: tuple = ()) -> NodeSpec:
     """The ports and params of a subpatch node: those its definition exposes, typed by the
     nodes inside (an exposed input feeding several ports is optional only if all are)."""
+    return _shape(d, registry, chain).spec
+
+
+def _shape(d: Definition, registry, chain: tuple) -> _Shape:
+    """``chain``: the definitions from the top down to ``d``, ``d`` included."""
+    memo = d.library.cache.setdefault(_SHAPES, {})
+    got = memo.get((d.key, d.source))
+    if got is not None and got[0] is d and got[1] is registry:
+        shape = got[2]
+        # what held as a part of one definition holds as a part of another, unless it now
+        # nests too deep (then work it out again, to name the chain that does)
+        if shape.height < 2 or len(chain) + shape.height - 2 < MAX_DEPTH:
+            return shape
+    shape = _work_out(d, registry, chain)
+    memo[(d.key, d.source)] = (d, registry, shape)
+    return shape
+
+
+def _work_out(d: Definition, registry, chain: tuple) -> _Shape:
     specs = {}
+    size, height = 0, 1
 
     def inner(node: str) -> NodeSpec:
+        nonlocal size, height
         if node not in specs:
             try:
-                specs[node] = entry_spec(d.nodes[node], d.library, registry, chain)
+                spec, n, h = _entry_shape(d.nodes[node], d.library, registry, chain)
             except KeyError as e:       # an unknown type inside
                 raise SubpatchError(f"subpatch {d.where}: node '{node}': {e.args[0] if e.args else e}") from None
+            specs[node] = spec
+            size, height = size + n, max(height, h + 1)
         return specs[node]
 
     for node in d.nodes:
         if inner(node).sink:
             raise SubpatchError(f"subpatch {d.where}: '{node}' is an output; a subpatch holds "
                                 "no output node (link its picture out and render it outside)")
+    if size > MAX_NODES:
+        through = " -> ".join(_name(k) for k in chain[:-1])
+        raise SubpatchError(f"more than {MAX_NODES} nodes once subpatches are expanded: "
+                            f"subpatch {d.where} alone is {size}"
+                            + (f" (used through {through})" if through else ""))
     inputs = {}
     for name, pairs in d.inputs.items():
         types, optional = [], True
@@ -265,9 +327,10 @@ def spec_for(d: Definition, registry, chain: tuple = ()) -> NodeSpec:
         params[name] = replace(p, default=value, name=name,
                                doc=p.doc or f"{node}.{pname}")
     title = d.meta.get("name") if isinstance(d.meta.get("name"), str) else d.source.lstrip("#")
-    return NodeSpec(id=TYPE, cls=_Subpatch, category="Subpatch", version=1,
+    spec = NodeSpec(id=TYPE, cls=_Subpatch, category="Subpatch", version=1,
                     doc=f"{title}\n\nSubpatch {d.where}: {len(d.nodes)} nodes.",
                     inputs=inputs, outputs=outputs, params=params, rate="static")
+    return _Shape(spec, size, height)
 
 
 # -- flattening --------------------------------------------------------------------------------
@@ -335,6 +398,18 @@ def flatten(graph):
         links.extend((full + SEP + dst, port, src_text, full + SEP)
                      for dst, e in d.nodes.items() for port, src_text in e.inputs.items())
 
+    total, over = 0, None       # the size from each definition's, before expanding any
+    for nid, n in graph.nodes.items():
+        try:
+            total += expanded_size(_entry_of(n), library, graph.registry) \
+                if n.type == TYPE else 1
+        except SubpatchError as e:
+            raise PatchError([Issue(str(e), graph.file, nid, f"params.{SOURCE}")]) from None
+        if total > MAX_NODES and over is None:
+            over = nid
+    if over is not None:
+        raise PatchError([Issue(f"more than {MAX_NODES} nodes once subpatches are expanded "
+                                f"({total} in all)", graph.file, over, f"params.{SOURCE}")])
     links: list[tuple[str, str, str, str]] = []          # (dst, port, "src.port", prefix)
     for nid, n in graph.nodes.items():
         if n.type == TYPE:

@@ -1,0 +1,215 @@
+"""Issue 20, patch validation fed what a hostile patch gives it: what a user sees is exit 2,
+one `error:` line naming the file, node and field, no traceback, and an answer in seconds
+(DESIGN.md sections 4, 5, 7, 11). Each test is a defect seen then; they failed before the fix.
+
+1. Subpatch fan-out: definitions each using the next eight times (inline, in files, mixed)
+   made validation recompute every nested definition for every use (8^8 of them): minutes.
+2. `afx validate` said ok to patches `afx run` refused (a sample of generated ones here; the
+   generator is tests/hostile_patches.py).
+3. The JSON Schema accepted what afx refuses.
+4. A huge PNG was called damaged instead of too large.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from afx_graph import Graph, default_registry, load_patch, subpatch
+from conftest import run_afx
+
+ROOT = Path(__file__).parents[1]
+FAST = 90          # seconds: a refusal that takes longer hangs (it took minutes before)
+
+
+@pytest.fixture(scope="module")
+def reg():
+    return default_registry()
+
+
+def bad_input(r, *words):
+    """The CLI's answer to bad input: exit 2, `error:` lines, no internal error."""
+    first = r.stderr.splitlines()[0] if r.stderr else ""
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert first.startswith("error:"), r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    for w in words:
+        assert w in first, (w, first)
+    return first
+
+
+# -- 1. subpatch fan-out ------------------------------------------------------------------------
+TOP = """afx: 1
+settings: {{size: [64, 36], fps: 10, duration: 0.3}}
+{subpatches}nodes:
+  field: {{type: cppn, params: {{seed: 5}}}}
+{uses}  video: {{type: output.video, params: {{path: out.mp4}}, inputs: {{image: {last}.image}}}}
+"""
+LEAF_NODES = {"b": {"type": "image.blur", "params": {"radius": 2}}}
+LEAF_EXPOSE = "{inputs: {image: [b.image]}, outputs: {image: b.out}}"
+
+
+def chain_of_uses(source: str, fan: int, indent: str) -> str:
+    """``fan`` subpatch nodes u0 .. u{fan-1} of ``source``, each feeding the next."""
+    lines = []
+    for j in range(fan):
+        inp = f", inputs: {{image: u{j - 1}.image}}" if j else ""
+        lines.append(f"{indent}u{j}: {{type: subpatch, params: {{source: '{source}'}}{inp}}}")
+    return "\n".join(lines) + "\n"
+
+
+def expose_chain(fan: int) -> str:
+    return f"{{inputs: {{image: [u0.image]}}, outputs: {{image: u{fan - 1}.image}}}}"
+
+
+def top_patch(source: str, uses: int = 1, subpatches: str = "") -> str:
+    lines, prev = "", "field"
+    for k in range(uses):
+        lines += f"  top{k}: {{type: subpatch, params: {{source: '{source}'}}, " \
+                 f"inputs: {{image: {prev}.image}}}}\n"
+        prev = f"top{k}"
+    return TOP.format(subpatches=subpatches, uses=lines, last=prev)
+
+
+def inline_fan(levels: int, fan: int, uses: int = 1) -> str:
+    """Definitions d0 .. d{levels-1}, each using the next ``fan`` times (the last a blur):
+    ``fan ** (levels - 1)`` blurs once expanded."""
+    text = "subpatches:\n"
+    for i in range(levels - 1):
+        text += f"  d{i}:\n    expose: {expose_chain(fan)}\n    nodes:\n" \
+                + chain_of_uses(f"#d{i + 1}", fan, "      ")
+    text += f"  d{levels - 1}:\n    expose: {LEAF_EXPOSE}\n    nodes:\n" \
+            "      b: {type: image.blur, params: {radius: 2}}\n"
+    return top_patch("#d0", uses, subpatches=text)
+
+
+def file_fan(folder: Path, levels: int, fan: int, mixed: bool = False) -> str:
+    """Subpatch files s0 .. s{levels-1}.yaml, each using the next ``fan`` times; ``mixed``:
+    through an inline definition of its own that uses the next file ``fan`` times, used
+    ``fan`` times."""
+    (folder / "lib").mkdir(exist_ok=True)
+    (folder / "lib" / f"s{levels - 1}.yaml").write_text(
+        f"afx: 1\nexpose: {LEAF_EXPOSE}\nnodes:\n  b: {{type: image.blur}}\n")
+    for i in range(levels - 1):
+        text = f"afx: 1\nexpose: {expose_chain(fan)}\n"
+        if mixed:
+            text += f"subpatches:\n  inner:\n    expose: {expose_chain(fan)}\n    nodes:\n" \
+                    + chain_of_uses(f"s{i + 1}.yaml", fan, "      ") \
+                    + "nodes:\n" + chain_of_uses("#inner", fan, "  ")
+        else:
+            text += "nodes:\n" + chain_of_uses(f"s{i + 1}.yaml", fan, "  ")
+        (folder / "lib" / f"s{i}.yaml").write_text(text)
+    return top_patch("lib/s0.yaml")
+
+
+FANS = {
+    "inline": lambda tmp: inline_fan(8, 8),                 # the issue's 5.7 KB patch
+    "files": lambda tmp: file_fan(tmp, 8, 8),
+    "mixed": lambda tmp: file_fan(tmp, 4, 8, mixed=True),   # 64 uses a level, 4 levels of files
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FANS))
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_a_subpatch_fan_out_is_refused_in_seconds(kind, command, tmp_path):
+    """Seen: `afx validate` still busy after 5 minutes (each use worked out every nested
+    definition again before the 4000-node limit was checked)."""
+    (tmp_path / "p.yaml").write_text(FANS[kind](tmp_path))
+    r = run_afx(command, "p.yaml", *(["--quiet"] if command == "run" else []), cwd=tmp_path,
+                timeout=FAST)
+    first = bad_input(r, "p.yaml", "node 'top0' params.source",
+                      f"more than {subpatch.MAX_NODES} nodes once subpatches are expanded")
+    assert r.stderr.count("error:") == 1, r.stderr
+    assert not (tmp_path / "out.mp4").exists()
+    assert len(first) < 300, first                      # names it, does not list it
+
+
+@pytest.mark.parametrize("kind", sorted(FANS))
+def test_a_fan_out_is_sized_before_anything_is_expanded(kind, tmp_path, reg, monkeypatch):
+    """Counted, not timed: each definition is read and worked out once, however often it is
+    used, and nothing is flattened (the flattening builds at most MAX_NODES nodes)."""
+    (tmp_path / "p.yaml").write_text(FANS[kind](tmp_path))
+    made, worked = [], []
+    real_definition, real_work = subpatch._definition, subpatch._work_out
+    monkeypatch.setattr(subpatch, "_definition", lambda *a: made.append(a[1]) or real_definition(*a))
+    monkeypatch.setattr(subpatch, "_work_out", lambda d, *a: worked.append(d.where) or real_work(d, *a))
+    inserted = []
+    real_insert = Graph._insert
+    monkeypatch.setattr(Graph, "_insert", lambda self, nid, e: inserted.append(nid) or real_insert(self, nid, e))
+    g = Graph.from_patch(load_patch(tmp_path / "p.yaml"), reg)
+    issues = g.validate()
+    assert [(i.node, i.field) for i in issues] == [("top0", "params.source")], issues
+    assert len(made) == len(set(made)) and len(made) <= 10, made
+    assert len(worked) == len(set(worked)), worked
+    assert len(inserted) == len(g.nodes)          # no flattened graph was built
+
+
+def test_uses_that_fit_alone_but_not_together_are_refused_before_expanding(tmp_path, reg):
+    """Nine uses of a 475-node subpatch: each fits, the patch (4277 nodes) does not."""
+    text = inline_fan(4, 6, uses=9)
+    (tmp_path / "p.yaml").write_text(text)
+    g = Graph.from_patch(load_patch(tmp_path / "p.yaml"), reg)
+    assert subpatch.expanded_size(load_patch(tmp_path / "p.yaml").nodes["top0"], g.library(),
+                                  reg) == 1 + 6 * (1 + 6 * (1 + 6 * 2))
+    issues = g.validate()
+    assert [(i.node, i.field) for i in issues] == [("top8", "params.source")], issues
+    assert "more than 4000 nodes once subpatches are expanded (4277 in all)" in issues[0].message
+    bad_input(run_afx("validate", "p.yaml", cwd=tmp_path, timeout=FAST), "node 'top8'")
+
+
+def test_a_wide_patch_under_the_limit_flattens_to_the_size_worked_out(tmp_path, reg):
+    (tmp_path / "p.yaml").write_text(inline_fan(4, 7))
+    p = load_patch(tmp_path / "p.yaml")
+    g = Graph.from_patch(p, reg)
+    assert g.validate() == []
+    flat = subpatch.flatten(g)
+    expected = sum(subpatch.expanded_size(e, g.library(), reg) for e in p.nodes.values())
+    assert len(flat.nodes) == 2 + 7 ** 3            # the blurs, the cppn and the video
+    assert expected == 3 + 7 * (1 + 7 * (1 + 7 * 2))     # and the subpatch nodes they were in
+
+
+def test_a_fan_out_that_nests_too_deep_or_loops_still_says_so(tmp_path, reg):
+    """Definitions worked out once are reused: the depth and self-inclusion checks must
+    still see the whole chain."""
+    deep = inline_fan(10, 3)                            # 10 levels, 3^9 blurs
+    issues = Graph.from_patch(load_patch_text(tmp_path, deep), reg).validate()
+    assert len(issues) == 1 and "more than 8 deep" in issues[0].message, issues
+    assert "#d0 -> #d1" in issues[0].message
+    looped = inline_fan(6, 3).replace("      b: {type: image.blur, params: {radius: 2}}\n",
+                                      "      b: {type: subpatch, params: {source: '#d2'}}\n")
+    issues = Graph.from_patch(load_patch_text(tmp_path, looped), reg).validate()
+    assert len(issues) == 1 and "includes itself" in issues[0].message, issues
+    # a definition reached first shallow, then deep: the deep use is still refused
+    text = inline_fan(8, 2).replace(
+        "nodes:\n  field:", "nodes:\n  shallow: {type: subpatch, params: {source: '#d6'}, "
+                           "inputs: {image: field.image}}\n  field:")
+    text = text.replace("      b: {type: image.blur, params: {radius: 2}}\n",
+                        "      b: {type: image.blur, params: {radius: 2}}\n"
+                        "      c: {type: subpatch, params: {source: '#e'}, inputs: {image: b.out}}\n")
+    text = text.replace("nodes:\n  shallow", "  e:\n    expose: " + LEAF_EXPOSE +
+                        "\n    nodes:\n      b: {type: image.blur}\nnodes:\n  shallow")
+    issues = Graph.from_patch(load_patch_text(tmp_path, text), reg).validate()
+    assert [i.node for i in issues] == ["top0"] and "more than 8 deep" in issues[0].message, issues
+
+
+def test_two_files_of_one_name_in_two_folders_are_two_definitions(tmp_path, reg):
+    """Inline definitions were known by the file's name as written: lib/m.yaml#g using
+    lib/lib/m.yaml (whose own #g is another definition) was said to include itself."""
+    (tmp_path / "lib" / "lib").mkdir(parents=True)
+    (tmp_path / "lib" / "lib" / "m.yaml").write_text(
+        f"afx: 1\nexpose: {{inputs: {{image: g.image}}, outputs: {{image: g.image}}}}\n"
+        f"subpatches:\n  g:\n    expose: {LEAF_EXPOSE}\n    nodes:\n      b: {{type: image.blur}}\n"
+        "nodes:\n  g: {type: subpatch, params: {source: '#g'}}\n")
+    (tmp_path / "lib" / "m.yaml").write_text(
+        f"afx: 1\nexpose: {{inputs: {{image: g.image}}, outputs: {{image: g.image}}}}\n"
+        "subpatches:\n  g:\n    expose: {inputs: {image: [x.image]}, outputs: {image: x.image}}\n"
+        "    nodes:\n      x: {type: subpatch, params: {source: lib/m.yaml}}\n"
+        "nodes:\n  g: {type: subpatch, params: {source: '#g'}}\n")
+    g = Graph.from_patch(load_patch_text(tmp_path, top_patch("lib/m.yaml")), reg)
+    assert g.validate() == []
+
+
+def load_patch_text(folder: Path, text: str, name: str = "p.yaml"):
+    (folder / name).write_text(text)
+    return load_patch(folder / name)
