@@ -1,27 +1,44 @@
 # Quickstart targets: `make demo` renders the demo patch, `make test` runs the tests.
-# Both create a virtual environment in .venv on first use.
+# Both create a virtual environment in .venv on first use; `make demo` installs only what a
+# render needs, `make test` adds the test tools and the extras the tests exercise (Ray).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # torch is pinned to the CPU build where one is provided locally (CI); see README.
 TORCH  ?= torch==2.13.0
+# test workers: one per core (pytest-xdist), each with one torch thread (tests/conftest.py)
+JOBS   ?= auto
 
-.PHONY: setup demo test bench edit clean
+.PHONY: setup setup-test demo test check lint bench edit clean
 
-setup: $(VENV)/.afx-installed
+setup: $(VENV)/.afx-base
 
-$(VENV)/.afx-installed: pyproject.toml
+$(VENV)/.afx-base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+setup-test: $(VENV)/.afx-test
+
+$(VENV)/.afx-test: $(VENV)/.afx-base
 	$(BIN)/pip install --quiet -e ".[test,cluster]"
 	touch $@
 
 demo: setup
 	$(BIN)/afx run graphs/demo.yaml -o out/demo.mp4 --force
 
-test: setup
-	$(BIN)/python -m pytest tests
+# everything, as CI runs it: the import contract, then every test
+test: setup-test lint
+	$(BIN)/python -m pytest -n $(JOBS) tests
+
+# the quick tier for the inner loop: no window, no renders of whole examples (well under a minute)
+check: setup-test lint
+	$(BIN)/python -m pytest -n $(JOBS) -q -m "not slow" tests
+
+lint: setup-test
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/afx bench

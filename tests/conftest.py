@@ -1,10 +1,15 @@
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one torch thread per test worker (pytest-xdist runs one worker per core): workers that
+    # each took every core would fight for them; child processes inherit the limit
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+    torch.set_num_threads(1)
 
 from afx_graph import Registry
 
@@ -20,13 +25,5 @@ def registry():
     return reg
 
 
-def afx_exe() -> str:
-    return shutil.which("afx") or str(Path(sys.executable).parent / "afx")
-
-
-def run_afx(*args, cwd=None, timeout=600, env=None, **kw):
-    """Run the installed CLI as a user would; returns CompletedProcess. ``env`` entries are
-    added to this process's environment."""
-    full_env = None if env is None else {**os.environ, **{k: str(v) for k, v in env.items()}}
-    return subprocess.run([afx_exe(), *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout, env=full_env, **kw)
+# kept for tests that import these from conftest; new tests import them from afxcli
+from afxcli import afx_exe, run_afx, run_afx_process  # noqa: E402,F401

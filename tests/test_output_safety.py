@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import afx_exe, run_afx
+from afxcli import afx_exe, run_afx, run_afx_process
 from media import read_video
 
 from afx_graph import files
@@ -216,7 +216,8 @@ def test_partials_of_killed_renders_are_cleaned_by_the_next_render(tmp_path):
     alive.write_bytes(b"in progress")
     other = tmp_path / f".other.mp4.partial-{dead.pid}"      # another output's: not ours
     other.write_bytes(b"x")
-    r = run_afx("run", DEMO, "-o", "v.mp4", *TINY, cwd=tmp_path)
+    # a child process: the partial named after this test's pid stands for another render
+    r = run_afx_process("run", DEMO, "-o", "v.mp4", *TINY, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert not stale.exists() and alive.exists() and other.exists()
 
