@@ -243,6 +243,8 @@ class Node:
       frame 0 in every chunk**: correct, but each chunk then pays for the whole song.
     - ``pixel_floats``: memory per pixel, for the check before a render allocates.
     - ``bench``, ``describe_models``, ``download_models``: ``afx bench`` and ``afx models``.
+    - ``file_problem``: whether a file is one this node reads, for ``afx pack`` (which never
+      packs a file of a node without it).
 
     To run one node by hand (a test, a script), :func:`afx_graph.call_node` gives it its
     arguments in the form the executor would.
@@ -315,8 +317,18 @@ class Node:
         raise NotImplementedError
 
 
+    @staticmethod
+    def file_problem(param: str, path: str, params: dict) -> str | None:
+        """Why the file at ``path`` is not one this node can read as its ``param`` (audio
+        that does not decode, a weights file that does not load), completing "FILE ...":
+        "cannot be read as audio: ..."; None when it can (``params``: the node's params,
+        defaults filled in). ``afx pack`` carries a file only when every node reading it
+        says None; without this hook a node's files are never packed."""
+        raise NotImplementedError
+
+
 OPTIONAL_HOOKS = ("migrate", "settle", "fade", "advance", "pixel_floats", "bench",
-                  "describe_models", "download_models")
+                  "describe_models", "download_models", "file_problem")
 
 
 def _function(obj):

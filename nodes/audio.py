@@ -450,6 +450,16 @@ class AudioFile:
     duration = Param(float, 0.0, min=0.0, max=MAX_SECONDS, doc="seconds to keep; 0 = to the end")
     audio = Out(AUDIO, doc="the decoded track")
 
+    @staticmethod
+    def file_problem(param: str, path: str, params: dict) -> str | None:
+        """Why ``path`` is no sound this node decodes, or None (``afx pack`` carries only
+        files their node reads): its first moments are decoded."""
+        try:
+            decode_audio(path, 0.0, 0.1)
+        except NodeInputError as e:
+            return f"cannot be read as audio: {e.issue.message}"
+        return None
+
     def process(self, ctx, path, start, duration):
         """Decodes the span the render shows (``settings.start`` .. + ``settings.duration``)
         and a margin around it; the whole (trimmed) track when the render's length is the

@@ -392,6 +392,22 @@ class LearnedEmbedding(Node):
         """``afx bench embeddings``' hook (random weights: no download needed)."""
         return bench_embedding(type(self).spec.id, ctx.device, seconds, float(ctx.fps))
 
+    @classmethod
+    def file_problem(cls, param: str, path: str, params: dict) -> str | None:
+        """Why ``path`` is not what ``param`` reads (the weights, loaded as the node loads
+        them; PCA parameters), or None (``afx pack`` carries only files their node reads)."""
+        try:
+            if param == "pca_weights":
+                if em.vggish_pca_from(*em.read_weight_file(Path(path))) is None:
+                    raise em.WeightsError("holds no pca_eigen_vectors / pca_means")
+            else:
+                kw = {"input_repr": params.get("input_repr")} if cls.kind == "openl3" else {}
+                em.load_model(cls.kind, Path(path), **kw)
+        except (em.WeightsError, OSError, ValueError) as e:
+            what = "PCA parameters" if param == "pca_weights" else f"{cls.kind} weights"
+            return f"cannot be read as {what}: {e}"
+        return None
+
     def __init__(self):
         self._model_key = None
         self._model = None

@@ -68,6 +68,16 @@ class FittedLook:
                  doc="picks how the latent input's dimensions map onto the code")
     image = Out(IMAGE)
 
+    @staticmethod
+    def file_problem(param: str, path: str, params: dict) -> str | None:
+        """Why ``path`` is no look file, or None (``afx pack`` carries only files their node
+        reads)."""
+        try:
+            read_look(path)
+        except NodeInputError as e:
+            return f"cannot be read as a look file: {e.issue.message}"
+        return None
+
     def __init__(self):
         self._key = None
         self._renderer: Renderer | None = None
