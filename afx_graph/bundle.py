@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from . import files, paths, subpatch
+from . import confine, files, paths, safe_yaml, subpatch
 from .errors import AfxError, Issue, PatchError, escape_controls
 from .patch import Patch, dumps, load_patch
 
@@ -598,39 +598,18 @@ def _extract(zf, infos, manifest, folder: Path, shown: str) -> int:
 
 
 def _check_patch_inside(folder: Path, patch_name: str, registry, shown: str) -> None:
-    """A bundle's patch reads only the bundle's own files."""
+    """A bundle's patch reads only the bundle's own files: every file it can reach, through
+    any depth of subpatch files (confine.py)."""
     try:
         patch = load_patch(folder / patch_name)
+        found = confine.outside_files(patch, folder, registry)
+        if found:
+            raise PatchError([o.issue(f"'{o.value}' is outside the bundle ({o.why}); a "
+                                      "bundle's patch may only name its own files")
+                              for o in found])
     except AfxError as e:
         _blame_bundle(e, folder, shown)
         raise
-    named = [(nid, f"params.{param}", f"'{value}'", value)
-             for nid, param, value in _file_params(patch, registry)]
-    named += [(nid, f"params.{subpatch.SOURCE}", f"subpatch '{source}'", source)
-              for nid, source in _subpatch_files(patch)          # '#name': inside the patch
-              if isinstance(source, str) and source and not source.startswith("#")]
-    issues = []
-    for nid, field, what, value in named:
-        src = _source(value, folder)
-        real = Path(os.path.realpath(src))
-        if not (folder in src.parents and Path(os.path.realpath(folder)) in real.parents):
-            issues.append(Issue(f"{what} is outside the bundle; a bundle's patch may only "
-                                "name its own files", f"{shown}:{patch_name}", nid, field))
-    if issues:
-        raise PatchError(issues)
-
-
-def _subpatch_files(patch: Patch):
-    """(node, source) of every subpatch node that names a file, in its definitions too."""
-    for nid, e in patch.nodes.items():
-        if e.type == subpatch.TYPE:
-            yield nid, e.params.get(subpatch.SOURCE)
-    for dname, raw in (patch.subpatches or {}).items():
-        nodes = raw.get("nodes") if isinstance(raw, dict) else None
-        for inner, e in (nodes or {}).items() if isinstance(nodes, dict) else ():
-            if isinstance(e, dict) and e.get("type") == subpatch.TYPE:
-                params = e.get("params") if isinstance(e.get("params"), dict) else {}
-                yield f"#{dname}/{inner}", params.get(subpatch.SOURCE)
 
 
 # -- afx run piece.afxpack ------------------------------------------------------------------

@@ -17,12 +17,20 @@ Paths typed on a command line are absolute and name folders of the machine that 
 the embedded copy keeps only their file names (a shared video does not tell where its maker
 keeps their music). A patch loaded from an MP4 whose ``audio.file`` is not beside the video
 takes its sound from the video itself, with a warning.
+
+A render comes from someone else, so its patch gets a bundle's trust, not a patch file's: it
+reads only files beside the render (in its folder, relative paths, no way out through
+``..`` or a link; see confine.py), or files the user names on the command line. A file it
+names elsewhere is refused: where the command line can replace it (a param of one of the
+patch's own nodes: ``--audio``, ``--set``) validation refuses it while it is unchanged
+(``Patch.outside``); anywhere else (subpatch sources, definitions) loading refuses it.
 """
 from __future__ import annotations
 
 import os
 import stat
 import struct
+import threading
 import zlib
 from dataclasses import replace
 from pathlib import Path
@@ -344,25 +352,59 @@ def _mdta_value(w: _Walk, start: int, end: int, file: str) -> bytes | None:
 
 def load(path: str | os.PathLike) -> Patch:
     """The patch inside a render, as a Patch whose folder is the render's (so relative
-    paths resolve beside it). From an MP4, an ``audio.file`` whose file is not there takes
-    its sound from the video itself (said in ``patch.warnings``)."""
+    paths resolve beside it), held to what a render's patch may read (see the module's
+    text). From an MP4, an ``audio.file`` whose file is not there, or not beside the video,
+    takes its sound from the video itself (said in ``patch.warnings``)."""
     path = Path(path)
     text, kind, sound = _read(path)
     patch = loads(text, path=path)
-    if kind == "mp4" and sound:
-        _sound_from_video(patch, path)
+    key = os.path.realpath(path)
+    if key in _loading.__dict__.setdefault("paths", set()):
+        raise PatchError([Issue("a render's patch uses this render as a subpatch file",
+                                str(path))])
+    _loading.paths.add(key)
+    try:
+        outside = _outside(patch, path)
+    finally:
+        _loading.paths.discard(key)
+    moved = _sound_from_video(patch, path, outside) if kind == "mp4" and sound else set()
+    rule = ("a patch taken from a render reads only files beside the render: copy the file "
+            f"into {Path(os.path.abspath(path)).parent}")
+    issues = [o.issue(f"'{o.value}' is outside the render's folder ({o.why}); {rule}")
+              for o in outside if not o.top]
+    if issues:
+        raise PatchError(issues)
+    for o in outside:
+        param = o.field.split(".", 1)[1]
+        if (o.node, param) not in moved:
+            patch.outside[(o.node, param)] = (o.value, (
+                f"'{o.value}' is outside the render's folder ({o.why}); {rule}, or name one "
+                f"on the command line (--audio FILE, --set {o.node}.{param}=FILE)"))
     return patch
 
 
-def _sound_from_video(patch: Patch, video: Path) -> None:
-    moved = False
+_loading = threading.local()         # renders being checked (one using itself as a subpatch)
+
+
+def _outside(patch: Patch, render: Path) -> list:
+    from . import confine
+    from .registry import default_registry
+    return confine.outside_files(patch, Path(os.path.abspath(render)).parent, default_registry())
+
+
+def _sound_from_video(patch: Patch, video: Path, outside: list) -> set[tuple[str, str]]:
+    """Point each ``audio.file`` whose file is missing or outside the folder at the video;
+    the (node, param) pairs it changed."""
+    far = {o.node for o in outside if o.top and o.field == "params.path"}
+    moved = set()
     for nid, entry in patch.nodes.items():
         if entry.type != AUDIO_FILE:
             continue
         value = entry.params.get("path", "")
         if not isinstance(value, str):
             continue                                 # validation names what is wrong
-        if value and paths.input_problem(paths.resolve_asset(value, patch.base_dir)) is None:
+        if value and nid not in far \
+                and paths.input_problem(paths.resolve_asset(value, patch.base_dir)) is None:
             continue
         entry.params["path"] = os.path.abspath(video)
         entry.params.pop("start", None)              # the video's sound is already the span
@@ -371,10 +413,11 @@ def _sound_from_video(patch: Patch, video: Path) -> None:
         patch.warnings.append(f"{video}: node '{nid}': {shown} is not beside the video; "
                               f"its sound comes from the video itself (through AAC: the pictures "
                               f"may differ a little)")
-        moved = True
+        moved.add((nid, "path"))
     start = patch.settings.get("start")
     if moved and isinstance(start, (int, float)) and not isinstance(start, bool) and start > 0:
         patch.settings["start"] = 0
         patch.warnings.append(
             f"{video}: the video's sound begins {start:g} s into the original track, so this "
             f"render starts at 0 s (give --audio TRACK --start {start:g} for the same frames)")
+    return moved

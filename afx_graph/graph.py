@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 import networkx as nx
 
 from . import paths, requires as requires_mod, settings as settings_mod, subpatch as subpatch_mod
-from .errors import GraphEditError, Issue, PatchError
+from .errors import AfxError, GraphEditError, Issue, PatchError
 from .patch import NODE_ID, NodeEntry, Patch, parse_link
 from .registry import Registry, UnknownNodeType
 from .spec import NodeSpec, ParamValueError
@@ -66,6 +66,11 @@ class Graph:
         self.requires: requires_mod.Requires | None = None    # as the patch file said
         # (node, param) output paths the user typed (-o, a save dialog): not confined
         self.user_outputs: set[tuple[str, str]] = set()
+        # (node, param) input files the user named (--audio, --set): theirs, from anywhere
+        self.user_inputs: set[tuple[str, str]] = set()
+        # (node, param) -> (value, why): files a render's patch names outside its folder
+        # (Patch.outside), refused while the value is the one the render gave
+        self.outside: dict[tuple[str, str], tuple[str, str]] = {}
         self.revision = 0
         self._listeners: list[Callable[[str, str | None], None]] = []
 
@@ -78,6 +83,7 @@ class Graph:
         g.subpatches, g.expose = copy.deepcopy(patch.subpatches), copy.deepcopy(patch.expose)
         g.file_issues = list(patch.issues)
         g.requires = patch.requires
+        g.outside = dict(patch.outside)
         for nid, e in patch.nodes.items():
             g._insert(nid, e)
         for nid, e in patch.nodes.items():
@@ -152,12 +158,18 @@ class Graph:
         return nx.descendants(self.g, node)
 
     def resolved_params(self, node: str, out_dir: Path | None = None) -> dict[str, Any]:
-        """Every param of a node with defaults filled in and file paths made absolute."""
+        """Every param of a node with defaults filled in and file paths made absolute.
+        A file a render's patch names outside its folder (``outside``) is never handed to a
+        node: validation refuses it first; this is the last guard (the editor's preview)."""
         n = self.nodes[node]
+        refused = self.outside or getattr(getattr(self, "flattened_from", None), "outside", {})
         out = {}
         for name, p in n.spec.params.items():
             v = n.param(name)
             if p.kind == "path" and isinstance(v, str) and v:
+                if (node, name) in refused and refused[(node, name)][0] == v:
+                    raise AfxError(refused[(node, name)][1], file=self.file, node=node,
+                                   field=f"params.{name}")
                 v = str(paths.resolve_asset(v, self.base_dir))
             elif p.kind == "output" and isinstance(v, str) and v:
                 v = str(Path(v) if Path(v).is_absolute() else (out_dir or Path.cwd()) / v)
@@ -318,6 +330,7 @@ class Graph:
         """An independent snapshot (for a worker thread to render while editing goes on)."""
         g = Graph.from_patch(self.to_patch(), self.registry)
         g.user_outputs = set(self.user_outputs)
+        g.user_inputs = set(self.user_inputs)
         g.revision = self.revision
         g.read_from = self.read_from
         return g
@@ -344,7 +357,7 @@ class Graph:
                                       self.registry, self.requires)
         return Patch(nodes, dict(self.settings), dict(self.meta), self.path, requires=needs,
                      ui=copy.deepcopy(self.ui), subpatches=copy.deepcopy(self.subpatches),
-                     expose=copy.deepcopy(self.expose))
+                     expose=copy.deepcopy(self.expose), outside=dict(self.outside))
 
     # -- validation -----------------------------------------------------------------------
     def validate(self, *, out_dir: Path | None = None, check_files: bool = True) -> list[Issue]:
@@ -435,6 +448,9 @@ class Graph:
                     patch_dir=self.base_dir if self.path else None)
                 if problem:
                     yield Issue(problem, f, n.id, f"params.{name}")
+            elif p.kind == "path" and (n.id, name) in self.outside \
+                    and self.outside[(n.id, name)][0] == value:
+                yield Issue(self.outside[(n.id, name)][1], f, n.id, f"params.{name}")
             elif p.kind == "path" and p.required and not value:
                 yield Issue("no file given", f, n.id, f"params.{name}")
             elif p.kind == "path" and check_files and isinstance(value, str) and value:

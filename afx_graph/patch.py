@@ -80,6 +80,9 @@ class Patch:
     ui: dict[str, Any] = field(default_factory=dict)    # editor-only (frames): the engine ignores it
     subpatches: dict[str, Any] = field(default_factory=dict)   # inline definitions (subpatch.py)
     expose: dict[str, Any] | None = None     # what a subpatch file offers (subpatch.py)
+    # files a patch taken from a render names outside the render's folder (embedded.py):
+    # (node, param) -> (the value, why it is refused); refused while the value is unchanged
+    outside: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
     @property
     def file(self) -> str:

@@ -100,6 +100,7 @@ def set_audio(graph: Graph, file: str) -> None:
         for l in links:
             graph.connect(nid, l.src_port, l.dst, l.dst_port)
     graph.set_param(nid, "path", path)
+    graph.user_inputs.add((nid, "path"))
 
 
 def set_output(graph: Graph, path: str) -> None:
@@ -135,6 +136,8 @@ def set_param_from_text(graph: Graph, item: str) -> None:
             value = typed_path(value, f"--set {param}", graph)
         if spec.params[param].kind == "output":
             graph.user_outputs.add((node, param))
+        if spec.params[param].kind == "path":
+            graph.user_inputs.add((node, param))
     graph.set_param(node, param, value)
 
 

@@ -571,7 +571,8 @@ class EditorController:
                 for name, p in (n.spec.params.items() if n.spec else ()):
                     v = n.params.get(name)
                     if p.kind == "path" and isinstance(v, str) and v \
-                            and not os.path.isabs(os.path.expanduser(v)):
+                            and not os.path.isabs(os.path.expanduser(v)) \
+                            and (n.id, name) not in g.outside:     # refused as it is
                         g.set_param(n.id, name, str(path.parent / v))
         self._drop_recovery()
         if media:
