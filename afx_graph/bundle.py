@@ -8,7 +8,8 @@ Layout of a bundle::
     patch.yaml             the patch, its file params rewritten to the names below
     assets/song.wav        a file from the patch's folder keeps its path under assets/
     assets/looks/x.safetensors
-    assets/intro.wav       a file from elsewhere (absolute, or ../) gets a flat safe name
+    assets/intro.wav       a file from elsewhere (packed only with --allow-outside, or typed
+                           on the command line: --audio) gets a flat safe name
 
 The patch is always stored as ``patch.yaml`` (its own name stays in the bundle's name), so
 ``afx run`` and people find it without reading the manifest. Output paths are left as they are.
@@ -79,37 +80,58 @@ def size_text(n: int) -> str:
 
 
 # -- what goes in ---------------------------------------------------------------------------
-def _file_params(patch: Patch, registry) -> Iterator[tuple[str, str, str]]:
-    """(node, param, value) of every input-file param (kind "path") with a value, in patch
-    order, after each node's migration (so an old patch's renamed params are found too);
-    then those of the nodes of its inline subpatch definitions, named ``#def/node``."""
+@dataclass
+class _Named:
+    """A file a patch names: where, and the nodes that read it."""
+    node: str                    # 'music', or '#definition/node' inside a definition
+    param: str
+    value: str
+    readers: list                # (spec, param, params) of each node that reads the file
+    params: dict | None = None   # the definition's own params dict holding it (to rewrite)
+
+
+def _file_params(patch: Patch, registry) -> Iterator[_Named]:
+    """Every input-file param (kind "path") with a value, in patch order, after each node's
+    migration (so an old patch's renamed params are found too), a subpatch node's exposed
+    ones included; then those inside the patch's inline definitions."""
     from .graph import Graph
     graph = Graph.from_patch(patch, registry)
+    defs = patch.subpatches or {}
     for nid, n in graph.nodes.items():
         if n.spec is None:
             continue
         for name, p in n.spec.params.items():
             value = n.param(name)
             if p.kind == "path" and isinstance(value, str) and value:
-                yield nid, name, value
-    for where, _, name, value in _definition_file_params(patch, registry):
-        yield where, name, value
+                readers = _follow(n.params.get(subpatch.SOURCE), name, defs, registry) \
+                    if n.type == subpatch.TYPE else [(n.spec, name, _filled(n.spec, n.params))]
+                yield _Named(nid, name, value, readers)
+    yield from _definition_file_params(patch, registry)
 
 
-def _definition_file_params(patch: Patch, registry):
-    """(label, the node's raw params, param, value) of the input-file params inside the
-    patch's inline subpatch definitions."""
-    for dname, raw in (patch.subpatches or {}).items():
+def _definition_file_params(patch: Patch, registry) -> Iterator[_Named]:
+    """The input-file params inside the patch's inline subpatch definitions (named
+    ``#def/node``), with the definition's params dict that holds each."""
+    defs = patch.subpatches or {}
+    for dname, raw in defs.items():
         nodes = raw.get("nodes") if isinstance(raw, dict) else None
         for inner, e in (nodes or {}).items() if isinstance(nodes, dict) else ():
             if not isinstance(e, dict) or not isinstance(e.get("params"), dict):
+                continue
+            params, label = e["params"], f"#{dname}/{inner}"
+            if e.get("type") == subpatch.TYPE:         # what it gives its exposed params
+                for name, value in params.items():
+                    if name != subpatch.SOURCE and isinstance(value, str) and value:
+                        readers = _follow(params.get(subpatch.SOURCE), name, defs, registry)
+                        if readers:
+                            yield _Named(label, name, value, readers, params)
                 continue
             try:
                 spec = registry.get(e.get("type"))
             except Exception:
                 continue
             for name, p in spec.params.items():
-                value = e["params"].get(name)
+                value = params.get(name)
                 if p.kind == "path" and isinstance(value, str) and value:
                     yield f"#{dname}/{inner}", e["params"], name, value
 
@@ -119,41 +141,107 @@ def _source(value: str, base: Path) -> Path:
     return Path(os.path.abspath(paths.resolve_asset(value, base)))
 
 
-def bundle_assets(patch: Patch, registry) -> list[tuple[str, Path]]:
-    """(name in the bundle, absolute path) of every file the patch reads, each once, in patch
-    order. Raises PatchError naming the node and field of a file that is missing, not a
-    regular file, or too large for a bundle.
+def _inside(src: Path, base: Path) -> bool:
+    """``src`` (absolute, folded) is in the folder ``base``, once links are followed too."""
+    return base in src.parents and \
+        Path(os.path.realpath(base)) in Path(os.path.realpath(src)).parents
 
-    Every param of kind "path" counts (audio files, look files, weights). To carry more
-    (subpatch files), add their (name, path) pairs here: names come from ``claim`` so they
-    never collide, and ``rewritten_patch`` points any file param whose path is in this list
-    at its name, whatever node it is on. A subpatch's own text would then be stored
-    rewritten like the patch (see ``write_bundle``)."""
+
+def _unreadable(named: list[_Named], src: Path, cache: dict) -> tuple[_Named, str] | None:
+    """The first place naming ``src`` whose node cannot read it there, and why; None when
+    every node that reads it can.
+
+    A node says so through its ``file_problem`` hook (spec.py): None, or why not ("cannot
+    be read as audio: ..."). A node without one cannot vouch for a file, and a bundle never
+    carries a file no node vouches for."""
+    for f in named:
+        if not f.readers:
+            return f, "cannot be checked: afx cannot tell which node reads it"
+        for spec, param, params in f.readers:
+            check = spec.hook("file_problem")
+            if check is None:
+                return f, (f"cannot be checked: node type '{spec.id}' does not say which files "
+                           "it reads, so a bundle does not carry it")
+            key = (spec.id, param, src)
+            if key not in cache:
+                try:
+                    cache[key] = check(param, str(src), params)
+                except Exception as e:         # a reader's own failure: still unreadable
+                    cache[key] = f"cannot be read ({type(e).__name__}: {e})"
+            if cache[key]:
+                why = str(cache[key]).splitlines()[0]
+                return f, why if len(why) <= 300 else why[:297] + "..."
+    return None
+
+
+def bundle_assets(patch: Patch, registry, *, typed=frozenset(),
+                  outside_ok: bool = False) -> tuple[list[tuple[str, Path]], list[str]]:
+    """(name in the bundle, absolute path) of every file the patch reads, each once, in patch
+    order; and a line for each one packed from outside the patch's folder. Raises
+    PatchError naming the node and field of a file that a bundle does not carry:
+
+    * missing, not a regular file, or too large;
+    * outside the patch's folder (links followed), unless the user named it on the command
+      line (``typed``: (node, param) pairs) or ``outside_ok`` (``--allow-outside``);
+    * not readable by the node that reads it (audio that does not decode, a look or weights
+      file that does not parse: see ``_unreadable``);
+    * one whose name in the bundle, or their number, ``afx unpack`` would refuse.
+
+    Every param of kind "path" counts (audio files, look files, weights)."""
     base = Path(os.path.abspath(patch.base_dir))
-    names = _Names()
-    out: dict[Path, str] = {}
-    issues, total = [], 0
-    for nid, param, value in _file_params(patch, registry):
-        src = _source(value, base)
-        if src in out:
-            continue
+    found: dict[Path, list[_Named]] = {}
+    for f in _file_params(patch, registry):
+        found.setdefault(_source(f.value, base), []).append(f)
+    if len(found) + 2 > MAX_ENTRIES:           # checked before a file is read
+        raise PatchError([Issue(f"it reads {len(found)} files; a bundle holds at most "
+                                f"{MAX_ENTRIES - 2} besides the patch and its manifest "
+                                f"({MAX_ENTRIES} entries in all)", patch.file)])
+    names, out, outside, issues, total, cache = _Names(), [], [], [], 0, {}
+    for src, named in found.items():
+        f = named[0]
+        where = (patch.file, f.node, f"params.{f.param}")
         problem = paths.input_problem(src)
-        size = 0 if problem else src.stat().st_size
-        if not problem and size > MAX_FILE:
-            problem = f"{src} is {size_text(size)}; a bundle file is at most {size_text(MAX_FILE)}"
         if problem:
-            issues.append(Issue(problem, patch.file, nid, f"params.{param}"))
+            issues.append(Issue(problem, *where))
+            continue
+        inside = _inside(src, base)
+        if not inside and not any((n.node, n.param) in typed for n in named):
+            if not outside_ok:
+                what = (f"{src} is a symbolic link to {os.path.realpath(src)}, outside"
+                        if base in src.parents else f"{src} is outside")
+                issues.append(Issue(
+                    f"{what} the patch's folder ({base}); a bundle carries only the files "
+                    f"beside its patch: copy it beside the patch and name it from there (or "
+                    f"pack with --allow-outside to carry it from where it is)", *where))
+                continue
+            outside.append(f"{src} (node '{f.node}' params.{f.param})")
+        size = src.stat().st_size
+        if size > MAX_FILE:
+            issues.append(Issue(f"{src} is {size_text(size)}; a bundle file is at most "
+                                f"{size_text(MAX_FILE)}", *where))
+            continue
+        bad = _unreadable(named, src, cache)
+        if bad:
+            g, why = bad
+            issues.append(Issue(f"{src} {why}; a bundle carries only files their node reads",
+                                patch.file, g.node, f"params.{g.param}"))
             continue
         total += size
-        inside = src.parent == base or base in src.parents
-        parts = src.relative_to(base).parts if inside else (src.name,)
-        out[src] = names.claim(PurePosixPath(ASSETS, *map(_safe_part, parts)).as_posix())
+        parts = src.relative_to(base).parts if base in src.parents else (src.name,)
+        name = names.claim(PurePosixPath(ASSETS, *map(_safe_part, parts)).as_posix())
+        problem = name_problem(name)
+        if problem:
+            issues.append(Issue(f"{src} would be '{name}' in the bundle, which afx unpack "
+                                f"refuses ({problem}): move it nearer the patch, or give it a "
+                                "shorter name", *where))
+            continue
+        out.append((name, src))
     if not issues and total > MAX_TOTAL:
         issues.append(Issue(f"the files add up to {size_text(total)}; a bundle holds at most "
                             f"{size_text(MAX_TOTAL)}", patch.file))
     if issues:
         raise PatchError(issues)
-    return [(name, src) for src, name in out.items()]
+    return out, outside
 
 
 def _safe_part(part: str) -> str:
@@ -213,14 +301,14 @@ def rewritten_patch(patch: Patch, registry, assets: list[tuple[str, Path]]) -> P
     graph = Graph.from_patch(patch, registry)
     base = Path(os.path.abspath(patch.base_dir))
     name_of = {src: name for name, src in assets}
-    for nid, param, value in _file_params(patch, registry):
-        name = name_of.get(_source(value, base))
-        if name is not None and nid in graph.nodes:
-            graph.nodes[nid].params[param] = name
-    for _, params, param, value in _definition_file_params(graph, registry):
-        name = name_of.get(_source(value, base))
+    for f in _file_params(patch, registry):
+        name = name_of.get(_source(f.value, base))
+        if name is not None and f.params is None and f.node in graph.nodes:
+            graph.nodes[f.node].params[f.param] = name
+    for f in _definition_file_params(graph, registry):      # graph's own copy of them
+        name = name_of.get(_source(f.value, base))
         if name is not None:
-            params[param] = name
+            f.params[f.param] = name
     out = graph.to_patch()
     out.path = None
     return out
@@ -233,17 +321,32 @@ class Packed:
     entries: int                 # files in the zip, the manifest included
     size: int                    # bytes of the bundle
     content: int                 # bytes of the files in it
+    outside: list[str] = dataclasses.field(default_factory=list)   # packed from elsewhere
 
 
-def write_bundle(patch: Patch, registry, out: Path, *, overwrite: bool) -> Packed:
+def write_bundle(patch: Patch, registry, out: Path, *, overwrite: bool, typed=frozenset(),
+                 outside_ok: bool = False) -> Packed:
     """Pack ``patch`` and its files into ``out`` (temporary file beside it, renamed at the
-    end; an existing ``out`` is replaced only with ``overwrite``)."""
+    end; an existing ``out`` is replaced only with ``overwrite``). Everything ``afx unpack``
+    would refuse is refused first, with the same limits (see ``bundle_assets``)."""
     try:       # subpatch files go in as definitions of the patch: one patch, its files
         patch = subpatch.self_contained(patch, registry)
     except subpatch.SubpatchError as e:
         raise AfxError(str(e), file=patch.file) from None
-    assets = bundle_assets(patch, registry)
+    assets, outside = bundle_assets(patch, registry, typed=typed, outside_ok=outside_ok)
     text = dumps(rewritten_patch(patch, registry, assets)).encode("utf-8")
+    sizes = [(PATCH_NAME, len(text))] + [(name, src.stat().st_size) for name, src in assets]
+    problem = _listing_problem(sizes)
+    if problem is None and len(text) > safe_yaml.MAX_BYTES:
+        problem = f"its patch would be {size_text(len(text))}; a patch is at most " \
+                  f"{size_text(safe_yaml.MAX_BYTES)}"
+    if problem is None:                  # the hashes are not known yet: as long as any
+        size = len(_manifest([{"name": n, "size": k, "sha256": "0" * 64} for n, k in sizes]))
+        if size > MAX_MANIFEST:
+            problem = f"its manifest would be {size_text(size)}; a manifest is at most " \
+                      f"{size_text(MAX_MANIFEST)}"
+    if problem:
+        raise AfxError(f"afx unpack would refuse this bundle: {problem}", file=patch.file)
     out = Path(os.path.abspath(out))
     for src in [src for _, src in assets] + ([patch.path] if patch.path else []):
         if os.path.realpath(src) == os.path.realpath(out):
@@ -264,15 +367,20 @@ def write_bundle(patch: Patch, registry, out: Path, *, overwrite: bool) -> Packe
                 listed.append(_add(zf, PATCH_NAME, data=text))
                 for name, src in assets:
                     listed.append(_add(zf, name, src=src))
-                manifest = {"afx_bundle": FORMAT, "patch": PATCH_NAME, "files": listed}
-                _add(zf, MANIFEST, data=(json.dumps(manifest, indent=1) + "\n").encode())
+                _add(zf, MANIFEST, data=_manifest(listed))
             files.commit_file(tmp, out, overwrite=overwrite)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         files.remove_created_folders(created)
         raise
-    return Packed(out, len(listed) + 1, out.stat().st_size, sum(e["size"] for e in listed))
+    return Packed(out, len(listed) + 1, out.stat().st_size, sum(e["size"] for e in listed),
+                  outside)
+
+
+def _manifest(listed: list[dict]) -> bytes:
+    return (json.dumps({"afx_bundle": FORMAT, "patch": PATCH_NAME, "files": listed},
+                       indent=1) + "\n").encode()
 
 
 def _add(zf: zipfile.ZipFile, name: str, *, data: bytes | None = None,
@@ -411,33 +519,46 @@ def _read_manifest(zf: zipfile.ZipFile, shown: str) -> dict:
     listed = data.get("files")
     if not isinstance(listed, list):
         raise bad("'files' is not a list")
-    if len(listed) + 1 > MAX_ENTRIES:
+    if len(listed) + 1 > MAX_ENTRIES:        # before looking at each one
         raise bad(f"it lists {len(listed)} files; a bundle holds at most {MAX_ENTRIES - 1}")
-    out, total = {}, 0
     for i, e in enumerate(listed):
         if not (isinstance(e, dict) and isinstance(e.get("name"), str)
                 and isinstance(e.get("size"), int) and not isinstance(e.get("size"), bool)
                 and isinstance(e.get("sha256"), str)
                 and re.fullmatch(r"[0-9a-f]{64}", e["sha256"])):
             raise bad(f"files[{i}] is not {{name, size, sha256}}")
-        name, size = e["name"], e["size"]
-        problem = name_problem(name)
-        if problem:
-            raise bad(f"'{name}': {problem}")
-        if name == MANIFEST or _fold(name) in {_fold(n) for n in out}:
-            raise bad(f"'{name}' is listed twice")
-        if not 0 <= size <= MAX_FILE:
-            raise bad(f"'{name}' is declared as {size_text(size)}; a bundle file is at most "
-                      f"{size_text(MAX_FILE)}")
-        total += size
-        if total > MAX_TOTAL:
-            raise bad(f"its files add up to more than {size_text(MAX_TOTAL)}, the most a "
-                      "bundle holds")
-        out[name] = e
+    problem = _listing_problem([(e["name"], e["size"]) for e in listed])
+    if problem:
+        raise bad(problem)
+    out = {e["name"]: e for e in listed}
     patch = data.get("patch")
     if not isinstance(patch, str) or patch not in out:
         raise bad("'patch' does not name one of its files")
-    return {"patch": patch, "files": out, "total": total}
+    return {"patch": patch, "files": out, "total": sum(e["size"] for e in listed)}
+
+
+def _listing_problem(listed: list[tuple[str, int]]) -> str | None:
+    """Why a bundle of these files ((name, size), its manifest besides) is refused, or None:
+    the one place of the limits on them, for ``afx unpack`` reading a manifest and for
+    ``afx pack`` before it writes one."""
+    if len(listed) + 1 > MAX_ENTRIES:
+        return f"it lists {len(listed)} files; a bundle holds at most {MAX_ENTRIES - 1}"
+    seen, total = set(), 0
+    for name, size in listed:
+        problem = name_problem(name)
+        if problem:
+            return f"'{name}': {problem}"
+        if name == MANIFEST or _fold(name) in seen:
+            return f"'{name}' is listed twice"
+        seen.add(_fold(name))
+        if not 0 <= size <= MAX_FILE:
+            return (f"'{name}' is declared as {size_text(size)}; a bundle file is at most "
+                    f"{size_text(MAX_FILE)}")
+        total += size
+        if total > MAX_TOTAL:
+            return (f"its files add up to more than {size_text(MAX_TOTAL)}, the most a bundle "
+                    "holds")
+    return None
 
 
 @dataclass

@@ -165,8 +165,10 @@ class LookNet(torch.nn.Module):
         return Look(t, images, self.width, self.n_layers, self.latent, self.w0, dict(info or {}))
 
 
-def pixel_grid(width: int, height: int, device=None) -> torch.Tensor:
-    """(H * W, 2) x, y of the pixel centres in the network's frame (shorter side -1..1)."""
+def look_points(height: int, width: int, device=None) -> torch.Tensor:
+    """(H * W, 2) x, y of the pixel centres in a look network's frame (shorter side -1..1,
+    y down). Arguments in the order of nodes.image.pixel_grid (height, width), whose frame
+    differs (short side -0.5..0.5, y up)."""
     short = min(width, height)
     xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5 - width / 2) * (2 / short)
     ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5 - height / 2) * (2 / short)
@@ -222,7 +224,7 @@ def fit_look(images: list[np.ndarray], names: list[str], *, steps: int = 3000,
     xs, ys, which = [], [], []
     for k, img in enumerate(images):
         h, w = img.shape[:2]
-        xs.append(pixel_grid(w, h))
+        xs.append(look_points(h, w))
         ys.append(torch.from_numpy(np.ascontiguousarray(img)).reshape(-1, 3).float() / 255)
         which.append(torch.full((h * w,), k, dtype=torch.long))
     x, y, which = torch.cat(xs).to(device), torch.cat(ys).to(device), torch.cat(which).to(device)

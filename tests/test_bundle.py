@@ -46,7 +46,8 @@ nodes:
 
 def make_patch(tmp_path: Path, song: str | None = None) -> tuple[Path, Path, Path]:
     """A patch folder with a look file beside the patch and a song outside it (an absolute
-    path with a character a bundle name avoids). Returns (patch, song, look)."""
+    path with a character a bundle name avoids: packed only with --allow-outside). Returns
+    (patch, song, look)."""
     folder = tmp_path / "src"
     (folder / "looks").mkdir(parents=True)
     look = folder / "looks" / "cells.safetensors"
@@ -76,9 +77,11 @@ def test_pack_unpack_round_trip(tmp_path, monkeypatch, capsys):
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    code, out, err = afx(capsys, "pack", patch, "-o", "piece.afxpack")
+    code, out, err = afx(capsys, "pack", patch, "-o", "piece.afxpack", "--allow-outside")
     assert code == 0, err
     assert "wrote piece.afxpack" in out
+    assert err == f"warning: packed {song} (node 'music' params.path) from outside the " \
+                  "patch's folder: whoever gets the bundle can read it\n"
     with zipfile.ZipFile(work / "piece.afxpack") as zf:
         names = sorted(zf.namelist())
     assert names == ["assets/looks/cells.safetensors", "assets/my song_.wav", "manifest.json",
@@ -86,11 +89,11 @@ def test_pack_unpack_round_trip(tmp_path, monkeypatch, capsys):
     first = (work / "piece.afxpack").read_bytes()
 
     # no overwrite without --force; with it, the same patch gives the same bytes
-    code, _, err = afx(capsys, "pack", patch, "-o", "piece.afxpack")
+    code, _, err = afx(capsys, "pack", patch, "-o", "piece.afxpack", "--allow-outside")
     assert code == 2 and err.startswith("error: ") and "already exists" in err
     assert "--force" in err and "Traceback" not in err
     assert (work / "piece.afxpack").read_bytes() == first
-    assert afx(capsys, "pack", patch, "-o", "piece.afxpack", "--force")[0] == 0
+    assert afx(capsys, "pack", patch, "-o", "piece.afxpack", "--force", "--allow-outside")[0] == 0
     assert (work / "piece.afxpack").read_bytes() == first
     assert sorted(p.name for p in work.iterdir()) == ["piece.afxpack"]     # no partial left
     code, out, err = afx(capsys, "validate", "piece.afxpack")        # checked as unpacked
@@ -156,7 +159,7 @@ def test_run_a_bundle(tmp_path, monkeypatch, capsys):
     a relative output lands in the current folder, as for any patch."""
     patch, _, _ = make_patch(tmp_path)
     monkeypatch.chdir(tmp_path)
-    assert afx(capsys, "pack", patch, "-o", "piece.afxpack")[0] == 0
+    assert afx(capsys, "pack", patch, "-o", "piece.afxpack", "--allow-outside")[0] == 0
     temp = tmp_path / "temp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))

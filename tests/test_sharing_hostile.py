@@ -94,6 +94,210 @@ def secrets(home: Path) -> list[bytes]:
     return [KEY, memo(home).read_bytes()[-400:]]           # from its third second
 
 
+# -- afx pack: what a bundle may carry ---------------------------------------------------------
+PIECE = {
+    "afx": 1,
+    "settings": {"size": [64, 36], "fps": 12, "duration": 0.5},
+    "nodes": {
+        "music": {"type": "audio.file", "params": {"path": "song.wav"}},
+        "spectrum": {"type": "features.spectrum", "params": {"bands": 8},
+                     "inputs": {"audio": "music.audio"}},
+        "look": {"type": "field.look", "params": {"path": "looks/cells.safetensors"},
+                 "inputs": {"latent": "spectrum.features"}},
+        "video": {"type": "output.video", "params": {"path": "out/look.mp4"},
+                  "inputs": {"image": "look.image", "audio": "music.audio"}},
+    },
+}
+
+
+def piece(tmp_path: Path, change=None) -> Path:
+    """tmp/piece/piece.yaml with song.wav and looks/cells.safetensors beside it;
+    ``change(data, folder)`` edits the patch first."""
+    folder = tmp_path / "piece"
+    (folder / "looks").mkdir(parents=True, exist_ok=True)
+    write_wav(folder / "song.wav", beat_track(1.0), 22050)
+    shutil.copyfile(LOOK, folder / "looks" / "cells.safetensors")
+    data = json.loads(json.dumps(PIECE))
+    if change:
+        change(data, folder)
+    (folder / "piece.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return folder / "piece.yaml"
+
+
+def set_param(node, param, value):
+    def change(data, folder):
+        data["nodes"][node]["params"][param] = value(folder) if callable(value) else value
+    return change
+
+
+def add_vggish(param, value):
+    def change(data, folder):
+        data["nodes"]["emb"] = {"type": "embed.vggish", "params": {param: value},
+                                "inputs": {"audio": "music.audio"}}
+    return change
+
+
+def inline_definition(value, exposed=False):
+    """A '#clip' definition reading a file, used by node 'extra'; ``exposed``: the file is
+    given as the exposed param 'clip' on the subpatch node instead."""
+    def change(data, folder):
+        data["subpatches"] = {"clip": {
+            "expose": {"outputs": {"audio": "m.audio"},
+                       **({"params": {"clip": "m.path"}} if exposed else {})},
+            "nodes": {"m": {"type": "audio.file", "params": {"path": "song.wav"
+                                                             if exposed else value}}}}}
+        data["nodes"]["extra"] = {"type": "subpatch", "params": {
+            "source": "#clip", **({"clip": value} if exposed else {})}}
+    return change
+
+
+def subpatch_file(value):
+    """lib/sub.yaml beside the patch (inside its folder) reading ``value`` (relative to it)."""
+    def change(data, folder):
+        (folder / "lib").mkdir(exist_ok=True)
+        (folder / "lib" / "sub.yaml").write_text(yaml.safe_dump({
+            "afx": 1, "expose": {"outputs": {"audio": "m.audio"}},
+            "nodes": {"m": {"type": "audio.file", "params": {"path": value}}}}))
+        data["nodes"]["extra"] = {"type": "subpatch", "params": {"source": "lib/sub.yaml"}}
+    return change
+
+
+def link_beside(name, target):
+    """A symbolic link inside the patch's folder to a private file, read by node music."""
+    def change(data, folder):
+        os.symlink(target, folder / name)
+        data["nodes"]["music"]["params"]["path"] = name
+    return change
+
+
+def outside_cases(home: Path) -> dict:
+    """Patches that name a private file outside their folder: (change, node, field)."""
+    m = str(memo(home))
+    return {
+        "look_in_home": (set_param("look", "path", "~/.ssh/id_rsa"), "look", "params.path"),
+        "audio_absolute": (set_param("music", "path", m), "music", "params.path"),
+        "audio_dotdot": (set_param("music", "path", "../home/private/voice-memo.wav"),
+                         "music", "params.path"),
+        "weights_absolute": (add_vggish("weights", str(home / ".ssh" / "id_rsa")),
+                             "emb", "params.weights"),
+        "pca_weights_in_home": (add_vggish("pca_weights", "~/private/voice-memo.wav"),
+                                "emb", "params.pca_weights"),
+        "link_to_a_file": (link_beside("memo.wav", m), "music", "params.path"),
+        "link_to_a_folder": (lambda d, f: (
+            os.symlink(home / "private", f / "stuff"),
+            set_param("music", "path", "stuff/voice-memo.wav")(d, f)), "music", "params.path"),
+        "inline_definition": (inline_definition("~/private/voice-memo.wav"), "#clip/m",
+                              "params.path"),
+        "exposed_param": (inline_definition(m, exposed=True), "extra", "params.clip"),
+        "subpatch_file": (subpatch_file("../../home/private/voice-memo.wav"), "/m",
+                          "params.path"),
+    }
+
+
+OUTSIDE = ["look_in_home", "audio_absolute", "audio_dotdot", "weights_absolute",
+           "pca_weights_in_home", "link_to_a_file", "link_to_a_folder", "inline_definition",
+           "exposed_param", "subpatch_file"]
+
+
+@pytest.mark.parametrize("case", OUTSIDE)
+def test_pack_refuses_a_file_from_outside_the_patchs_folder(case, tmp_path, home, monkeypatch,
+                                                             capsys):
+    change, node, field = outside_cases(home)[case]
+    patch = piece(tmp_path, change)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    before = tree(tmp_path)
+    code, out, err = afx(capsys, "pack", patch, "-o", "piece.afxpack")
+    one_error(code, err, f"node '", node, field, "outside the patch's folder",
+              "copy it beside the patch")
+    assert ("id_rsa" in err) or ("voice-memo.wav" in err) or ("memo.wav" in err), err
+    assert tree(tmp_path) == before                       # no bundle, no partial, no folder
+    assert leaked(tmp_path, secrets(home), home) == []
+
+
+NOT_READABLE = {   # a file inside the folder that is not what its node reads
+    "key_as_audio": (lambda d, f: ((f / "notes.wav").write_bytes(KEY),
+                                   set_param("music", "path", "notes.wav")(d, f)),
+                     "music", "params.path", "audio"),
+    "key_as_look": (lambda d, f: ((f / "looks" / "id_rsa").write_bytes(KEY),
+                                  set_param("look", "path", "looks/id_rsa")(d, f)),
+                    "look", "params.path", "look"),
+    "song_as_look": (set_param("look", "path", "song.wav"), "look", "params.path", "look"),
+    "key_as_weights": (lambda d, f: ((f / "vggish.pth").write_bytes(KEY),
+                                     add_vggish("weights", "vggish.pth")(d, f)),
+                       "emb", "params.weights", "weights"),
+    "key_as_pca": (lambda d, f: ((f / "pca.npz").write_bytes(KEY),
+                                 add_vggish("pca_weights", "pca.npz")(d, f)),
+                   "emb", "params.pca_weights", "PCA"),
+    "key_in_a_definition": (lambda d, f: ((f / "x.wav").write_bytes(KEY),
+                                          inline_definition("x.wav")(d, f)),
+                            "#clip/m", "params.path", "audio"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_READABLE))
+def test_pack_carries_only_files_their_node_can_read(case, tmp_path, monkeypatch, capsys):
+    change, node, field, what = NOT_READABLE[case]
+    patch = piece(tmp_path, change)
+    monkeypatch.chdir(tmp_path)
+    before = tree(tmp_path)
+    code, out, err = afx(capsys, "pack", patch, "-o", "piece.afxpack")
+    one_error(code, err, f"node '{node}'", field, "cannot be read", what)
+    assert tree(tmp_path) == before
+    assert leaked(tmp_path, [KEY], tmp_path / "piece") == []
+
+
+def test_pack_from_outside_only_when_asked_and_loudly(tmp_path, home, monkeypatch, capsys):
+    """--allow-outside packs a readable file from outside, naming it on stderr; an unreadable
+    one is refused all the same."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_wav(elsewhere / "intro.wav", beat_track(1.0), 22050)
+    patch = piece(tmp_path, set_param("music", "path", str(elsewhere / "intro.wav")))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = afx(capsys, "pack", patch, "-o", "a.afxpack", "--allow-outside", "--quiet")
+    assert code == 0, err
+    lines = [l for l in err.splitlines() if l]
+    assert len(lines) == 1 and lines[0].startswith("warning: ") and \
+        str(elsewhere / "intro.wav") in lines[0] and "node 'music' params.path" in lines[0] \
+        and "outside the patch's folder" in lines[0], err
+    with zipfile.ZipFile("a.afxpack") as zf:
+        assert sorted(zf.namelist()) == ["assets/intro.wav", "assets/looks/cells.safetensors",
+                                         "manifest.json", "patch.yaml"]
+
+    patch = piece(tmp_path, set_param("look", "path", "~/.ssh/id_rsa"))
+    before = tree(tmp_path)
+    code, out, err = afx(capsys, "pack", patch, "-o", "b.afxpack", "--allow-outside")
+    one_error(code, err, "node 'look' params.path", "id_rsa", "cannot be read")
+    assert tree(tmp_path) == before
+    assert leaked(tmp_path, secrets(home), home) == []
+
+
+def test_pack_audio_typed_on_the_command_line_may_be_anywhere(tmp_path, monkeypatch, capsys):
+    """--audio FILE is the user's own choice: packed from wherever it is (read as audio)."""
+    (tmp_path / "music").mkdir()
+    write_wav(tmp_path / "music" / "mine.wav", beat_track(1.0), 22050)
+    patch = piece(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = afx(capsys, "pack", patch, "--audio", "music/mine.wav", "-o", "a.afxpack")
+    assert code == 0 and err == "", err
+    with zipfile.ZipFile("a.afxpack") as zf:
+        assert "assets/mine.wav" in zf.namelist()
+    (tmp_path / "music" / "key.wav").write_bytes(KEY)
+    code, out, err = afx(capsys, "pack", patch, "--audio", "music/key.wav", "-o", "b.afxpack")
+    one_error(code, err, "node 'music' params.path", "cannot be read")
+    assert not (tmp_path / "b.afxpack").exists()
+
+
+def test_pack_cli_refuses_the_key_without_a_traceback(tmp_path, home):
+    """The same through the installed command, as a user runs it."""
+    patch = piece(tmp_path, set_param("look", "path", "~/.ssh/id_rsa"))
+    r = run_afx_process("pack", patch, "-o", tmp_path / "piece.afxpack", env={"HOME": home})
+    one_error(r.returncode, r.stderr, "node 'look' params.path", "id_rsa")
+    assert not (tmp_path / "piece.afxpack").exists()
+
+
 # -- a bundle's patch reads only the bundle's files, through any depth of subpatch files --------
 def write_bundle_zip(path: Path, entries: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -392,3 +596,69 @@ def test_the_editor_opens_a_render_without_reading_outside(tmp_path, home):
     assert any("beside the render" in str(i) for i in c.graph.validate())
     with pytest.raises(PatchError):
         c.open(write_gift_png(gifts / "sub.png", gift_cases(home, gifts)["definition"][0]))
+
+
+# -- pack writes only what unpack takes --------------------------------------------------------
+def many_files(folder: Path, n: int) -> Path:
+    """A patch reading ``n`` tiny WAVs beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tone = beat_track(0.01)
+    nodes = {}
+    for i in range(n):
+        write_wav(folder / f"s{i}.wav", tone, 22050)
+        nodes[f"a{i}"] = {"type": "audio.file", "params": {"path": f"s{i}.wav"}}
+    (folder / "many.yaml").write_text(yaml.safe_dump({"afx": 1, "settings": {"duration": 0.5},
+                                                      "nodes": nodes}))
+    return folder / "many.yaml"
+
+
+def test_pack_refuses_more_files_than_unpack_takes(tmp_path, monkeypatch, capsys):
+    patch = many_files(tmp_path / "p", bundle.MAX_ENTRIES - 1)        # + patch + manifest
+    monkeypatch.chdir(tmp_path)
+    before = tree(tmp_path)
+    code, out, err = afx(capsys, "pack", patch, "-o", "many.afxpack")
+    one_error(code, err, f"{bundle.MAX_ENTRIES}", "many.yaml")
+    assert tree(tmp_path) == before
+
+
+def test_pack_at_the_limit_writes_a_bundle_unpack_takes(tmp_path, monkeypatch, capsys):
+    patch = many_files(tmp_path / "p", bundle.MAX_ENTRIES - 2)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = afx(capsys, "pack", patch, "-o", "many.afxpack", "--quiet")
+    assert code == 0, err
+    code, out, err = afx(capsys, "unpack", "many.afxpack", "--quiet")
+    assert code == 0, err
+    assert len(list((tmp_path / "many" / "assets").iterdir())) == bundle.MAX_ENTRIES - 2
+
+
+def deep(parts: list[str]):
+    def change(data, folder):
+        where = folder.joinpath(*parts)
+        where.parent.mkdir(parents=True)
+        write_wav(where, beat_track(1.0), 22050)
+        data["nodes"]["music"]["params"]["path"] = "/".join(parts)
+    return change
+
+
+@pytest.mark.parametrize("case,parts,words", [
+    ("deep", ["d"] * (bundle.MAX_DEPTH - 1) + ["song.wav"], "folders deep"),
+    ("long", ["x" * 99] * 11 + ["song.wav"], "bytes"),
+])
+def test_pack_refuses_names_unpack_refuses(case, parts, words, tmp_path, monkeypatch, capsys):
+    patch = piece(tmp_path, deep(parts))
+    monkeypatch.chdir(tmp_path)
+    before = tree(tmp_path)
+    code, out, err = afx(capsys, "pack", patch, "-o", "piece.afxpack")
+    one_error(code, err, "node 'music' params.path", words)
+    assert tree(tmp_path) == before
+
+
+def test_pack_checks_the_manifest_with_unpacks_limit(tmp_path, monkeypatch, capsys):
+    """One set of limits: a smaller manifest limit refuses the pack before anything is written."""
+    patch = piece(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bundle, "MAX_MANIFEST", 200)
+    before = tree(tmp_path)
+    code, out, err = afx(capsys, "pack", patch, "-o", "piece.afxpack")
+    one_error(code, err, "manifest")
+    assert tree(tmp_path) == before

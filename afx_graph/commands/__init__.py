@@ -8,3 +8,4 @@ from . import verify; ALL.append(verify.register)  # noqa: E402,E702 (a line of 
 from . import pack; ALL.append(pack.register)  # noqa: E402,E702 (afx pack and afx unpack)
 from . import extract; ALL.append(extract.register)  # noqa: E402,E702 (a line of its own: commands are added side by side)
 from . import batch, sweep; ALL += [sweep.register, batch.register]  # noqa: E402,E702 (afx sweep, afx batch)
+from . import examples; ALL.append(examples.register)  # noqa: E402,E702 (afx examples: the patches that ship with afx)

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import devices
+from .. import devices, examples
 from ..executor import Executor
 from ..graph import Graph
 from ..errors import AfxError
@@ -43,7 +43,7 @@ from ..settings import RenderSettings
 from ..wav import write_wav
 
 SECTIONS = ("cppn", "render", "memory", "nodes", "embeddings", "script")
-DEMO = Path(__file__).resolve().parents[2] / "graphs" / "demo.yaml"
+DEMO = examples.find("demo")       # shipped with the package: no checkout needed
 PLAIN_SCRIPT = Path(__file__).with_name("bench_plain.py")
 
 
@@ -180,7 +180,7 @@ def bench_nodes(args) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         song = Path(tmp) / "song.wav"
         _write_song(song, args.frames / 30 + 2)
-        for patch in sorted(DEMO.parent.glob("*.yaml")):
+        for patch in examples.patches():
             g = Graph.from_patch(load_patch(patch), default_registry())
             files = [n for n, gn in g.nodes.items() if gn.spec and gn.spec.id == "audio.file"]
             apply_overrides(g, RunOptions(size=(640, 360), audio=str(song) if files else None,

@@ -3,6 +3,7 @@ and the files it reads (audio, looks) in one file to share (see afx_graph/bundle
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from ..bundle import SUFFIX, unpack_bundle, write_bundle, size_text
@@ -20,6 +21,9 @@ def register(sub) -> None:
                    help=f"the bundle to write (default: the patch's name + {SUFFIX} here)")
     p.add_argument("--audio", metavar="FILE",
                    help="pack this audio file as the patch's audio source (as afx run --audio)")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="also pack files from outside the patch's folder (each is named on "
+                        "stderr; by default such a file is refused)")
     p.add_argument("--force", action="store_true", help="overwrite an existing bundle")
     p.add_argument("--quiet", action="store_true", help="no summary")
     p.set_defaults(func=pack)
@@ -42,7 +46,11 @@ def pack(args) -> int:
     if issues:
         raise PatchError(issues)
     out = Path(args.output or f"{Path(args.patch).stem}{SUFFIX}")
-    packed = write_bundle(graph.to_patch(), registry, out, overwrite=args.force)
+    packed = write_bundle(graph.to_patch(), registry, out, overwrite=args.force,
+                          typed=graph.user_inputs, outside_ok=args.allow_outside)
+    for line in packed.outside:        # even with --quiet: whoever gets the bundle reads them
+        print(f"warning: packed {escape_controls(line)} from outside the patch's folder: "
+              "whoever gets the bundle can read it", file=sys.stderr)
     if not args.quiet:
         n = packed.entries - 2                     # less the patch and the manifest
         print(f"wrote {escape_controls(str(args.output or out))} ({size_text(packed.size)}): "
