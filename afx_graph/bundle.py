@@ -133,7 +133,44 @@ def _definition_file_params(patch: Patch, registry) -> Iterator[_Named]:
             for name, p in spec.params.items():
                 value = params.get(name)
                 if p.kind == "path" and isinstance(value, str) and value:
-                    yield f"#{dname}/{inner}", e["params"], name, value
+                    yield _Named(label, name, value, [(spec, name, _filled(spec, params))],
+                                 params)
+
+
+def _filled(spec, params: dict) -> dict:
+    return {name: params.get(name, p.default) for name, p in spec.params.items()}
+
+
+def _follow(source, param: str, defs: dict, registry, depth: int = 0) -> list:
+    """(spec, param, params) of the nodes an exposed ``param`` of the definition ``source``
+    ('#name') sets, through nested subpatch nodes; only input-file params."""
+    raw = defs.get(source[1:]) if isinstance(source, str) and source.startswith("#") else None
+    if not isinstance(raw, dict) or depth > subpatch.MAX_DEPTH:
+        return []
+    expose = raw.get("expose") if isinstance(raw.get("expose"), dict) else {}
+    table = expose.get("params") if isinstance(expose.get("params"), dict) else {}
+    targets = table.get(param)
+    nodes = raw.get("nodes") if isinstance(raw.get("nodes"), dict) else {}
+    out = []
+    for target in targets if isinstance(targets, list) else [targets]:
+        if not isinstance(target, str) or "." not in target:
+            continue
+        node, inner = target.rsplit(".", 1)
+        e = nodes.get(node)
+        e = {"type": e} if isinstance(e, str) else e
+        if not isinstance(e, dict):
+            continue
+        params = e.get("params") if isinstance(e.get("params"), dict) else {}
+        if e.get("type") == subpatch.TYPE:
+            out += _follow(params.get(subpatch.SOURCE), inner, defs, registry, depth + 1)
+            continue
+        try:
+            spec = registry.get(e.get("type"))
+        except Exception:
+            continue
+        if inner in spec.params and spec.params[inner].kind == "path":
+            out.append((spec, inner, _filled(spec, params)))
+    return out
 
 
 def _source(value: str, base: Path) -> Path:
