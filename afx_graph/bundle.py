@@ -18,9 +18,11 @@ A bundle comes from someone else, so unpacking trusts nothing in it: every entry
 plain relative path inside the folder (no ``..``, no absolute path, drive letter or
 backslash), every entry is a regular file (no links, folders or devices), the entries are
 exactly the manifest's files, their number and sizes are capped (declared and as actually
-read: reading stops at the declared size), their sha256 must match, and the patch may only
-name files inside the bundle. It is unpacked into a temporary folder beside the target and
-renamed at the end, so a refused bundle leaves nothing behind. Nothing in it is ever run.
+read: reading stops at the declared size), their sha256 must match, and every file the
+patch can reach, through its subpatch files at any depth, must be inside the bundle
+(confine.py). It is unpacked into a temporary folder beside the target and renamed at the
+end (into an empty folder that is there, moved: that folder is never replaced), so a refused
+bundle leaves nothing behind. Nothing in it is ever run.
 """
 from __future__ import annotations
 
@@ -634,18 +636,60 @@ def unpack_bundle(bundle: str | os.PathLike, target: str | os.PathLike, registry
             if registry is not None:
                 _check_patch_inside(tmp, manifest["patch"], registry, shown)
             with files.writing(target):
-                try:
-                    os.rename(tmp, target)         # replaces an empty folder, nothing else
-                except OSError as e:
-                    if e.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
-                        raise
-                    raise AfxError(f"{target} appeared while unpacking and is not an empty "
-                                   "folder; it was left as it is", field="-o") from None
+                if os.path.lexists(target):
+                    _fill(tmp, target)             # an empty folder that is there stays
+                    os.rmdir(tmp)
+                else:
+                    try:
+                        os.rename(tmp, target)
+                    except OSError as e:
+                        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                            raise
+                        raise AfxError(f"{target} appeared while unpacking and is not an "
+                                       "empty folder; it was left as it is",
+                                       field="-o") from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             files.remove_created_folders(created)
             raise
     return Unpacked(target, target / manifest["patch"], len(entries) + 1, written)
+
+
+def _fill(tmp: Path, target: Path) -> None:
+    """Move what was unpacked into ``tmp`` into ``target``, an empty folder that is there
+    (perhaps the current one): the folder itself is never replaced, nor anything that
+    appears in it meanwhile; on any failure what was moved in goes back."""
+    if not target.is_dir() or target.is_symlink() or any(target.iterdir()):
+        raise AfxError(f"{target} is no longer an empty folder; it was left as it is",
+                       field="-o")
+    moved = []
+    try:
+        for name in sorted(os.listdir(tmp)):
+            if os.path.lexists(target / name):
+                raise AfxError(f"{target / name} appeared while unpacking; {target} was left "
+                               "as it was", field="-o")
+            os.rename(tmp / name, target / name)
+            moved.append(name)
+    except BaseException:
+        for name in reversed(moved):
+            with contextlib.suppress(OSError):
+                os.rename(target / name, tmp / name)
+        raise
+
+
+def folder_name(bundle: str | os.PathLike, shown: str | None = None) -> str:
+    """The folder ``afx unpack`` makes for ``bundle`` when not told one: its name less
+    ``.afxpack``. Raises AfxError when that is not a plain, visible folder name (``.``,
+    ``..``, empty, hidden, control characters): such a name could be the current folder or
+    one above it."""
+    name = Path(bundle).name
+    stem = name[:-len(SUFFIX)] if name.lower().endswith(SUFFIX) else Path(name).stem
+    if stem in ("", ".", "..") or stem.startswith(".") or stem != stem.strip() \
+            or escape_controls(stem) != stem or "/" in stem or "\\" in stem:
+        raise AfxError(f"cannot name a folder after this bundle ('{escape_controls(stem)}' is "
+                       "not a plain folder name); unpack it with -o DIR",
+                       file=shown or str(bundle))
+    return stem
 
 
 @contextlib.contextmanager

@@ -662,3 +662,48 @@ def test_pack_checks_the_manifest_with_unpacks_limit(tmp_path, monkeypatch, caps
     code, out, err = afx(capsys, "pack", patch, "-o", "piece.afxpack")
     one_error(code, err, "manifest")
     assert tree(tmp_path) == before
+
+
+# -- unpack never replaces a folder ------------------------------------------------------------
+@pytest.fixture
+def good_bundle(tmp_path, monkeypatch, capsys) -> Path:
+    patch = piece(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = afx(capsys, "pack", patch, "-o", tmp_path / "in" / "good.afxpack", "--quiet")
+    assert code == 0, err
+    return tmp_path / "in" / "good.afxpack"
+
+
+@pytest.mark.parametrize("name", ["..afxpack", "...afxpack", ".afxpack", ".hidden.afxpack",
+                                  "..AFXPACK", "\x1b[2J.afxpack"])
+def test_unpack_refuses_a_folder_name_it_cannot_derive(name, good_bundle, tmp_path,
+                                                       monkeypatch, capsys):
+    odd = good_bundle.parent / name
+    shutil.copyfile(good_bundle, odd)
+    work = tmp_path / "work"
+    work.mkdir()
+    inode = work.stat().st_ino
+    monkeypatch.chdir(work)
+    before = tree(tmp_path)
+    code, out, err = afx(capsys, "unpack", odd)
+    one_error(code, err, "-o DIR")
+    assert work.stat().st_ino == inode and list(work.iterdir()) == []
+    assert tree(tmp_path) == before
+
+
+def test_unpack_into_an_empty_folder_keeps_that_folder(good_bundle, tmp_path, monkeypatch,
+                                                       capsys):
+    work = tmp_path / "work"
+    work.mkdir()
+    inode = work.stat().st_ino
+    monkeypatch.chdir(work)
+    code, out, err = afx(capsys, "unpack", good_bundle, "-o", ".")
+    assert code == 0, err
+    assert work.stat().st_ino == inode and os.getcwd() == str(work)
+    assert sorted(p.name for p in work.iterdir()) == ["assets", "manifest.json", "patch.yaml"]
+    (tmp_path / "empty").mkdir()
+    inode = (tmp_path / "empty").stat().st_ino
+    code, out, err = afx(capsys, "unpack", good_bundle, "-o", tmp_path / "empty")
+    assert code == 0, err
+    assert (tmp_path / "empty").stat().st_ino == inode
+    assert (tmp_path / "empty" / "patch.yaml").is_file()

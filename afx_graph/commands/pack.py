@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..bundle import SUFFIX, unpack_bundle, write_bundle, size_text
+from ..bundle import SUFFIX, folder_name, size_text, unpack_bundle, write_bundle
 from ..errors import PatchError, escape_controls
 from ..graph import Graph
 from ..patch import load_patch
@@ -61,7 +61,8 @@ def pack(args) -> int:
 
 def unpack(args) -> int:
     bundle = Path(args.bundle)
-    target = Path(args.output) if args.output else Path.cwd() / bundle.stem
+    target = Path(args.output) if args.output else \
+        Path.cwd() / folder_name(bundle, shown=args.bundle)
     done = unpack_bundle(bundle, target, default_registry(), shown=args.bundle)
     if not args.quiet:
         patch = os.path.relpath(done.patch)
