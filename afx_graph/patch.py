@@ -112,6 +112,10 @@ def load_patch(path: str | os.PathLike) -> Patch:
     from . import embedded            # a render (MP4, PNG) carries its patch inside it
     if embedded.media_kind(path):
         return embedded.load(path)
+    from .bundle import is_bundle
+    if is_bundle(path) and os.path.isfile(path):
+        raise PatchError([Issue(f"an afx bundle, not a patch file: unpack it first (afx unpack "
+                                f"{path} -o DIR) and give this command DIR/patch.yaml", str(path))])
     raw = read_capped(path, safe_yaml.MAX_BYTES)
     try:
         text = raw.decode("utf-8")

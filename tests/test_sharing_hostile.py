@@ -707,3 +707,15 @@ def test_unpack_into_an_empty_folder_keeps_that_folder(good_bundle, tmp_path, mo
     assert code == 0, err
     assert (tmp_path / "empty").stat().st_ino == inode
     assert (tmp_path / "empty" / "patch.yaml").is_file()
+
+
+# -- commands that take a patch, given a bundle ------------------------------------------------
+def test_verify_of_a_bundle_says_what_to_do(good_bundle, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    before = tree(tmp_path)
+    code, out, err = afx(capsys, "verify", good_bundle)
+    one_error(code, err, "good.afxpack", "bundle", "afx unpack")
+    assert "UTF-8" not in err
+    assert tree(tmp_path) == before
+    with pytest.raises(PatchError, match="afx unpack"):
+        load_patch(good_bundle)
