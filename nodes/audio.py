@@ -72,6 +72,49 @@ def decode_audio(path, start: float = 0.0, duration: float | None = None) -> Aud
         return _decode(file, start, duration, seek=False)
 
 
+def audio_chunks(path, duration: float | None = None):
+    """The first audio track of ``path`` from its start, piece by piece as it decodes, for
+    reading a track of any length in bounded memory: yields ``(samples, sr)``, samples
+    float32 ``(channels, n)`` in [-1, 1] at the rate and channel count of the track's first
+    frame, ``duration`` seconds in all (``None`` or 0: to the end). The checks and messages
+    are :func:`decode_audio`'s (NodeInputError, field ``path``), without its size cap, which
+    is for holding a whole span at once."""
+    file = _checked_file(path)
+    with _open(file) as container:
+        stream = _audio_stream(container, file)
+        convert, pos, end, held, count = None, 0, None, [], 0
+        for frame in _frames(container, stream, file):
+            if convert is None:
+                convert = _Converter(frame, file)
+                end = max(1, round(float(duration) * convert.rate)) if duration else None
+            for data in convert(frame):
+                if end is not None:
+                    data = data[:, :end - pos]
+                pos += data.shape[1]
+                count += data.shape[1]
+                held.append(data)
+            if end is not None and pos >= end:
+                break
+            if count >= _PIECE:             # pieces of ~64 K samples: few numpy calls
+                yield _clean(held), convert.rate
+                held, count = [], 0
+        else:
+            if convert is None:
+                raise _bad(f"'{file.name}' contains no audio samples")
+            _check_complete(container, stream, file, pos / convert.rate)
+        if held:
+            yield _clean(held), convert.rate
+
+
+_PIECE = 65536
+
+
+def _clean(held: list[np.ndarray]) -> np.ndarray:
+    data = np.concatenate(held, axis=1) if len(held) > 1 else held[0]
+    data = np.nan_to_num(data, nan=0.0, posinf=1.0, neginf=-1.0)
+    return np.clip(data, -1.0, 1.0, out=data)
+
+
 class PastEnd(NodeInputError):
     """The asked-for span starts after the end of the file."""
 

@@ -36,6 +36,14 @@ The look statistics (colourfulness, hues, clipping, spread) are measured on fram
 to at most :data:`LOOK_WIDTH` px wide, on at most :data:`LOOK_FPS` frames per second of video.
 ``seconds`` limits the whole analysis to the first ``seconds`` of the video.
 
+Memory does not grow with the sound: the audio track is decoded and turned into its onset
+envelope piece by piece (:func:`onset_envelope`, the same figures as librosa's
+``onset_strength`` of the whole track), and the frames are measured one at a time. What is
+kept grows by 16 bytes a video frame (its time and picture change) and 8 bytes per
+:data:`ONSET_HOP` samples of sound (the envelope), plus at most :data:`MEL_CACHE_BYTES` of
+mel spectra (a longer track is decoded twice): a ten-hour video at 25 fps with 48 kHz sound
+keeps about 110 MB. Its sound kept whole, as once, took 9.5 GB at 8 kHz.
+
 Exit code 2, with an ``error: FILE: ...`` line, for a file that cannot be analysed (missing,
 unreadable, no video stream, fewer than :data:`MIN_FRAMES` frames) and for a video whose r cannot
 be measured because it has no (readable) audio track — its look statistics still print. A
@@ -48,13 +56,17 @@ import json
 import math
 import stat
 import sys
+from array import array
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable
 
 import av
 import numpy as np
 
 from ..errors import AfxError, NodeInputError, escape_controls
 from ..files import what_is
+from .options import number
 
 MOTION_WIDTH = 160      # px: frames are scaled down to this width for the picture change
 LOOK_WIDTH = 640        # px: ... and to this width for the look statistics
@@ -62,6 +74,12 @@ LOOK_FPS = 10.0         # look statistics on at most this many frames per second
 MIN_FRAMES = 8          # fewer frames than this cannot give an r over lags -2..+2
 LAGS = tuple(range(-2, 3))
 ONSET_HOP = 512         # librosa's default hop for onset strength
+ONSET_FFT = 2048        # ... and its default FFT size
+ONSET_TOP_DB = 80.0     # ... and power_to_db's floor below the loudest mel band
+ONSET_BLOCK = 2048      # STFT frames computed at a time (~1 M samples, ~40 MB of work)
+# Mel spectra (512 bytes a frame) kept from the first pass over the sound up to this size; a
+# longer track is decoded a second time instead (the dB floor needs the loudest of all).
+MEL_CACHE_BYTES = 64 * 1024 ** 2
 MIN_SATURATION = 0.25   # HSV saturation (0..1) from which a pixel counts as coloured
 MIN_VALUE = 0.20        # HSV value (0..1) from which a pixel counts as coloured
 DOMINANT_SHARE = 0.05   # a hue sector is dominant with >= this share of the coloured pixels
@@ -86,7 +104,8 @@ def register(sub) -> None:
     p.add_argument("videos", nargs="+", metavar="VIDEO")
     p.add_argument("--json", action="store_true",
                    help="print the figures as JSON, one object per line per video")
-    p.add_argument("--seconds", type=float, metavar="S",
+    p.add_argument("--seconds", type=number("--seconds", 0, None, above=True, unit="seconds"),
+                   metavar="S",
                    help="analyse only the first S seconds (default: the whole video)")
     p.set_defaults(func=run)
 
@@ -185,8 +204,9 @@ def analyze_video(path, seconds: float | None = None) -> dict:
     video = _read_video(file, seconds)
     res = {"file": str(path), **video.facts(), **video.look(), **video.motion_stats()}
     audio, problem = _read_audio(file, video, seconds)
-    res["audio"] = None if audio is None else {"sample_rate": audio[1], "channels": audio[2],
-                                                "seconds": round(audio[0].size / audio[1], 3)}
+    res["audio"] = None if audio is None else {"sample_rate": audio.sr,
+                                                "channels": audio.channels,
+                                                "seconds": round(audio.samples / audio.sr, 3)}
     res["audio_problem"] = problem
     res.update(_correlation(video, audio, problem))
     return res
@@ -221,13 +241,14 @@ class _Video:
 
     def __init__(self, width: int, height: int, fps: float):
         self.width, self.height, self.fps = width, height, fps
-        self.times: list[float] = []       # seconds, stream clock, of every analysed frame
-        self.change: list[float] = []      # picture change into frame i (i >= 1), 0..255
-        self.colourful: list[float] = []
-        self.spread: list[float] = []
+        self.times = array("d")            # seconds, stream clock, of every analysed frame
+        self.change = array("d")           # picture change into frame i (i >= 1), 0..255
+        self.looked = 0                    # frames the look statistics were taken on, and
+        self.colourful = 0.0               # the sums of their per-frame figures
+        self.spread = 0.0
+        self.frame_sectors = 0
         self.clipped = [0, 0, 0, 0]        # any, dark, bright, pixels
         self.hues = np.zeros(HUE_SECTORS, np.int64)
-        self.frame_sectors: list[int] = []
         self.coloured = 0
         self._prev: np.ndarray | None = None
         self.audio_offset = 0.0             # seconds: start of the audio on the stream clock
@@ -246,11 +267,12 @@ class _Video:
         r8, g8, b8 = rgb[..., 0], rgb[..., 1], rgb[..., 2]
         r, g, b = (c.astype(np.float32) for c in (r8, g8, b8))
         rg, yb = r - g, 0.5 * (r + g) - b
-        self.colourful.append(float(np.sqrt(rg.var(dtype=np.float64) + yb.var(dtype=np.float64))
-                                    + 0.3 * np.hypot(rg.mean(dtype=np.float64),
-                                                     yb.mean(dtype=np.float64))))
+        self.looked += 1
+        self.colourful += float(np.sqrt(rg.var(dtype=np.float64) + yb.var(dtype=np.float64))
+                                + 0.3 * np.hypot(rg.mean(dtype=np.float64),
+                                                 yb.mean(dtype=np.float64)))
         grey = _LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b
-        self.spread.append(float(grey.std(dtype=np.float64)))
+        self.spread += float(grey.std(dtype=np.float64))
         lo = np.minimum(np.minimum(r8, g8), b8)
         hi = np.maximum(np.maximum(r8, g8), b8)
         dark, bright = lo <= CLIP_LOW, hi >= CLIP_HIGH
@@ -262,7 +284,7 @@ class _Video:
         self.hues += counts
         n = counts.sum()
         self.coloured += int(n)
-        self.frame_sectors.append(int((counts >= DOMINANT_SHARE * n).sum()) if n else 0)
+        self.frame_sectors += int((counts >= DOMINANT_SHARE * n).sum()) if n else 0
 
     def facts(self) -> dict:
         return {"width": self.width, "height": self.height, "fps": round(self.fps, 4),
@@ -272,22 +294,24 @@ class _Video:
         total = int(self.hues.sum())
         hist = self.hues / total if total else np.zeros(HUE_SECTORS)
         px = max(1, self.clipped[3])
+        looked = max(1, self.looked)
+        spread = self.spread / looked
         return {
-            "colourfulness": round(float(np.mean(self.colourful)), 3),
+            "colourfulness": round(self.colourful / looked, 3),
             "hue_sectors": int((hist >= DOMINANT_SHARE).sum()) if total else 0,
-            "hue_sectors_per_frame": round(float(np.mean(self.frame_sectors)), 3),
+            "hue_sectors_per_frame": round(self.frame_sectors / looked, 3),
             "hue_histogram": [round(float(h), 4) for h in hist],
             "coloured_fraction": round(self.coloured / px, 4),
             "clipped": round(self.clipped[0] / px, 4),
             "clipped_dark": round(self.clipped[1] / px, 4),
             "clipped_bright": round(self.clipped[2] / px, 4),
-            "spread_255": round(float(np.mean(self.spread)), 3),
-            "spread": round(float(np.mean(self.spread)) / 255, 5),
-            "look_frames": len(self.colourful),
+            "spread_255": round(spread, 3),
+            "spread": round(spread / 255, 5),
+            "look_frames": self.looked,
         }
 
     def motion_stats(self) -> dict:
-        m = float(np.mean(self.change)) if self.change else 0.0
+        m = float(np.mean(np.frombuffer(self.change))) if self.change else 0.0
         return {"motion_255": round(m, 3), "motion": round(m / 255, 5)}
 
 
@@ -397,9 +421,23 @@ def _unreadable(file: Path, e: Exception) -> AfxError:
     return _bad(file, f"cannot read it: {getattr(e, 'strerror', None) or e}")
 
 
+@dataclass
+class Onsets:
+    """What one (streamed) pass over a mono track keeps: its onset ``envelope`` (librosa's
+    onset strength, one value per :data:`ONSET_HOP` samples), its length in ``samples``, its
+    ``peak`` absolute value, and the track's ``sr`` and ``channels``."""
+
+    envelope: np.ndarray
+    samples: int
+    peak: float
+    sr: int = 0
+    channels: int = 0
+
+
 def _read_audio(file: Path, video: _Video, seconds: float | None):
-    """((mono samples, sample rate, channels), None) or (None, why there is no audio)."""
-    from ..nodes.audio import decode_audio
+    """(Onsets, None), or (None, why there is no usable audio). The track is read piece by
+    piece (nodes.audio.audio_chunks), so memory does not grow with its length."""
+    from ..nodes.audio import audio_chunks
     try:
         with av.open(str(file), metadata_errors="replace") as c:
             if not c.streams.audio:
@@ -412,21 +450,122 @@ def _read_audio(file: Path, video: _Video, seconds: float | None):
     video.audio_offset = offset
     # the span analysed, plus a second for the onset analysis at its end
     span = None if seconds is None else video.times[-1] - offset + 1.0 / video.fps + 1.0
+    if span is not None and span <= 0:
+        return None, "the audio track starts after the span analysed"
+    track: dict = {}
+
+    def mono():                     # read again from the start on every call
+        for samples, sr in audio_chunks(file, duration=span):
+            track.update(sr=sr, channels=samples.shape[0])
+            yield samples.mean(axis=0, dtype=np.float32)
+
     try:
-        audio = decode_audio(file, duration=span)
+        pieces = audio_chunks(file, duration=span)
+        try:
+            sr = next(pieces)[1]            # the rate of the first frame, as decoded
+        finally:
+            pieces.close()
+        onsets = onset_envelope(mono, sr)
     except NodeInputError as e:
         return None, f"the audio track cannot be read: {e.issue.message}"
-    mono = np.ascontiguousarray(audio.samples.mean(axis=0), dtype=np.float32)
-    return (mono, audio.sr, audio.samples.shape[0]), None
+    onsets.sr, onsets.channels = track["sr"], track["channels"]
+    return onsets, None
+
+
+def onset_envelope(read: Callable[[], Iterable[np.ndarray]], sr: int, *,
+                   block: int | None = None, cache_bytes: int | None = None) -> Onsets:
+    """``librosa.onset.onset_strength(y=y, sr=sr, hop_length=ONSET_HOP)`` of the mono
+    samples ``read()`` yields piece by piece, in memory that does not grow with the track.
+
+    The mel spectrum is computed ``block`` STFT frames at a time, from the samples each
+    frame covers (centred frames, zero padding at both ends: librosa's). The envelope's dB
+    floor is :data:`ONSET_TOP_DB` below the loudest band of the whole track, so the spectra
+    are kept until the end while they fit ``cache_bytes``; past that, ``read()`` is called a
+    second time and the spectra made again."""
+    block = block or ONSET_BLOCK
+    cache_bytes = MEL_CACHE_BYTES if cache_bytes is None else cache_bytes
+    stats = {"samples": 0, "peak": 0.0}
+    cache: list[np.ndarray] | None = []
+    kept = 0
+    top = None
+    for mel in _mel_blocks(read(), sr, block, stats):
+        loudest = _db(mel.max(initial=0.0))
+        top = loudest if top is None else max(top, loudest)
+        if cache is not None:
+            kept += mel.nbytes
+            if kept <= cache_bytes:
+                cache.append(mel)
+            else:
+                cache = None
+    again = cache if cache is not None else _mel_blocks(read(), sr, block, {})
+    floor = (top if top is not None else _db(np.float32(0.0))) - np.float32(ONSET_TOP_DB)
+    parts, prev = [np.zeros(3, np.float32)], None
+    for mel in again:
+        db = np.maximum(_db(mel), floor)
+        both = db if prev is None else np.concatenate([prev, db], axis=1)
+        parts.append(np.maximum(0.0, both[:, 1:] - both[:, :-1]).mean(axis=0))
+        prev = db[:, -1:]
+    frames = 1 + stats["samples"] // ONSET_HOP
+    # librosa: the difference into frame t is stored at t + 2 (lag 1, plus n_fft // (2 hop)
+    # for centring) and the envelope cut to the number of frames
+    envelope = np.concatenate(parts)[:frames].astype(np.float64)
+    return Onsets(envelope, stats["samples"], stats["peak"])
+
+
+def _db(power):
+    """librosa.power_to_db without the floor (ref 1, amin 1e-10), in float32."""
+    return (10.0 * np.log10(np.maximum(np.float32(1e-10), power))).astype(np.float32)
+
+
+def _mel_blocks(pieces: Iterable[np.ndarray], sr: int, block: int, stats: dict):
+    """The mel power spectrum of the concatenated ``pieces``, ``block`` frames at a time;
+    counts the samples and their peak into ``stats``."""
+    import librosa
+    half = ONSET_FFT // 2
+    need = (block - 1) * ONSET_HOP + ONSET_FFT          # samples ``block`` frames cover
+    step = block * ONSET_HOP
+    buf, have, done = [np.zeros(half, np.float32)], half, 0
+    samples, peak = 0, 0.0
+
+    def mel(y):
+        return librosa.feature.melspectrogram(y=y, sr=sr, n_fft=ONSET_FFT,
+                                              hop_length=ONSET_HOP, center=False,
+                                              fmax=0.5 * sr)
+    for piece in pieces:
+        if not piece.size:
+            continue
+        samples += piece.size
+        peak = max(peak, float(np.abs(piece).max()))
+        buf.append(np.asarray(piece, np.float32))
+        have += piece.size
+        if have >= need:
+            y = np.concatenate(buf)
+            while y.size >= need:
+                yield mel(y[:need])
+                y = y[step:]
+                done += block
+            buf, have = [y], y.size
+    stats.update(samples=samples, peak=peak)
+    left = 1 + samples // ONSET_HOP - done
+    if left > 0:
+        y = np.concatenate(buf + [np.zeros(half, np.float32)])
+        yield mel(y[:(left - 1) * ONSET_HOP + ONSET_FFT])
 
 
 def onset_per_frame(mono: np.ndarray, sr: int, times: np.ndarray) -> np.ndarray:
     """librosa's onset strength of ``mono`` resampled to the frames at ``times`` (seconds
-    from the audio's start): the mean of the envelope over the frame's own interval, from
-    half-way after the previous frame to half-way before the next (a box filter, so no onset
-    falls between two frames). One value per frame: ``len(times)``."""
+    from the audio's start): see :func:`envelope_per_frame`."""
     import librosa
-    env = librosa.onset.onset_strength(y=mono, sr=sr, hop_length=ONSET_HOP).astype(np.float64)
+    env = librosa.onset.onset_strength(y=mono, sr=sr, hop_length=ONSET_HOP)
+    return envelope_per_frame(env, sr, times)
+
+
+def envelope_per_frame(env: np.ndarray, sr: int, times: np.ndarray) -> np.ndarray:
+    """An onset envelope (one value per :data:`ONSET_HOP` samples) resampled to the frames
+    at ``times`` (seconds from the audio's start): the mean of the envelope over the frame's
+    own interval, from half-way after the previous frame to half-way before the next (a box
+    filter, so no onset falls between two frames). One value per frame: ``len(times)``."""
+    env = np.asarray(env, np.float64)
     hop = ONSET_HOP / sr
     # envelope value k covers [(k - 1/2) hop, (k + 1/2) hop): its running integral at edges
     edges = (np.arange(env.size + 1) - 0.5) * hop
@@ -456,17 +595,17 @@ def lagged_pearson(change: np.ndarray, onset: np.ndarray, lags=LAGS) -> dict[int
     return out
 
 
-def _correlation(video: _Video, audio, problem: str | None) -> dict:
+def _correlation(video: _Video, audio: Onsets | None, problem: str | None) -> dict:
     none = {"r": None, "lag": None, "lag_seconds": None, "r_by_lag": {}}
     if audio is None:
         return {**none, "r_unavailable": problem}
-    mono, sr, _ = audio
-    if not mono.size or float(np.abs(mono).max()) < 1e-4:
+    sr = audio.sr
+    if not audio.samples or audio.peak < 1e-4:
         return {**none, "r_unavailable": "the audio track is silent"}
-    times = np.asarray(video.times) - video.audio_offset
-    change = np.asarray(video.change, np.float64)
-    onset = onset_per_frame(mono, sr, times)[1:]     # at the frames a change goes into
-    covered = times[1:] <= mono.size / sr + 1e-6      # frames the audio reaches
+    times = np.frombuffer(video.times) - video.audio_offset
+    change = np.frombuffer(video.change)
+    onset = envelope_per_frame(audio.envelope, sr, times)[1:]   # at the frames a change
+    covered = times[1:] <= audio.samples / sr + 1e-6             # goes into; the audio reaches
     change, onset = change[covered], onset[covered]
     if change.size < MIN_FRAMES - 1:
         return {**none, "r_unavailable": "the audio track is too short for the video"}
