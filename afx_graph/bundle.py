@@ -615,7 +615,10 @@ def unpack_bundle(bundle: str | os.PathLike, target: str | os.PathLike, registry
     Raises AfxError (nothing left behind) for anything amiss."""
     bundle, target = Path(bundle), Path(os.path.abspath(target))
     shown = shown or str(bundle)
-    if os.path.lexists(target) and (os.path.islink(target) or not target.is_dir()):
+    if os.path.islink(target):          # named as a link, to a folder or to nothing
+        raise AfxError(f"cannot unpack into {target}: "
+                       f"{files.target_problem(target, folder=True)}", field="-o")
+    if os.path.lexists(target) and not target.is_dir():
         raise AfxError(f"{target} already exists and is not a folder; unpack into a new "
                        "folder", field="-o")
     if target.is_dir() and any(target.iterdir()):

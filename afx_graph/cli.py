@@ -36,6 +36,56 @@ def build_parser():
     return p
 
 
+def command_parser(parser, name: str):
+    """The sub-parser of the command ``name`` (None if there is none)."""
+    import argparse
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(name)
+    return None
+
+
+def _options(parser) -> set[str]:
+    return {s for a in parser._actions for s in a.option_strings}
+
+
+def check_outputs(parser, args) -> None:
+    """Every command's ``-o`` is checked as typed, here, once for all commands
+    (paths.typed_output: not empty, not '-', no control characters, ``~`` expanded); each
+    command then checks the path on disk for what it writes (a file or a folder)."""
+    from .paths import typed_output
+
+    sub = command_parser(parser, getattr(args, "command", None) or "")
+    for action in sub._actions if sub is not None else ():
+        if "-o" in action.option_strings:
+            value = getattr(args, action.dest, None)
+            if isinstance(value, str):
+                setattr(args, action.dest, typed_output(value, "-o"))
+
+
+# What to make smaller when memory runs out, by option; only the options the command has are
+# named.
+_MEMORY_OPTIONS = (("--size", "a smaller --size"), ("--batch", "a smaller --batch"),
+                   ("--duration", "a shorter --duration"), ("--seconds", "a shorter --seconds"))
+
+
+def memory_advice(argv) -> str:
+    """The out-of-memory message for the command line ``argv`` (or a command's name): it
+    names only options that command has (afx analyze has --seconds, not --size)."""
+    name = argv if isinstance(argv, str) else next(
+        (a for a in argv if not a.startswith("-")), "")
+    try:
+        sub = command_parser(build_parser(), name)
+    except Exception:         # noqa: BLE001 (a message while memory is short: never fail)
+        sub = None
+    has = _options(sub) if sub is not None else set()
+    tips = [tip for option, tip in _MEMORY_OPTIONS if option in has]
+    if not tips:
+        return "out of memory"
+    tips = tips[0] if len(tips) == 1 else f"{', '.join(tips[:-1])} or {tips[-1]}"
+    return f"out of memory; try {tips}"
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGTERM or SIGHUP, handled like Ctrl+C: outputs abort and remove their partial files."""
 
@@ -117,7 +167,9 @@ def _main(argv: list[str], debug: bool) -> int:
     except KeyboardInterrupt as e:
         return _interrupted(e)
     try:        # --debug is taken anywhere: `afx run p.yaml --debug` as `afx --debug run ...`
-        args = build_parser().parse_args([a for a in argv if a != "--debug"])
+        parser = build_parser()
+        args = parser.parse_args([a for a in argv if a != "--debug"])
+        check_outputs(parser, args)
         return int(args.func(args) or 0)
     except AfxError as e:
         for line in e.lines:
@@ -136,8 +188,7 @@ def _main(argv: list[str], debug: bool) -> int:
             traceback.print_exception(e.cause)
         return EXIT_INTERNAL
     except MemoryError:
-        print("error: out of memory; try a smaller --size, a smaller --batch or a shorter "
-              "--duration", file=sys.stderr)
+        print(f"error: {memory_advice(argv)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as e:
         reason = environment_reason(e)

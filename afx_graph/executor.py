@@ -23,7 +23,7 @@ from .context import FrameContext
 from .errors import AfxError, Issue, NodeCrash, NodeFailure, NodeInputError, PatchError
 from .graph import Graph
 from .plan import Plan, Step
-from .settings import RenderSettings
+from .settings import NO_LENGTH, RenderSettings, past_end
 from .types import AUDIO, NORMALISE, Audio
 
 STATIC_CACHE_ENTRIES = 128
@@ -261,10 +261,9 @@ class Executor:
                 if o.type is not AUDIO or not isinstance(audio, Audio):
                     continue
                 total = audio.total
-                if total is not None and settings.start >= total - 1e-9:
-                    raise AfxError(f"the render starts at {settings.start:g} s, past the end of "
-                                   f"the audio ({total:.2f} s long)", file=self.graph.file,
-                                   node=nid, field="start")
+                problem = past_end(settings.start, total)
+                if problem:
+                    raise AfxError(problem, file=self.graph.file, node=nid, field="start")
                 if settings.duration is None:
                     return audio.end - settings.start
                 short = total is not None and settings.start + settings.duration > total + \
@@ -278,8 +277,7 @@ class Executor:
             return settings.duration
         if fallback is not None:
             return fallback
-        raise PatchError([Issue("settings.duration is not set and the patch has no audio to take "
-                                "the length from", self.graph.file, field="settings.duration")])
+        raise PatchError([Issue(NO_LENGTH, self.graph.file, field="settings.duration")])
 
     # -- the one loop over frames ---------------------------------------------------------
     def prepare(self, plan: Plan, settings: RenderSettings, *,

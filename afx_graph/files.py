@@ -100,6 +100,9 @@ def target_problem(path: Path, *, folder: bool) -> str | None:
         try:                          # folder we may write in (the partial file goes there)
             pst = os.stat(parent)
         except (FileNotFoundError, NotADirectoryError):
+            if os.path.islink(parent):      # a link to nothing: no folder can be made there
+                return (f"'{parent}' is a symbolic link to '{os.readlink(parent)}', which "
+                        "does not exist")
             continue
         except OSError as e:
             return f"cannot use '{parent}': {environment_reason(e) or e.strerror}"

@@ -7,14 +7,82 @@
   else cannot write over ``~/.bashrc``. A path the user types on the command line (``-o``) is
   theirs and may be anything, except a device, a FIFO, or (for frames) a folder that holds
   the user's other files.
+* A path typed on the command line for an output (``-o``) is first checked as text, the same
+  way for every command (:func:`typed_output`): not empty, not ``-``, no control characters,
+  and ``~`` is the home folder.
 """
 from __future__ import annotations
 
 import os
 import stat
+import unicodedata
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from .errors import escape_controls
+from .errors import AfxError, escape_controls
+
+# Characters no output name may hold: C0 and C1 controls and DEL (a newline splits a name in
+# two in every listing, ESC starts terminal escape sequences), line and paragraph separators,
+# and the bidirectional controls that make a name read differently from what it is
+# ("a\u202ekp4.mp4" shows as "a4pk.mp4"). Zero-width joiners (emoji) and undecodable bytes of
+# an existing folder's name are allowed.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                  "\u2066\u2067\u2068\u2069")
+
+
+def unsafe_character(text: str) -> str | None:
+    """The first character of ``text`` that no output name may hold, or None."""
+    if text.isprintable():
+        return None
+    for ch in text:
+        if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+            return ch
+    return None
+
+
+def expand_home(text: str, option: str) -> str:
+    """``~`` and ``~/...`` as the home folder, ``~user/...`` as that user's; an unknown user
+    is refused. Each command does this for its output paths, since a quoted ``'~/x'`` (or
+    zsh's ``--output=~/x``) reaches afx as typed: a folder literally named ``~`` is never
+    what was meant, and a later ``rm -r ~`` to clean it up is a disaster."""
+    if not text.startswith("~"):
+        return text
+    try:
+        path = os.path.expanduser(text)
+    except (RuntimeError, KeyError, OSError) as e:       # no HOME and no passwd entry
+        raise AfxError(f"{escape_controls(text)}: cannot find the home folder ({e})",
+                       field=option) from None
+    if path.startswith("~"):
+        user = text[1:].split("/", 1)[0]
+        raise AfxError(f"{escape_controls(text)}: there is no user '{escape_controls(user)}' "
+                       "whose home folder ~ could name; give the folder's path", field=option)
+    return path
+
+
+def typed_output(text: str, option: str = "-o", *, folder: bool | None = None) -> str:
+    """An output path typed on the command line, checked as text and with ``~`` expanded
+    (:func:`expand_home`); the path on disk is checked later by files.target_problem.
+
+    Refused: an empty or blank path (it would silently mean the default output, or the
+    current folder), ``-`` (standard output: afx writes files), control characters (see
+    :func:`unsafe_character`), and, where ``folder`` is False (a file is written), a path
+    ending in ``/`` (a folder: ``-o newdir/`` once wrote a file named ``newdir``)."""
+    if not text.strip():
+        raise AfxError("the path is empty" if not text else
+                       f"the path '{text}' is only spaces", field=option)
+    if text == "-":
+        raise AfxError("'-' would be standard output, but afx writes files: give a file "
+                       "name (./- for a file named '-')", field=option)
+    bad = unsafe_character(text)
+    if bad is not None:
+        raise AfxError(f"'{escape_controls(text)}' contains a control character "
+                       f"({escape_controls(bad)}); afx does not write names with control "
+                       "characters in them", field=option)
+    path = expand_home(text, option)
+    if folder is False and (path.endswith("/") or path.endswith(os.sep)):
+        raise AfxError(f"'{escape_controls(text)}' ends in '/', which names a folder, but a "
+                       f"file is written here: give its name (for example "
+                       f"{escape_controls(path)}NAME)", field=option)
+    return path
 
 
 def resolve_asset(value: str, base_dir: Path) -> Path:

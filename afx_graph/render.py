@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import embedded, files, settings as settings_mod
-from .errors import AfxError, NodeInputError, PatchError
+from .errors import AfxError, Issue, NodeInputError, PatchError
 from .executor import Executor, Progress, RenderStats
 from .graph import Graph
 from .plan import Plan
@@ -152,24 +152,72 @@ def output_targets(graph: Graph, plan: Plan, out_dir: Path) -> list[tuple[str, s
     return out
 
 
+def plan_issues(graph: Graph, plan: Plan, out_dir: Path, *,
+                start_field: str = "settings.start", again: bool = False) -> list[Issue]:
+    """What a render of ``plan`` is refused for before any node runs, from the patch and its
+    settings alone: ``afx run`` (:func:`prepare`) and ``afx validate`` both ask this.
+
+    - an output that is the file the patch was read from (not even with --force: a render's
+      patch names its render), or that another output writes too, or that is inside another
+      output's path or holds it (one would be a folder the other needs as a file);
+    - no length: no ``settings.duration`` and no audio to take it from;
+    - a start past the end of audio whose length is known before it runs (``audio.synth``).
+
+    ``again``: the patch is a render's, checked as such (``afx validate r.mp4``): it names its
+    render as its output, and run's -o, not the patch, is what makes it render again.
+    """
+    issues: list[Issue] = []
+    f = graph.file
+    read = graph.read_from or graph.path        # an editor's patch opened from a render
+    source = Path(os.path.realpath(read)) if read else None
+    seen: list[tuple[Path, str, Path]] = []
+    for nid, name, path in output_targets(graph, plan, out_dir):
+        where = "-o" if (nid, name) in graph.user_outputs else f"params.{name}"
+        real = Path(os.path.realpath(path))
+        problem = None
+        if real == source and not again:
+            problem = f"{path} is the file this patch was read from; write the render elsewhere (-o OUT)"
+        for other_real, other, other_path in seen:
+            if problem:
+                break
+            if real == other_real:
+                problem = f"{path} is also written by node '{other}'"
+            elif other_real in real.parents:
+                problem = f"{path} is inside {other_path}, which node '{other}' writes"
+            elif real in other_real.parents:
+                problem = f"{path} holds {other_path}, which node '{other}' writes"
+            if problem:
+                problem += "; each output needs a path of its own"
+        if problem:
+            issues.append(Issue(problem, f, nid, where))
+        seen.append((real, nid, path))
+    settings = graph.render_settings()
+    flat = plan.graph                            # subpatches flattened: their nodes by path
+    audio = next((nid for nid in plan.static_nodes
+                  if any(o.type is AUDIO for o in flat.nodes[nid].spec.outputs.values())), None)
+    if audio is None and settings.duration is None:
+        issues.append(Issue(settings_mod.NO_LENGTH, f, field="settings.duration"))
+    length = getattr(flat.nodes[audio].spec.cls, "audio_length", None) if audio else None
+    if length is not None:
+        n = flat.nodes[audio]
+        problem = settings_mod.past_end(settings.start,
+                                        length({k: n.param(k) for k in n.spec.params}))
+        if problem:
+            issues.append(Issue(problem, f, audio, start_field))
+    return issues
+
+
 def prepare(graph: Graph, opts: RunOptions) -> tuple[Plan, settings_mod.RenderSettings]:
     apply_overrides(graph, opts)
     graph.check(out_dir=opts.out_dir)
     plan = Plan(graph)
     out_dir = opts.out_dir or Path.cwd()
-    seen: dict[Path, str] = {}
-    read = graph.read_from or graph.path        # an editor's patch opened from a render
-    source = Path(os.path.realpath(read)) if read else None
+    issues = plan_issues(graph, plan, out_dir,
+                         start_field="--start" if opts.start is not None else "settings.start")
+    if issues:
+        raise PatchError(issues)
     for nid, name, path in output_targets(graph, plan, out_dir):
         where = "-o" if (nid, name) in graph.user_outputs else f"params.{name}"
-        real = Path(os.path.realpath(path))
-        if real == source:       # not even with --force (a render's patch names its render)
-            raise AfxError(f"{path} is the file this patch was read from; write the render "
-                           "elsewhere (-o OUT)", file=graph.file, node=nid, field=where)
-        if real in seen:
-            raise AfxError(f"{path} is also written by node '{seen[real]}'; each output needs a "
-                           "path of its own", file=graph.file, node=nid, field=where)
-        seen[real] = nid
         try:             # fail before any work, not after minutes of rendering
             files.check_target(path, overwrite=opts.force,
                                folder=graph.nodes[nid].spec.params[name].folder)

@@ -74,6 +74,17 @@ def check_number(name, value, lo, hi, allow_zero=False) -> tuple[float | None, s
     return float(value), None
 
 
+# what a render without a length is refused with (afx run, before any node runs; afx validate)
+NO_LENGTH = "settings.duration is not set and the patch has no audio to take the length from"
+
+
+def past_end(start: float, total: float | None) -> str | None:
+    """Why a render cannot start at ``start`` in audio ``total`` seconds long, or None."""
+    if total is not None and start >= total - 1e-9:
+        return f"the render starts at {start:g} s, past the end of the audio ({total:.2f} s long)"
+    return None
+
+
 def from_patch(settings: dict, file: str) -> tuple[RenderSettings, list[Issue]]:
     issues: list[Issue] = []
     out = RenderSettings()

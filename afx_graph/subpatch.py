@@ -355,6 +355,7 @@ def flatten(graph):
     """A graph with every subpatch node replaced by its nodes (ids ``outer/inner``), for
     planning and validation. Raises PatchError naming the node when one cannot be used."""
     from .graph import Graph
+    from .patch import parse_link
     flat = Graph(graph.registry, path=graph.path)
     flat.meta, flat.settings = dict(graph.meta), dict(graph.settings)
     flat.user_outputs = set(graph.user_outputs)
@@ -365,6 +366,8 @@ def flatten(graph):
     outs: dict[tuple[str, str], tuple[str, str]] = {}     # (subpatch, output) -> inner source
     ins: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (subpatch, input) -> inner targets
     count = [0]
+    subpatch_specs: dict[str, NodeSpec] = {}      # the subpatch nodes flattened away, by path
+    inside: dict[str, tuple[str, list[str]]] = {}   # their prefix -> (definition, its node ids)
 
     def add(nid: str, entry, lib: Library, base: Path, chain: tuple, prefix: str) -> None:
         count[0] += 1
@@ -378,6 +381,8 @@ def flatten(graph):
             return
         d = lib.resolve(entry.params.get(SOURCE), chain)
         spec = spec_for(d, graph.registry, chain + (d.key,))      # checks what it exposes
+        subpatch_specs[full] = spec
+        inside[full + SEP] = (d.where, list(d.nodes))
         overrides: dict[str, dict] = {}      # the values this node sets on exposed params
         for name, pairs in d.params.items():
             if name in entry.params:
@@ -442,16 +447,49 @@ def flatten(graph):
 
     flat.exposed = {k: source(*v) for k, v in outs.items()}    # (subpatch, output) -> inner
     flat.feeds = ins                        # (subpatch, input or param) -> what it feeds
+    hinted = 0
     for dst, port, text, prefix in links:
-        if "." not in text:
+        # a link inside a definition that leads nowhere is the flat graph's to report (by its
+        # path: node 'halo/blur' inputs.radius), as the same link outside would be; links of
+        # the patch itself were checked on it
+        parsed = parse_link(text) if prefix else tuple(text.rsplit(".", 1))
+        problem = None
+        if parsed is None:
+            problem = f"{text!r} is not of the form node.port (e.g. music.audio)"
+        elif prefix and (prefix + parsed[0]) not in flat.nodes \
+                and (prefix + parsed[0]) not in subpatch_specs:
+            where, names = inside[prefix]
+            hinted += 1         # a hint costs a pass over the names: the first few (linear)
+            hint = _closest(parsed[0], names) if hinted <= 20 else None
+            problem = (f"links to '{text}' but subpatch {where} has no node '{parsed[0]}'" +
+                       (f" (did you mean '{hint}'?)" if hint else
+                        " (a subpatch links only its own nodes; expose an input for the rest)"
+                        if hinted <= 20 else ""))
+        if problem:
+            flat.file_issues.append(Issue(problem, graph.file, dst, f"inputs.{port}"))
             continue
-        src_node, src_port = text.rsplit(".", 1)
-        src_node = prefix + src_node
-        src_node, src_port = source(src_node, src_port)
+        src_node, src_port = source(prefix + parsed[0], parsed[1])
+        if src_node not in flat.nodes:
+            if prefix and src_node in subpatch_specs:
+                outs_ = ", ".join(subpatch_specs[src_node].outputs) or "none"
+                flat.file_issues.append(Issue(
+                    f"'{parsed[0]}' (subpatch) has no output '{src_port}' (outputs: {outs_})",
+                    graph.file, dst, f"inputs.{port}"))
+            continue
         for d_node, d_port in targets(dst, port):
-            if src_node in flat.nodes and d_node in flat.nodes:
+            if d_node in flat.nodes:
                 flat.g.add_edge(src_node, d_node, key=d_port, src_port=src_port)
+            elif prefix and d_node in subpatch_specs:
+                ports = ", ".join(subpatch_specs[d_node].input_ports()) or "none"
+                flat.file_issues.append(Issue(f"unknown input port (inputs: {ports})",
+                                              graph.file, d_node, f"inputs.{d_port}"))
     return flat
+
+
+def _closest(name: str, options) -> str | None:
+    import difflib
+    best = difflib.get_close_matches(name, list(options)[:1000], n=1, cutoff=0.6)
+    return best[0] if best else None
 
 
 def _entry_of(n):

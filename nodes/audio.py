@@ -769,5 +769,11 @@ class AudioSynth:
     def process(self, ctx, tempo, seed, length):
         return {"audio": synth_track(tempo, int(seed), length)}
 
+    @staticmethod
+    def audio_length(params: dict) -> float:
+        """Seconds of audio it makes, known before it runs (a start past it is refused by
+        validation as by the render: afx_graph.render.plan_issues)."""
+        return max(1, round(float(params["length"]) * SYNTH_RATE)) / SYNTH_RATE
+
 
 NODES = [AudioFile, AudioSynth]

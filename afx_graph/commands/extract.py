@@ -13,6 +13,7 @@ from pathlib import Path
 from .. import embedded, files
 from ..errors import AfxError, NodeInputError
 from ..patch import loads
+from ..paths import typed_output
 from ..render import typed_path
 
 
@@ -30,7 +31,7 @@ def run(args) -> int:
     if args.output is None:
         sys.stdout.write(text)
         return 0
-    out = Path(typed_path(args.output, "-o"))
+    out = Path(typed_path(typed_output(args.output, "-o", folder=False), "-o"))
     if out.exists() and os.path.samefile(out, args.render):
         raise AfxError(f"{args.output} is the render itself; write the patch to a .yaml file",
                        field="-o")

@@ -16,6 +16,8 @@ import numpy as np
 from ..errors import AfxError, NodeInputError, escape_controls
 from ..files import check_target, commit_file, partial_path, what_is, writing
 from ..fitted import BATCH_PER_IMAGE
+from ..paths import typed_output
+from .options import number, whole
 
 if TYPE_CHECKING:
     from ..fitted import FitProgress, Look
@@ -24,6 +26,7 @@ MIN_SIZE, MAX_SIZE = 8, 1024
 MAX_STEPS = 1_000_000
 MAX_BUDGET = 7 * 24 * 3600.0
 MAX_IMAGES = 64
+MAX_SEED = 2 ** 63 - 1
 MAX_IMAGE_PIXELS = 100_000_000      # what a source image may have before it is scaled down
 SUFFIX = ".safetensors"
 DEFAULT_STEPS = 3000
@@ -38,15 +41,19 @@ def register(sub) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG or any image ffmpeg reads")
     p.add_argument("-o", "--output", required=True, metavar="LOOK",
                    help="the look file to write (NAME.safetensors)")
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE, metavar="N",
+    p.add_argument("--size", type=whole("--size", MIN_SIZE, MAX_SIZE, unit="pixels"),
+                   default=DEFAULT_SIZE, metavar="N",
                    help="training resolution: each image is scaled to about NxN pixels, its "
                         f"aspect kept, never enlarged (default {DEFAULT_SIZE})")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, metavar="N",
+    p.add_argument("--steps", type=whole("--steps", 1, MAX_STEPS), default=DEFAULT_STEPS,
+                   metavar="N",
                    help=f"optimiser steps, each on {BATCH_PER_IMAGE} random pixels of every "
                         f"image (default {DEFAULT_STEPS})")
-    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+    p.add_argument("--time-budget", metavar="SECONDS",
+                   type=number("--time-budget", 0, MAX_BUDGET, above=True, unit="seconds"),
                    help="stop after this many seconds even if steps are left")
-    p.add_argument("--seed", type=int, default=0, help="same seed, same images: same look")
+    p.add_argument("--seed", type=whole("--seed", 0, MAX_SEED), default=0,
+                   help="same seed, same images: same look")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--force", action="store_true", help="overwrite an existing look file")
     p.add_argument("--quiet", action="store_true", help="no progress line or summary")
@@ -64,20 +71,20 @@ def check_arguments(args) -> Path:
                                               and math.isfinite(args.time_budget)):
         raise AfxError(f"must be more than 0 and at most {MAX_BUDGET:g} seconds, got "
                        f"{args.time_budget:g}", field="--time-budget")
-    if not 0 <= args.seed < 2 ** 63:
-        raise AfxError(f"must be from 0 to 2**63 - 1, got {args.seed}", field="--seed")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise AfxError(f"must be from 0 to {MAX_SEED}, got {args.seed}", field="--seed")
     if len(args.images) > MAX_IMAGES:
         raise AfxError(f"at most {MAX_IMAGES} images in one look, got {len(args.images)}")
-    out = Path(args.output).expanduser()
+    out = Path(typed_output(args.output, "-o", folder=False))
     if out.suffix.lower() != SUFFIX:
         raise AfxError(f"a look file's name ends in {SUFFIX} (got '{out.name}')", field="-o")
-    parent = out.absolute().parent
-    if not parent.is_dir():
-        raise AfxError(f"the folder '{parent}' does not exist", field="-o")
-    try:
+    try:                        # first: it names a link on the way as a link
         check_target(out.absolute(), overwrite=args.force)
     except NodeInputError as e:
         raise AfxError(e.issue.message, field="-o") from None
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise AfxError(f"the folder '{parent}' does not exist", field="-o")
     return out
 
 

@@ -30,7 +30,7 @@ def register(sub) -> None:
     p = sub.add_parser("gallery", help="render a contact sheet of example patches")
     p.add_argument("patches", nargs="*", type=Path, metavar="PATCH",
                    help="patches to show (default: graphs/*.yaml)")
-    p.add_argument("-o", "--out-dir", type=Path, default=ROOT / "docs" / "gallery",
+    p.add_argument("-o", "--out-dir", metavar="DIR",
                    help="where the PNG strips and index.md go (default: docs/gallery)")
     p.add_argument("--size", default="192x108", help="size of each frame (keeps each strip under 300 KB)")
     p.add_argument("--times", default=",".join(f"{t:g}" for t in MOMENTS),
@@ -101,11 +101,12 @@ def run(args) -> int:
     size = (int(w), int(h))
     times = [float(t) for t in args.times.split(",")]
     patches = args.patches or sorted((ROOT / "graphs").glob("*.yaml"))
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(args.out_dir) if args.out_dir is not None else ROOT / "docs" / "gallery"
+    out_dir.mkdir(parents=True, exist_ok=True)
     header = ["# afx gallery", "", "One frame at " + ", ".join(f"{t:g} s" for t in times) +
               " of each example patch (made by `afx gallery`; patches that read an audio file "
               "get the built-in synth track).", ""]
-    sections = index_sections(args.out_dir / "index.md")   # strips made earlier stay listed
+    sections = index_sections(out_dir / "index.md")   # strips made earlier stay listed
     with tempfile.TemporaryDirectory() as tmp:
         song = Path(tmp) / "song.wav"
         track = test_song(max(times) + 2)
@@ -115,17 +116,17 @@ def run(args) -> int:
                 img = strip(patch, size, times, args.device, song)
             except PatchError as e:
                 raise AfxError(f"cannot show {patch}: {e.lines[0]}") from None
-            out = args.out_dir / f"{patch.stem}.png"
+            out = out_dir / f"{patch.stem}.png"
             write_png(out, img, text_chunk(embedded.KEY, still_patch(patch, size)))
             name = load_patch(patch).meta.get("name", patch.stem)
             desc = " ".join(str(load_patch(patch).meta.get("description", "")).split())
             sections[out.name] = [f"## {name} (`graphs/{patch.name}`)", "", desc, "",
                                   f"![{name}]({out.name})", ""]
             print(f"wrote {out} ({out.stat().st_size // 1024} KB)")
-    rows = header + [line for key in sorted(sections) if (args.out_dir / key).exists()
+    rows = header + [line for key in sorted(sections) if (out_dir / key).exists()
                      for line in sections[key]]
-    (args.out_dir / "index.md").write_text("\n".join(rows))
-    print(f"wrote {args.out_dir / 'index.md'}")
+    (out_dir / "index.md").write_text("\n".join(rows))
+    print(f"wrote {out_dir / 'index.md'}")
     return 0
 
 
@@ -140,6 +141,9 @@ def index_sections(index: Path) -> dict[str, list[str]]:
     except UnicodeDecodeError:
         raise AfxError(f"{index}: not an index afx gallery wrote (not UTF-8 text); move it away "
                        f"or choose another --out-dir") from None
+    if not text.startswith("# afx gallery"):     # someone's own index.md: never rewritten
+        raise AfxError(f"{index}: not an index afx gallery wrote; move it away or choose "
+                       "another --out-dir")
     for line in text.splitlines():
         if line.startswith("## "):
             current = [line]

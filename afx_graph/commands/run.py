@@ -12,6 +12,10 @@ from ..registry import default_registry
 from ..render import RunOptions, render_graph
 from ..requires import graph_warnings
 from ..settings import MAX_DURATION, MAX_FPS, check_number, check_size
+from .options import number, whole
+
+MAX_BATCH = 1024
+MIN_CHUNK = 0.1
 
 
 def register(sub) -> None:
@@ -20,13 +24,17 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="path of the patch's single file output")
     p.add_argument("--audio", metavar="FILE", help="feed this audio file into the patch")
     p.add_argument("--size", metavar="WxH", type=parse_size, help="frame size, e.g. 1280x720")
-    p.add_argument("--fps", type=float, metavar="N")
-    p.add_argument("--duration", type=float, metavar="S", help="seconds (default: the audio's)")
-    p.add_argument("--start", type=float, metavar="S", help="start this many seconds into the audio")
+    p.add_argument("--fps", type=number("--fps", 1, MAX_FPS), metavar="N")
+    p.add_argument("--duration", type=number("--duration", 0, MAX_DURATION, above=True,
+                                             unit="seconds"),
+                   metavar="S", help="seconds (default: the audio's)")
+    p.add_argument("--start", type=number("--start", 0, MAX_DURATION, unit="seconds"),
+                   metavar="S", help="start this many seconds into the audio")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
                    help="auto: fp16 on a GPU, fp32 on a CPU (bf16 moves CPPN colours visibly)")
-    p.add_argument("--batch", type=int, metavar="N", help="frames per batch (default: fit the device)")
+    p.add_argument("--batch", type=whole("--batch", 1, MAX_BATCH), metavar="N",
+                   help="frames per batch (default: fit the device)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="override a parameter (repeatable)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -34,7 +42,8 @@ def register(sub) -> None:
     p.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
                    help="split the render in time over a Ray cluster (auto: the one this "
                         "machine belongs to, or a local one); needs pip install 'afx[cluster]'")
-    p.add_argument("--chunk", type=float, metavar="S",
+    p.add_argument("--chunk", type=number("--chunk", MIN_CHUNK, MAX_DURATION, unit="seconds"),
+                   metavar="S",
                    help="with --ray: seconds of video per task (default: two tasks per worker)")
     p.add_argument("--shared", metavar="DIR",
                    help="with --ray: a folder every machine sees; chunks are written there "
@@ -87,8 +96,8 @@ def check_arguments(args) -> None:
 @running_bundles        # afx run piece.afxpack: unpacked into a temporary folder to render
 def run(args) -> int:
     check_arguments(args)
-    if args.batch is not None and not 1 <= args.batch <= 1024:
-        raise AfxError("--batch: must be from 1 to 1024")
+    if args.batch is not None and not 1 <= args.batch <= MAX_BATCH:
+        raise AfxError(f"must be from 1 to {MAX_BATCH}", field="--batch")
     patch = load_patch(args.patch)
     if args.audio is None:                             # a render's patch: sound from the video
         for line in patch.warnings:
@@ -118,8 +127,8 @@ def run(args) -> int:
 def _render_on_ray(graph, opts, args):
     from ..chunks import render_split
     from ..jobs import RayRunner
-    if args.chunk is not None and not 0.1 <= args.chunk <= MAX_DURATION:
-        raise AfxError(f"must be from 0.1 to {MAX_DURATION:g} seconds", field="--chunk")
+    if args.chunk is not None and not MIN_CHUNK <= args.chunk <= MAX_DURATION:
+        raise AfxError(f"must be from {MIN_CHUNK:g} to {MAX_DURATION:g} seconds", field="--chunk")
     runner = RayRunner(args.ray)
 
     def progress(job, result, done, total):

@@ -1,12 +1,14 @@
 """``afx validate PATCH...``: check patches without rendering; every error listed.
 
 A patch that validates is one ``afx run`` accepts: besides the graph's own checks, the same
-render plan is built (no output node is refused in the same words) and the render must have a
-length (``settings.duration`` or an audio source to take it from).
+render plan is built (no output node is refused in the same words) and run's own checks before
+any node runs are asked (render.plan_issues): outputs that collide or overwrite the patch, a
+render with no length, a start past the end of audio of a known length.
 """
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from ..bundle import opened_bundle
 from ..errors import AfxError, Issue, PatchError, escape_controls
@@ -14,12 +16,11 @@ from ..graph import Graph
 from ..patch import load_patch
 from ..plan import Plan
 from ..registry import default_registry
-from ..render import set_audio
+from ..render import plan_issues, set_audio
 from ..requires import graph_warnings
-from ..types import AUDIO
+from .. import embedded, settings as settings_mod
 
-# the words Executor.duration_of uses when a render has no length
-NO_LENGTH = "settings.duration is not set and the patch has no audio to take the length from"
+NO_LENGTH = settings_mod.NO_LENGTH
 
 
 def register(sub) -> None:
@@ -30,18 +31,17 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def render_issues(graph: Graph) -> list[Issue]:
+def render_issues(graph: Graph, out_dir: Path | None = None) -> list[Issue]:
     """What ``afx run`` would still refuse in a graph with no validation issues, found the
-    way run finds it (its Plan), without running any node."""
+    way run finds it (its Plan, then render.plan_issues: the same checks), without running
+    any node. A render's patch names that render as its output: run wants -o for it, which
+    is no fault of the patch."""
     try:
         plan = Plan(graph)
+        again = graph.path is not None and embedded.media_kind(graph.path) is not None
+        return plan_issues(graph, plan, out_dir or Path.cwd(), again=again)
     except PatchError as e:
         return e.issues
-    if graph.render_settings().duration is None and not any(
-            o.type is AUDIO for nid in plan.static_nodes
-            for o in graph.nodes[nid].spec.outputs.values()):
-        return [Issue(NO_LENGTH, graph.file, field="settings.duration")]
-    return []
 
 
 def subpatch_issues(graph: Graph, registry) -> list[Issue]:
