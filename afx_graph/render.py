@@ -13,6 +13,7 @@ from . import embedded, files, settings as settings_mod
 from .errors import AfxError, Issue, NodeInputError, PatchError
 from .executor import Executor, Progress, RenderStats
 from .graph import Graph
+from .paths import typed_output
 from .plan import Plan
 from .safe_yaml import YamlRejected, load as yaml_load
 from .types import AUDIO
@@ -111,6 +112,10 @@ def set_output(graph: Graph, path: str) -> None:
         raise AfxError(f"-o needs a patch with exactly one file output (it has {names}); "
                        "use --set NODE.path=FILE", file=graph.file, field="-o")
     nid, name = outs[0]
+    try:
+        path = typed_output(path, "-o", folder=graph.nodes[nid].spec.params[name].folder)
+    except AfxError as e:
+        raise AfxError(e.issue.message, file=graph.file, field="-o") from None
     graph.set_param(nid, name, typed_path(path, "-o", graph))
     graph.user_outputs.add((nid, name))
 
