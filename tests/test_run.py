@@ -107,7 +107,7 @@ def test_existing_output_is_untouched_without_force(tmp_path):
 @pytest.mark.parametrize("args,msg", [
     (["--size", "100000x100000"], "--size: 100000x100000 is too large"),
     (["--size", "big"], "--size: 'big' is not WIDTHxHEIGHT"),
-    (["--fps", "0"], "--fps: 0 is out of range"),
+    (["--fps", "0"], "--fps: must be a number from 1 to 240, not 0"),
     (["--set", "field.hidden=100000"], "node 'field' params.hidden: 100000 is above the maximum 512"),
     (["--set", "nope.x=1"], "there is no node 'nope'"),
     (["--audio", "missing.wav"], "missing.wav: no such audio file"),
