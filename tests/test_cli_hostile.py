@@ -387,6 +387,7 @@ NUMBERS = {
     ("run", "--batch"): ["1e12", "-1", "0", "nan", "2.5", "big"],
     ("run", "--chunk"): ["1e12", "0", "nan", "inf", "x"],
     ("analyze", "--seconds"): ["0", "-1", "nan", "inf", "1e400", "abc"],
+    ("gallery", "--times"): ["x", "nan", "-1", "1e12", "", "1,,2"],   # was an internal error
 }
 
 
@@ -398,11 +399,20 @@ def numbers_cases():
 def test_numbers_out_of_range_or_unreadable(afx, made, tmp_path, name, option, value):
     argv = {"fit": ["fit", made["image"], "-o", "l.safetensors"],
             "run": ["run", DEMO, "-o", "v.mp4", "--quiet"],
-            "analyze": ["analyze", made["render"]]}[name]
+            "analyze": ["analyze", made["render"]],
+            "gallery": ["gallery", DEMO, "-o", "g", "--size", "16x9"]}[name]
     rc, out, err = afx(*argv, f"{option}={value}")
     line = one_error(rc, err, option)
     assert "usage:" not in err and "invalid" not in line, line
     assert re.search(r"from |above |at least |at most ", line), line      # the range
+    assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("value", ["abc", "0x0", "16x", "1e9x9"])
+def test_gallery_size_that_is_no_size(afx, tmp_path, value):
+    # before: 'abc' was an internal error (exit 1)
+    rc, _, err = afx("gallery", DEMO, "-o", "g", "--times", "0", "--size", value)
+    one_error(rc, err, "--size")
     assert listing(tmp_path) == []
 
 

@@ -21,6 +21,8 @@ from ..render import RunOptions, apply_overrides
 from ..settings import RenderSettings
 from ..types import IMAGE
 from ..wav import write_wav
+from .options import number
+from .run import parse_size
 
 ROOT = Path(__file__).resolve().parents[2]
 MOMENTS = (1.0, 3.5, 6.0, 8.5)
@@ -32,11 +34,22 @@ def register(sub) -> None:
                    help="patches to show (default: graphs/*.yaml)")
     p.add_argument("-o", "--out-dir", metavar="DIR",
                    help="where the PNG strips and index.md go (default: docs/gallery)")
-    p.add_argument("--size", default="192x108", help="size of each frame (keeps each strip under 300 KB)")
-    p.add_argument("--times", default=",".join(f"{t:g}" for t in MOMENTS),
+    p.add_argument("--size", default="192x108", type=parse_size,
+                   help="size of each frame (keeps each strip under 300 KB)")
+    p.add_argument("--times", default=",".join(f"{t:g}" for t in MOMENTS), type=parse_times,
                    help="seconds at which to take frames")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=run)
+
+
+# the stand-in synth track is at most 600 s long and runs 2 s past the last moment
+MAX_TIME = 598.0
+
+
+def parse_times(text: str) -> list[float]:
+    """--times 1,3.5,6: seconds from 0 to MAX_TIME, read by commands/options.py."""
+    read = number("--times", 0, MAX_TIME, unit="seconds")
+    return [read(t) for t in text.split(",")]
 
 
 def image_sources(graph: Graph, plan: Plan) -> list[tuple[str, str]]:
@@ -97,9 +110,7 @@ def test_song(length: float):
 
 
 def run(args) -> int:
-    w, _, h = args.size.partition("x")
-    size = (int(w), int(h))
-    times = [float(t) for t in args.times.split(",")]
+    size, times = args.size, args.times
     patches = args.patches or sorted((ROOT / "graphs").glob("*.yaml"))
     out_dir = Path(args.out_dir) if args.out_dir is not None else ROOT / "docs" / "gallery"
     out_dir.mkdir(parents=True, exist_ok=True)
