@@ -31,7 +31,7 @@ import av
 import numpy as np
 import torch
 
-from . import embedded, files
+from . import embedded, files, scratch
 from .errors import AfxError, Issue, PatchError
 from .executor import Executor
 from .graph import Graph
@@ -312,7 +312,6 @@ def render_split(graph: Graph, opts, runner, *, chunk_seconds: float | None = No
     partial file renamed at the end, nothing overwritten without --force). Returns
     (RenderStats, [output path])."""
     import shutil
-    import tempfile
     import time
 
     from .executor import RenderStats
@@ -333,7 +332,7 @@ def render_split(graph: Graph, opts, runner, *, chunk_seconds: float | None = No
     jobs = [Job(f"chunk{i:04d}", text, str(graph.base_dir), kind="chunk", options=options,
                 frames=span, preroll=preroll, shared=shared) for i, span in enumerate(chunks)]
     created = files.make_folders(out.parent)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.chunks-", dir=out.parent))
+    work = scratch.make(f".{out.name}.chunks-", out.parent)
     results, failures = {}, []
 
     def done(job, result):
@@ -371,7 +370,7 @@ def render_split(graph: Graph, opts, runner, *, chunk_seconds: float | None = No
         files.remove_created_folders(created)
         raise
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        scratch.remove(work)
     elapsed = time.perf_counter() - t0
     stats = RenderStats(frames_done, frames_done / r.settings.fps, elapsed, 0,
                         sink_stats={"chunks": {"count": len(jobs),

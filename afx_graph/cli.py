@@ -100,7 +100,11 @@ def _on_signal(signum, frame):
     if _importing(frame):
         # Raising inside an import can cross torch's C++ (pybind11) and abort the process
         # with "terminate called" (seen in CI: Ctrl+C 0.4 s after start). An import writes
-        # none of the user's files, so leaving at once loses nothing.
+        # none of the user's files, so leaving at once loses nothing; the temporary folders
+        # in use (a sweep's cell, rendering while its nodes import) are removed first.
+        scratch = sys.modules.get("afx_graph.scratch")
+        if scratch is not None:
+            scratch.remove_all()
         os.write(2, f"\ninterrupted ({signal.Signals(signum).name})\n".encode())
         os._exit(128 + int(signum))
     if signum == signal.SIGINT:

@@ -17,12 +17,12 @@ retried (twice) before it fails the work cleanly.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from . import scratch
 from .errors import AfxError
 
 RETRIES = 2
@@ -58,8 +58,8 @@ def run_job(job: Job) -> JobResult:
     """Render one job here. Bad input comes back as ``error``; anything else raises."""
     t0 = time.perf_counter()
     try:
-        with tempfile.TemporaryDirectory(prefix="afx-job-") as tmp:
-            made, frames = _render(job, Path(tmp))
+        with scratch.folder("afx-job-") as tmp:
+            made, frames = _render(job, tmp)
             result = JobResult(job.key, frames=frames, host=os.uname().nodename)
             if job.shared:
                 dest = Path(job.shared) / f".afx-{job.key}-{os.getpid()}{made.suffix}"
