@@ -68,7 +68,11 @@ class Renderable:
         self.params = self.flat.resolved_params(self.sink, opts.out_dir or Path.cwd())
         self.ex = Executor(self.flat, device=device or opts.device, precision=opts.precision)
         self.settings = self.flat.render_settings()
-        self.plan = Plan(self.flat, targets=[self.image[0]])
+        # the picture and the sound: the render's own nodes less the output, so its length
+        # comes from the audio as afx run's does (a song that only goes to the video's sound
+        # still sets it); the sound's static nodes cost nothing per frame
+        sources = [self.image[0]] + ([self.audio[0]] if self.audio else [])
+        self.plan = Plan(self.flat, targets=list(dict.fromkeys(sources)))
         self.run = self.ex.prepare(self.plan, self.settings)
         self.total = self.run.total
 

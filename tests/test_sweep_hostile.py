@@ -111,3 +111,23 @@ def test_a_signal_during_a_sweep_leaves_no_job_folder(tmp_path, sig, delays):
         assert os.listdir(temp) == [], (delay, os.listdir(temp))
         assert not [p for p in out.rglob("*") if ".partial-" in p.name]
 
+
+# -- the song that only goes to the video's sound -------------------------------------------------
+def test_a_still_sweep_takes_the_length_from_the_videos_sound(tmp_path, capsys, sound_only):
+    out = tmp_path / "s"
+    code, _, err = afx(capsys, "sweep", sound_only, "--set", "field.seed=1,2", "--still", "1",
+                       "-o", out, "--quiet")
+    assert code == 0, err
+    assert sorted(p.name for p in (out / "cells").iterdir()) == ["001.png", "002.png"]
+    code, _, err = afx(capsys, "run", sound_only, "-o", tmp_path / "run.mp4", "--quiet")
+    assert code == 0, err
+
+
+def test_a_still_sweep_of_such_a_bundle(tmp_path, capsys, monkeypatch, sound_only):
+    monkeypatch.chdir(tmp_path)
+    assert afx(capsys, "pack", sound_only, "-o", "piece.afxpack")[0] == 0
+    code, _, err = afx(capsys, "sweep", "piece.afxpack", "--set", "field.seed=1,2",
+                       "-o", tmp_path / "s", "--quiet")
+    assert code == 0, err
+    assert len(list((tmp_path / "s" / "cells").iterdir())) == 2
+
