@@ -87,6 +87,98 @@ def sound_only(tmp_path) -> Path:
     return p
 
 
+def deep(n: int = 100000) -> str:
+    return "[" * n + "]" * n
+
+
+VERIFY_PATCH = """\
+afx: 1
+settings: {size: [64, 36], fps: 10, duration: 2}
+nodes:
+  field: {type: cppn, params: {hidden: 8, layers: 2, seed: 7}}
+  video: {type: output.video, params: {path: out/v.mp4}, inputs: {image: field.image}}
+"""
+
+
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("golden")
+    patch = base / "p.yaml"
+    patch.write_text(VERIFY_PATCH)
+    assert main(["verify", str(patch), "--update", "--size", "32x18", "--frames", "2",
+                 "--device", "cpu"]) == 0
+    return patch, base / "p.golden"
+
+
+def golden_copy(golden, tmp_path, text) -> Path:
+    patch, folder = golden
+    shutil.copy(patch, tmp_path / "p.yaml")
+    shutil.copytree(folder, tmp_path / "p.golden")
+    info = json.loads((folder / "golden.json").read_text())
+    (tmp_path / "p.golden" / "golden.json").write_text(text(info) if callable(text) else text)
+    return tmp_path / "p.yaml"
+
+
+def frame_set(key, value):
+    def text(info):
+        info["frames"][0][key] = value
+        return json.dumps(info)
+    return text
+
+
+@pytest.mark.parametrize("text", [
+    deep(),
+    '{"size": [32, 18], "frames": ' + deep() + "}",
+    frame_set("index", 10 ** 400),
+    frame_set("index", 2 ** 63),
+    lambda info: json.dumps({**info, "size": [1e308, 18]}).replace("1e+308", "1e999"),
+    lambda info: json.dumps({**info, "size": ["32", 18]}),
+    lambda info: json.dumps({**info, "size": [32.5, 18]}),
+    lambda info: json.dumps({**info, "size": {"w": 32}}),
+    lambda info: json.dumps({**info, "fps": "fast"}),
+    lambda info: json.dumps({**info, "precision": {"a": 1}}),
+    lambda info: json.dumps(info["frames"]),
+    lambda info: json.dumps({**info, "frames": info["frames"] * 100}),
+], ids=["deep", "deep-frames", "index-huge", "index-2**63", "size-inf", "size-text",
+        "size-fraction", "size-dict", "fps-text", "precision-dict", "a-list", "frames-many"])
+def test_a_damaged_golden_json_is_one_error_line_naming_it(golden, tmp_path, capsys, text):
+    patch = golden_copy(golden, tmp_path, text)
+    before = snapshot(tmp_path / "p.golden")
+    code, out, err = afx(capsys, "verify", patch, "--device", "cpu")
+    assert code == 2, (out, err)
+    one_error(err, "golden.json")
+    assert snapshot(tmp_path / "p.golden") == before
+
+
+def test_update_replaces_a_damaged_golden_json(golden, tmp_path, capsys):
+    patch = golden_copy(golden, tmp_path, deep())
+    code, _, err = afx(capsys, "verify", patch, "--update", "--device", "cpu")
+    assert code == 0, err
+    info = json.loads((tmp_path / "p.golden" / "golden.json").read_text())
+    assert len(info["frames"]) == 4          # a damaged golden.json keeps nothing: the default
+
+
+TWO_IMAGES = """\
+afx: 1
+settings: {size: [32, 18], fps: 10, duration: 2}
+nodes:
+  a: {type: cppn, params: {hidden: 8, layers: 2, seed: 7}}
+  b: {type: cppn, params: {hidden: 8, layers: 2, seed: 8}}
+  va: {type: output.video, params: {path: a.mp4}, inputs: {image: a.image}}
+  vb: {type: output.video, params: {path: b.mp4}, inputs: {image: b.image}}
+"""
+
+
+def test_update_keeps_the_number_of_frames_of_a_patch_with_two_pictures(tmp_path, capsys):
+    patch = tmp_path / "two.yaml"
+    patch.write_text(TWO_IMAGES)
+    assert afx(capsys, "verify", patch, "--update", "--frames", "2", "--device", "cpu")[0] == 0
+    assert afx(capsys, "verify", patch, "--update", "--device", "cpu")[0] == 0
+    info = json.loads((tmp_path / "two.golden" / "golden.json").read_text())
+    assert len(info["frames"]) == 4                      # 2 frames of 2 pictures, not 4 of 2
+    assert afx(capsys, "verify", patch, "--frames", "2", "--device", "cpu")[0] == 0
+
+
 # -- signals ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("sig, delays", [(signal.SIGTERM, [0.3, 0.8, 1.5]),
                                          (signal.SIGINT, [1.0])])

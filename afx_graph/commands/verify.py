@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -36,13 +37,13 @@ from ..errors import AfxError, escape_controls
 from ..executor import Executor
 from ..graph import Graph
 from ..nodes.outputs import to_uint8
-from ..patch import load_patch
+from ..patch import load_patch, read_capped
 from ..plan import Plan
 from ..png import encode_png, read_png
 from ..registry import default_registry
 from ..render import RunOptions, apply_overrides
 from ..requires import afx_version, graph_warnings
-from ..settings import MIN_SIDE, check_size
+from ..settings import MAX_DURATION, MAX_FPS, MIN_SIDE, check_size
 from ..types import IMAGE
 from .run import parse_size
 
@@ -53,6 +54,8 @@ SPAN = 4.0                  # seconds the frames are spread over (the render's l
 DEFAULT_WIDTH = 160         # px; the height follows the patch's aspect ratio
 GOLDEN_SUFFIX = ".golden"
 INFO = "golden.json"
+MAX_INFO = 1 << 20          # bytes of a golden.json read
+MAX_INDEX = MAX_DURATION * MAX_FPS      # frames of the longest render at the highest rate
 FRAME_FILE = re.compile(r"(?:[A-Za-z0-9_-]+\.[A-Za-z0-9_]+_)?frame_\d{4}\.png")
 
 # How far a frame may be from its golden frame, in levels of 0..255, where d is, per pixel,
@@ -204,35 +207,65 @@ def side_by_side(golden: np.ndarray, new: np.ndarray) -> np.ndarray:
 
 # -- the golden folder --------------------------------------------------------------------------
 def read_info(folder: Path, patch: Path) -> dict:
-    """golden.json, checked: every frame named in it is ours and present."""
+    """golden.json, checked: every field of the type afx verify writes, every frame named
+    in it ours. A file that is not (damaged, nested without end, edited) is bad input."""
     if not folder.exists() and not folder.is_symlink():
         raise AfxError(f"no golden frames yet ({folder} does not exist); make them with: "
                        f"afx verify {patch} --update", file=str(patch))
-    bad = AfxError(f"{folder} is not a golden folder afx verify wrote (remake it with "
-                   f"afx verify {patch} --update after moving it away)", file=str(patch))
     if folder.is_symlink() or not folder.is_dir():
-        raise bad
-    try:
-        info = json.loads((folder / INFO).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        raise AfxError(f"{folder} is not a golden folder afx verify wrote (remake it with "
+                       f"afx verify {patch} --update after moving it away)", file=str(patch))
+    path = folder / INFO
+    if not os.path.lexists(path):
         raise AfxError(f"{folder} has no {INFO}: no golden frames yet; make them with: "
-                       f"afx verify {patch} --update", file=str(patch)) from None
-    except (OSError, UnicodeDecodeError, ValueError):
-        raise bad from None
+                       f"afx verify {patch} --update", file=str(patch))
+    bad = AfxError(f"{path} is not a {INFO} afx verify wrote (remake the golden frames with "
+                   f"afx verify {patch} --update after moving {folder} away)", file=str(patch))
     try:
-        size = info["size"]
-        frames = info["frames"]
-        ok = (isinstance(size, list) and len(size) == 2 and check_size(size)[1] is None
-              and isinstance(frames, list) and frames
-              and all(isinstance(f, dict) and isinstance(f.get("file"), str)
-                      and FRAME_FILE.fullmatch(f["file"]) and isinstance(f.get("index"), int)
-                      and f["index"] >= 0 and isinstance(f.get("image"), str)
-                      and f["image"].count(".") == 1 for f in frames))
-    except (KeyError, TypeError):
-        ok = False
-    if not ok:
+        if path.is_symlink():
+            raise ValueError("a link")
+        info = json.loads(read_capped(path, MAX_INFO).decode("utf-8"))
+    except (AfxError, OSError, ValueError, RecursionError):
+        raise bad from None
+    if not info_ok(info):
         raise bad
     return info
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def info_ok(info) -> bool:
+    """Whether ``info`` has the shape :func:`update` writes."""
+    if not isinstance(info, dict):
+        return False
+    size, frames = info.get("size"), info.get("frames")
+    if not (isinstance(size, list) and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in size)
+            and check_size(size)[1] is None and isinstance(frames, list) and frames):
+        return False
+    for key in ("patch", "afx", "device", "precision"):
+        if key in info and not isinstance(info[key], str):
+            return False
+    if "fps" in info and not (_number(info["fps"]) and 0 < info["fps"] <= MAX_FPS):
+        return False
+    names = set()
+    for f in frames:
+        if not (isinstance(f, dict) and isinstance(f.get("file"), str)
+                and FRAME_FILE.fullmatch(f["file"]) and f["file"] not in names
+                and isinstance(f.get("index"), int) and not isinstance(f["index"], bool)
+                and 0 <= f["index"] < MAX_INDEX and isinstance(f.get("image"), str)
+                and f["image"].count(".") == 1
+                and ("time" not in f or _number(f["time"]))):
+            return False
+        names.add(f["file"])
+    return frame_count(info) <= MAX_FRAMES
+
+
+def frame_count(info: dict) -> int:
+    """How many frames the golden frames are (each of them of every image)."""
+    return len({f["index"] for f in info["frames"]})
 
 
 def foreign(folder: Path) -> str | None:
@@ -305,7 +338,7 @@ def run(args) -> int:
     info = read_info(folder, patch)
     size = tuple(info["size"])
     for flag, given, have in (("--size", args.size, size),
-                              ("--frames", args.frames, len(info["frames"]))):
+                              ("--frames", args.frames, frame_count(info))):
         if given is not None and given != have:
             shown = "x".join(map(str, have)) if flag == "--size" else have
             raise AfxError(f"{flag}: the golden frames are {shown}; {flag} only chooses what "
@@ -318,7 +351,7 @@ def update(args, patch: Path, folder: Path) -> int:
     with contextlib.suppress(AfxError):
         before = read_info(folder, patch)       # keep their size and count unless told
     size = args.size or (tuple(before["size"]) if before else None)
-    count = args.frames or (len(before["frames"]) if before else DEFAULT_FRAMES)
+    count = args.frames or (frame_count(before) if before else DEFAULT_FRAMES)
     r = Renderer(patch, size, args.device, args.precision)
     indices = frame_indices(count, r.run.duration, r.settings.fps, r.run.total)
     got = r.frames(indices, r.sources)
