@@ -10,10 +10,11 @@ import os
 import re
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from . import files
-from .errors import AfxError, escape_controls
+from .errors import AfxError, PatchError, escape_controls
 from .graph import Graph
 from .errors import NodeCrash
 from .jobs import Job, JobResult, LocalRunner, run_job
@@ -23,6 +24,8 @@ from .render import RunOptions, apply_overrides
 from .requires import graph_warnings
 
 RAY_ADDRESS = re.compile(r"^(ray://)?[^\s/]+:\d{1,5}$")
+# a job that ran out of memory (sweep and batch both have these options)
+OUT_OF_MEMORY = "out of memory while rendering; try a smaller --size or --batch"
 
 
 def add_render_options(p, *, duration: bool, force: str) -> None:
@@ -99,6 +102,18 @@ def apply_run_options(graph: Graph, args, *, audio: str | None = None,
                                       start=args.start, sets=list(sets)))
 
 
+def check_graph(graph: Graph) -> None:
+    """``graph.check()`` for a sweep or a batch, whose ``-o`` is a folder: an output path
+    the patch may not write is fixed with ``--set NODE.PARAM=FILE``, not with ``-o``."""
+    try:
+        graph.check()
+    except PatchError as e:
+        raise PatchError([replace(i, message=i.message.replace(
+            "or -o on the command line",
+            f"or --set {i.node}.{(i.field or 'path').removeprefix('params.')}=FILE"))
+            if i.node else i for i in e.issues]) from None
+
+
 def patch_text(graph: Graph) -> str:
     return dumps(graph.to_patch())
 
@@ -107,18 +122,50 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def absolute_paths(graph: Graph) -> None:
-    """Relative file paths read by the patch (audio, looks) made absolute against its
-    folder, so the patch works wherever it is saved."""
-    base = graph.base_dir
+def _file_params(graph: Graph):
+    """(node, param, value) of every file path the graph reads (audio, looks)."""
     for nid, n in graph.nodes.items():
         if n.spec is None:
             continue
         for name, p in n.spec.params.items():
             value = n.params.get(name)
-            if p.kind == "path" and isinstance(value, str) and value \
-                    and not os.path.isabs(os.path.expanduser(value)):
-                graph.set_param(nid, name, str(base / value))
+            if p.kind == "path" and isinstance(value, str) and value:
+                yield nid, name, value
+
+
+def absolute_paths(graph: Graph) -> None:
+    """Relative file paths read by the patch (audio, looks) made absolute against its
+    folder, so the patch works wherever it is saved."""
+    base = graph.base_dir
+    for nid, name, value in list(_file_params(graph)):
+        if not os.path.isabs(os.path.expanduser(value)):
+            graph.set_param(nid, name, str(base / value))
+
+
+def files_read(graph: Graph) -> list[str]:
+    """The files a render of ``graph`` reads: its patch (and the render it came out of) and
+    every file a param names."""
+    out = [str(p) for p in (graph.path, graph.read_from) if p]
+    for _, _, value in _file_params(graph):
+        try:
+            out.append(str(graph.base_dir / os.path.expanduser(value)))
+        except (RuntimeError, ValueError):      # ~nosuchuser: not a file anyone can name
+            continue
+    return out
+
+
+def refuse_reads(target: Path, reads: list[str], field: str = "-o") -> None:
+    """Refuse to write ``target`` where it is the patch or a file it reads, under any name
+    (another spelling, a link, a hard link), even with --force: as afx run does for the
+    patch and afx pack for every file it packs."""
+    for path in reads:
+        try:
+            same = os.path.samefile(target, path)
+        except (OSError, ValueError):       # one of them does not exist: not the same
+            same = False
+        if same:
+            raise AfxError(f"{escape_controls(str(target))} is the patch or a file it reads "
+                           f"({escape_controls(str(path))}); choose another name", field=field)
 
 
 def job_error(result: JobResult, base_dir: str, shown: str) -> str:
@@ -223,6 +270,8 @@ def run_all(runner, jobs: list[Job], done, *, debug: bool = False) -> None:
     for job in jobs:
         try:
             result = run_job(job)
+        except MemoryError:             # the machine's limit, not a fault: the others go on
+            result = JobResult(job.key, error=OUT_OF_MEMORY)
         except Exception as e:          # KeyboardInterrupt (Ctrl+C, SIGTERM) ends the run
             if debug:
                 traceback.print_exc()

@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import drive, files
 from ..errors import AfxError, escape_controls
 from ..jobs import Job, JobResult
-from ..render import set_output, typed_path
+from ..render import audio_sources, set_output, typed_path
 
 
 def register(sub) -> None:
@@ -35,11 +35,13 @@ def register(sub) -> None:
 
 
 def video_names(songs: list[str]) -> list[str]:
-    """``<stem>.mp4`` per song; a stem met again (or differing only in case, which some
-    file systems do not tell apart) gets ``-2``, ``-3``... in the order the songs were given."""
+    """``<stem>.mp4`` per song (a control or invisible character in it as ``_``); a stem met
+    again (or differing only in case, which some file systems do not tell apart) gets ``-2``,
+    ``-3``... in the order the songs were given."""
     taken, names = set(), []
     for song in songs:
-        stem = Path(song).stem.lstrip(".") or "song"
+        stem = "".join(ch if escape_controls(ch) == ch else "_"      # no control characters
+                       for ch in Path(song).stem.lstrip(".")) or "song"
         name, k = f"{stem}.mp4", 1
         while name.casefold() in taken:
             k += 1
@@ -69,6 +71,12 @@ def run(args) -> int:
 
 def batch(args) -> int:
     base = drive.load_base(args.patch, audio_given=True)
+    sources = audio_sources(base)
+    if len(sources) != 1:
+        has = f"{len(sources)} ({', '.join(sources)})" if sources else "none"
+        raise AfxError(f"afx batch feeds each SONG into the patch's audio source, and the "
+                       f"patch has {has}; give it one (an audio.file or audio.synth node)",
+                       file=base.file, field="SONG")
     songs, seen = [], set()
     for song in args.songs:
         real = os.path.realpath(typed_path(song, "SONG"))
@@ -80,7 +88,7 @@ def batch(args) -> int:
         songs.append(song)
     graphs = [song_graph(base, args, s) for s in songs]   # every song checked before any work
     for g in graphs:
-        g.check()
+        drive.check_graph(g)
     try:
         set_output(graphs[0].copy(), os.path.join(os.getcwd(), "song.mp4"))
     except AfxError as e:

@@ -20,6 +20,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -114,8 +115,11 @@ class Cell:
     file: str = ""               # relative to DIR
 
 
-_RANGE = re.compile(r"^\s*(?P<a>[-+]?\d+(?:\.\d+)?)\s*\.\.\s*(?P<b>[-+]?\d+(?:\.\d+)?)\s*"
-                    r"(?:/\s*(?P<step>[-+]?\d+(?:\.\d+)?)\s*)?$")
+_NUMBER = r"[-+]?\d+(?:\.\d+)?"
+_RANGE = re.compile(rf"^\s*(?P<a>{_NUMBER})\s*\.\.\s*(?P<b>{_NUMBER})\s*"
+                    rf"(?:/\s*(?P<step>{_NUMBER})\s*)?$")
+_LIKE_RANGE = re.compile(r"^\s*[-+\w.]*\.\.[-+\w./]*\s*$")   # nan..1, 1.., ..4, 0..1/inf
+MAX_DIGITS = 100                 # characters of a number in a range
 
 
 def split_values(text: str) -> list[str]:
@@ -144,58 +148,96 @@ def _number_text(x: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def expand(part: str, item: str) -> list[str]:
-    """One list item: a range (``a..b``, ``a..b/step``) as its values, anything else as is."""
+def shown(text: str, limit: int = 60) -> str:
+    """Text the user typed, as a message quotes it: escaped, and cut when long."""
+    text = escape_controls(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+@dataclass(frozen=True)
+class Range:
+    """``a..b`` or ``a..b/step``, read exactly (no float rounding, no number too large)."""
+    lo: Fraction
+    step: Fraction
+    count: int
+    whole: bool
+
+    def values(self) -> list[str]:
+        if self.whole:
+            return [str(int(self.lo + i * self.step)) for i in range(self.count)]
+        return [_number_text(float(self.lo + i * self.step)) for i in range(self.count)]
+
+
+def read_range(part: str, item: str) -> Range | None:
+    """One list item as a range, checked and counted without listing its values; None
+    for a plain value. Anything that looks like a range and is not one (``nan..1``,
+    ``1..``, ``0..1/inf``) is refused rather than taken as a value."""
     m = _RANGE.match(part)
+    if not m and not _LIKE_RANGE.match(part):
+        return None
+
+    def refuse(why: str) -> AfxError:       # the item is quoted only then: it may be long
+        return AfxError(f"'{shown(part)}'{why}", field=f"--set {shown(item)}")
+
     if not m:
-        if ".." in part and re.match(r"^\s*[-+\d.]+\s*\.\.", part):
-            raise AfxError(f"'{part}' is not a range: write A..B or A..B/STEP with numbers",
-                           field=f"--set {item}")
-        return [part]
+        raise refuse(" is not a range: write A..B or A..B/STEP with finite numbers (1..8, "
+                     "0..1/0.25)")
     a, b, step = m.group("a"), m.group("b"), m.group("step")
+    if any(v is not None and len(v) > MAX_DIGITS for v in (a, b, step)):
+        raise refuse(f": a number in a range has at most {MAX_DIGITS} digits")
     whole = all(v is None or re.fullmatch(r"[-+]?\d+", v) for v in (a, b, step))
     if step is None and not whole:
-        raise AfxError(f"'{part}': a range of fractions needs a step (e.g. {a}..{b}/0.25)",
-                       field=f"--set {item}")
-    lo, hi, st = float(a), float(b), float(step) if step is not None else 1.0
+        raise refuse(f": a range of fractions needs a step (e.g. {a}..{b}/0.25)")
+    lo, hi, st = Fraction(a), Fraction(b), Fraction(step) if step is not None else Fraction(1)
     if st <= 0:
-        raise AfxError(f"'{part}': the step must be above 0", field=f"--set {item}")
+        raise refuse(": the step must be above 0")
     if lo > hi:
-        raise AfxError(f"'{part}' is empty ({a} is above {b}); write {b}..{a}",
-                       field=f"--set {item}")
-    n = math.floor((hi - lo) / st + 1e-9) + 1
+        raise refuse(f" is empty ({a} is above {b}); write {b}..{a}")
+    n = math.floor((hi - lo) / st) + 1
     if n > MAX_CELLS:
-        raise AfxError(f"'{part}' has {n} values; a sweep has at most {MAX_CELLS} cells",
-                       field=f"--set {item}")
-    if whole:
-        return [str(int(a) + i * int(st)) for i in range(n)]
-    return [_number_text(round(lo + i * st, 10)) for i in range(n)]
+        raise refuse(f" has {n if n < 10 ** 15 else 'more than 10^15'} values; a sweep has "
+                     f"at most {MAX_CELLS} cells")
+    return Range(lo, st, n, whole)
 
 
 def parse_sets(items: list[str], graph: Graph) -> tuple[list[Axis], list[str]]:
-    """(axes: sets with two or more values, fixed: NODE.PARAM=VALUE set in every cell)."""
-    axes, fixed, seen = [], [], {}
+    """(axes: sets with two or more values, fixed: NODE.PARAM=VALUE set in every cell).
+
+    The cells are counted from the ranges as typed before any value is listed or checked,
+    so a grid over the limit is refused at once, whatever its size."""
+    read, seen = [], {}
     for item in items:
         target, sep, text = item.partition("=")
         node, dot, param = target.partition(".")
         if not sep or not dot or not node or not param:
-            raise AfxError(f"'{item}' is not of the form NODE.PARAM=VALUES", file=graph.file,
-                           field="--set")
+            raise AfxError(f"'{shown(item)}' is not of the form NODE.PARAM=VALUES",
+                           file=graph.file, field="--set")
         target = target.strip()
+        where = f"--set {shown(item)}"
         if target in seen:
-            raise AfxError(f"{target} is set twice ('{seen[target]}' and '{item}'); give its "
-                           "values in one --set", field=f"--set {item}")
+            raise AfxError(f"{shown(target)} is set twice ('{shown(seen[target])}' and "
+                           f"'{shown(item)}'); give its values in one --set", field=where)
         seen[target] = item
         spec = graph.nodes[node].spec if node in graph.nodes else None
         p = spec.params.get(param) if spec is not None else None
         parts = split_values(text)
         if len(parts) > 1 and any(not v for v in parts):
-            raise AfxError(f"'{text}' has an empty value in its list", field=f"--set {item}")
-        if p is not None and p.type is str:     # text is taken as typed: quotes keep commas
+            raise AfxError(f"'{shown(text)}' has an empty value in its list", field=where)
+        text_param = p is not None and p.type is str     # taken as typed: quotes keep commas
+        pieces = parts if text_param else [read_range(part, item) or part for part in parts]
+        count = sum(x.count if isinstance(x, Range) else 1 for x in pieces)
+        if count > MAX_CELLS:
+            raise AfxError(f"{count} values; a sweep has at most {MAX_CELLS} cells",
+                           field=where)
+        read.append((item, target, p, pieces, count))
+    check_count([(item, count) for item, _, _, _, count in read if count > 1])
+    axes, fixed = [], []
+    for item, target, p, pieces, count in read:
+        if p is not None and p.type is str:
             values = [v[1:-1] if len(v) > 1 and v[0] == v[-1] and v[0] in "'\"" else v
-                      for v in parts]
+                      for v in pieces]
         else:
-            values = [v for part in parts for v in expand(part, item)]
+            values = [v for x in pieces for v in (x.values() if isinstance(x, Range) else [x])]
         if len(values) == 1:
             fixed.append(f"{target}={values[0]}")
         else:
@@ -207,19 +249,30 @@ def parse_sets(items: list[str], graph: Graph) -> tuple[list[Axis], list[str]]:
     return axes, fixed
 
 
+def check_count(sets: list[tuple[str, int]]) -> None:
+    """Refuse sets whose combinations are more than MAX_CELLS cells (counted, not listed)."""
+    total = 1
+    for _, n in sets:
+        total *= n
+        if total > 10 ** 18:
+            break
+    if total <= MAX_CELLS:
+        return
+    counts = " x ".join(str(n) for _, n in sets[:8]) + (" x ..." if len(sets) > 8 else "")
+    made = f"{counts} = {total}" if total <= 10 ** 18 else f"{counts}: more than 10^18"
+    raise AfxError(f"{made} cells; a sweep has at most {MAX_CELLS}", field="--set")
+
+
 def blame_set(e: AfxError, item: str, graph: Graph) -> AfxError:
     """A value's error as an error of the --set it came from."""
     node = e.issue.node or item.partition(".")[0]
     message = e.issue.message
-    return AfxError(message, file=graph.file, node=node, field=f"--set {item}")
+    return AfxError(message, file=graph.file, node=node, field=f"--set {shown(item)}")
 
 
 def cell_values(axes: list[Axis]) -> list[list[str]]:
-    combos = list(itertools.product(*(a.values for a in axes)))
-    if len(combos) > MAX_CELLS:
-        raise AfxError(f"{' x '.join(str(len(a.values)) for a in axes)} = {len(combos)} cells; "
-                       f"a sweep has at most {MAX_CELLS}", field="--set")
-    return [list(c) for c in combos]
+    check_count([(a.item, len(a.values)) for a in axes])
+    return [list(c) for c in itertools.product(*(a.values for a in axes))]
 
 
 def label(axes: list[Axis], values: list[str], sep: str = " ") -> str:
@@ -268,7 +321,7 @@ def plan_sweep(args) -> Plan:
             set_param_from_text(base, item)
         except AfxError as e:
             raise blame_set(e, item, base) from None
-    base.check()
+    drive.check_graph(base)
     if kind == "clip":      # a clip is the patch's single file output, written by the driver
         try:
             set_output(base.copy(), os.path.join(os.getcwd(), "cell.mp4"))
@@ -290,9 +343,10 @@ def plan_sweep(args) -> Plan:
         for a, v in zip(axes, values):
             set_param_from_text(g, f"{a.target}={v}")
         try:
-            g.check()
+            drive.check_graph(g)
         except AfxError as e:
-            raise AfxError(f"cell {i} ({label(axes, values)}): {e.issue.message}",
+            raise AfxError(f"cell {i} ({escape_controls(label(axes, values))}): "
+                           f"{e.issue.message}",
                            file=base.file, node=e.issue.node, field="--set") from None
         text = drive.patch_text(g)
         plan.cells.append(Cell(i, values, text, drive.digest(text),
@@ -302,17 +356,49 @@ def plan_sweep(args) -> Plan:
 
 # -- the folder --------------------------------------------------------------------------------
 def read_manifest(out: Path) -> dict | None:
+    """The sweep.json in ``out``: None where there is none, {} where it is not one afx
+    sweep wrote (unreadable, not JSON, nested without end, or any field of another type
+    than afx writes), else its data, every field checked."""
     path = out / MANIFEST
     if not os.path.lexists(path):
         return None
     try:
         data = json.loads(read_capped(path, MAX_MANIFEST).decode("utf-8"))
-    except (AfxError, OSError, ValueError):
-        data = None
-    if not isinstance(data, dict) or data.get("afx_sweep") != FORMAT \
-            or not isinstance(data.get("cells"), list):
+    except (AfxError, OSError, ValueError, RecursionError):
         return {}
-    return data
+    return data if manifest_ok(data) else {}
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _whole(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def manifest_ok(data) -> bool:
+    """Whether ``data`` has the shape :func:`manifest` writes (what resuming reads)."""
+    if not (isinstance(data, dict) and _whole(data.get("afx_sweep"))
+            and data["afx_sweep"] == FORMAT):
+        return False
+    sets, cells = data.get("sets"), data.get("cells")
+    if not (isinstance(data.get("patch_sha256"), str) and isinstance(data.get("kind"), str)
+            and _number(data.get("at")) and isinstance(sets, list) and len(sets) <= MAX_CELLS
+            and isinstance(cells, list) and len(cells) <= MAX_CELLS):
+        return False
+    for s in sets:
+        if not (isinstance(s, dict) and isinstance(s.get("target"), str)
+                and isinstance(s.get("values"), list) and len(s["values"]) <= MAX_CELLS
+                and all(isinstance(v, str) for v in s["values"])):
+            return False
+    for c in cells:
+        if not (isinstance(c, dict) and _whole(c.get("index")) and isinstance(c.get("file"), str)
+                and isinstance(c.get("status"), str)
+                and isinstance(c.get("patch_sha256"), (str, type(None)))
+                and (c.get("seconds") is None or _number(c["seconds"]))):
+            return False
+    return True
 
 
 def same_sweep(old: dict, plan: Plan) -> bool:
@@ -323,41 +409,40 @@ def adopt(plan: Plan, out: Path, old: dict | None, force: bool) -> list[Path]:
     """Decide what an earlier sweep in ``out`` means for this one: the cells it did are kept
     (same patch and sets), or it is refused (another sweep, or files afx did not write
     there) unless --force. Returns cell files of a replaced sweep to remove."""
-    shown = escape_controls(str(out))
+    where = escape_controls(str(out))
     if old is None:
         ours = [out / SHEET, out / PAGE] + [out / c.file for c in plan.cells]
         there = [p for p in ours if os.path.lexists(p)]
         if there and not force:
-            raise AfxError(f"{escape_controls(str(there[0]))} already exists and {shown} holds "
+            raise AfxError(f"{escape_controls(str(there[0]))} already exists and {where} holds "
                            "no sweep.json (use --force to overwrite it, or choose another "
                            "-o DIR)", field="-o")
         return []
     if old == {}:
         if not force:
-            raise AfxError(f"{shown}/{MANIFEST} is not a manifest afx sweep wrote (use --force "
+            raise AfxError(f"{where}/{MANIFEST} is not a manifest afx sweep wrote (use --force "
                            "to replace it, or choose another -o DIR)", field="-o")
         return []
     if not same_sweep(old, plan):
         if not force:
-            was = " ".join(f"{s.get('target')}={','.join(map(str, s.get('values', [])))}"
-                           for s in old.get("sets", []) if isinstance(s, dict))
+            was = shown(" ".join(f"{s['target']}={','.join(s['values'])}"
+                                 for s in old["sets"]), 200)
             why = "another patch" if old.get("patch_sha256") != plan.identity["patch_sha256"] \
                 else f"other sets ({was})" if old.get("sets") != plan.identity["sets"] \
                 else "another kind of cell" if old.get("kind") != plan.kind \
                 else "another moment" if plan.kind == "still" else "another clip length"
-            raise AfxError(f"{shown} holds another sweep ({escape_controls(why)}); choose "
+            raise AfxError(f"{where} holds another sweep ({why}); choose "
                            "another -o DIR, or --force to replace it", field="-o")
         mine = {c.file for c in plan.cells}
-        return [out / c["file"] for c in old["cells"] if isinstance(c, dict)
-                and isinstance(c.get("file"), str) and c["file"] not in mine
+        return [out / c["file"] for c in old["cells"] if c["file"] not in mine
                 and re.fullmatch(rf"{CELLS}/\d+\.(png|mp4)", c["file"])]
     if not force:
-        done = {c.get("index"): c for c in old["cells"] if isinstance(c, dict)}
+        done = {c["index"]: c for c in old["cells"]}
         for cell in plan.cells:
             was = done.get(cell.index)
             if was and was.get("status") == "done" and was.get("patch_sha256") == cell.sha \
                     and os.path.isfile(out / cell.file):
-                cell.status, cell.seconds = "done", was.get("seconds")
+                cell.status, cell.seconds = "done", was["seconds"]
     return []
 
 
@@ -501,24 +586,27 @@ def run(args) -> int:
 def find_cell(plan: Plan, text: str) -> Cell:
     text = text.strip()
     if re.fullmatch(r"#?\d+", text):
-        i = int(text.lstrip("#"))
-        if not 1 <= i <= len(plan.cells):
-            raise AfxError(f"there is no cell {i} (cells 1 to {len(plan.cells)})",
-                           field="--export")
+        digits = text.lstrip("#").lstrip("0") or "0"
+        i = int(digits) if len(digits) <= len(str(MAX_CELLS)) else None
+        if i is None or not 1 <= i <= len(plan.cells):
+            raise AfxError(f"there is no cell {shown(digits, 20)} (cells 1 to "
+                           f"{len(plan.cells)})", field="--export")
         return plan.cells[i - 1]
     wanted = {}
     for part in (p for p in re.split(r"[\s,]+(?=[^\s,=]+=)", text) if p):
         key, sep, value = part.partition("=")
         axis = next((a for a in plan.axes if key in (a.short, a.target)), None)
         if not sep or axis is None:
-            raise AfxError(f"'{part}' names no swept value (swept: "
+            raise AfxError(f"'{shown(part)}' names no swept value (swept: "
                            f"{', '.join(a.short for a in plan.axes)})", field="--export")
         wanted[axis.target] = value.strip()
 
     def same(a: str, b: str) -> bool:
+        if a == b:
+            return True
         try:
-            return a == b or yaml_load(a) == yaml_load(b)
-        except YamlRejected:
+            return yaml_load(a) == yaml_load(b)
+        except Exception:       # noqa: BLE001 - a value that cannot be read matches nothing
             return False
 
     found = [c for c in plan.cells if all(same(v, wanted[a.target])
@@ -526,10 +614,12 @@ def find_cell(plan: Plan, text: str) -> Cell:
                                           for a, v in zip(plan.axes, c.values)
                                           if a.target in wanted)]
     if not found:
-        raise AfxError(f"no cell has {text} (e.g. cell 1 is "
-                       f"{label(plan.axes, plan.cells[0].values, ',')})", field="--export")
+        raise AfxError(f"no cell has {shown(text)} (e.g. cell 1 is "
+                       f"{shown(label(plan.axes, plan.cells[0].values, ','), 200)})",
+                       field="--export")
     if len(found) > 1:
-        raise AfxError(f"{text} is {len(found)} cells ({', '.join(str(c.index) for c in found[:8])}"
+        raise AfxError(f"{shown(text)} is {len(found)} cells "
+                       f"({', '.join(str(c.index) for c in found[:8])}"
                        f"{'...' if len(found) > 8 else ''}); give every swept value",
                        field="--export")
     return found[0]
@@ -547,6 +637,7 @@ def export(plan: Plan, args) -> int:
         return 0
     from ..render import typed_path
     target = Path(typed_path(args.output, "-o"))
+    drive.refuse_reads(target, [plan.patch] + drive.files_read(g))
     if Path(os.path.realpath(target.parent)) != Path(os.path.realpath(g.base_dir)):
         drive.absolute_paths(g)
     try:
@@ -560,8 +651,34 @@ def export(plan: Plan, args) -> int:
     return 0
 
 
+def check_folder(out: Path, plan: Plan) -> None:
+    """Refuse, before anything is written, a sweep folder that is the home folder or one
+    above it (a sweep's cells/, index.html... belong in a folder of their own), and names
+    of ours there that are something afx does not write over: a folder, a link, a FIFO."""
+    real = Path(os.path.realpath(out))
+    try:
+        home = Path(os.path.realpath(Path.home()))
+    except (RuntimeError, KeyError, OSError):     # no HOME and no passwd entry
+        home = None
+    if real == Path(real.anchor) or (home is not None and (real == home or real in home.parents)):
+        what = "your home folder" if real == home else f"the folder {real}" \
+            if real == Path(real.anchor) else "a folder above your home folder"
+        raise AfxError(f"{escape_controls(str(out))} is {what}; a sweep writes {CELLS}/, "
+                       f"{MANIFEST}, {SHEET} and {PAGE}, so give it a folder of its own "
+                       f"(for example {escape_controls(str(out / 'sweep'))})", field="-o")
+    names = [(out / CELLS, True)] + [(out / name, False) for name in (MANIFEST, SHEET, PAGE)] \
+        + [(out / c.file, False) for c in plan.cells]
+    for path, folder in names:
+        if os.path.lexists(path):
+            problem = files.target_problem(path, folder=folder)
+            if problem:
+                raise AfxError(f"cannot write {escape_controls(str(path))}: {problem}",
+                               field="-o")
+
+
 def sweep(plan: Plan, args) -> int:
     out = drive.output_folder(args.output)
+    check_folder(out, plan)
     old = read_manifest(out) if out.is_dir() else None
     stale = adopt(plan, out, old, args.force)
     files.make_folders(out / CELLS)
