@@ -510,3 +510,60 @@ def test_control_characters_in_a_song_name_do_not_reach_the_video_name(tmp_path,
     names = os.listdir(out)
     assert len(names) == 1 and names[0].isprintable() and names[0].endswith(".mp4"), names
 
+
+# -- -o as typed and out of memory: checked for every command (cli.py) --------------------
+@pytest.mark.parametrize("command, where, args", [
+    ("sweep", "afx_graph.commands.sweep.plan_sweep", ["sweep", DEMO, "--set", "field.seed=1,2",
+                                                      "-o", "x"]),
+    ("batch", "afx_graph.commands.batch.batch", ["batch", DEMO, "song.wav", "-o", "x"]),
+    ("run", "afx_graph.commands.run.render_graph", ["run", DEMO, "-o", "x.mp4"]),
+])
+def test_out_of_memory_names_only_options_the_command_has(monkeypatch, capsys, command, where,
+                                                         args):
+    def oom(*a, **k):
+        raise MemoryError
+    module, name = where.rsplit(".", 1)
+    monkeypatch.setattr(sys.modules[module] if module in sys.modules else
+                        __import__(module, fromlist=[name]), name, oom)
+    code, _, err = afx(capsys, *args)
+    line = one_error(err, "out of memory")
+    named = set(re.findall(r"--[a-z][a-z-]*", line))
+    assert named and named <= options_of(command), named - options_of(command)
+    assert code == 2
+
+
+@pytest.mark.parametrize("command", ["sweep", "batch"])
+def test_an_empty_output_is_refused(tmp_path, capsys, monkeypatch, sound_only, command):
+    monkeypatch.chdir(tmp_path)
+    before = snapshot(tmp_path)
+    args = ["--set", "field.seed=1,2"] if command == "sweep" else ["song.wav"]
+    code, _, err = afx(capsys, command, sound_only, *args, "-o", "")
+    assert code == 2
+    one_error(err, "-o", "is empty")
+    assert snapshot(tmp_path) == before
+
+
+def test_run_and_export_refuse_an_empty_output(tmp_path, capsys, monkeypatch, tiny):
+    monkeypatch.chdir(tmp_path)
+    before = snapshot(tmp_path)
+    for args in (["run", tiny, "-o", ""],
+                 ["sweep", tiny, "--set", "field.seed=1,2", "--export", "1", "-o", ""]):
+        code, _, err = afx(capsys, *args)
+        assert code == 2
+        one_error(err, "-o", "is empty")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("name", ["a\nb", "a\x1b[31mb", "a\rb", "a\u202eb"])
+def test_control_characters_in_an_output_folder_are_refused(tmp_path, capsys, sound_only,
+                                                            name):
+    for args in (["sweep", sound_only, "--set", "field.seed=1,2"],
+                 ["batch", sound_only, tmp_path / "song.wav"],
+                 ["run", sound_only],
+                 ["sweep", sound_only, "--set", "field.seed=1,2", "--export", "1"]):
+        before = snapshot(tmp_path)
+        code, _, err = afx(capsys, *args, "-o", tmp_path / name)
+        assert code == 2, args
+        one_error(err, "-o")
+        assert "\x1b" not in err and "\r" not in err and "\u202e" not in err
+        assert snapshot(tmp_path) == before
