@@ -33,11 +33,12 @@ TINY = ["--size", "32x18", "--fps", "5", "--duration", "1", "--quiet"]
 # media made at run time
 # ---------------------------------------------------------------------------------------
 
-def long_video(path: Path, minutes: float, sr: int = 8000, seed: int = 3) -> Path:
+def long_video(path: Path, minutes: float, sr: int = 8000, seed: int = 3,
+               frames: int | None = None) -> Path:
     """A long but cheap video: 16x16 at 1 fps (MPEG-4 part 2) with 8 kHz mono mu-law sound
     (one byte a sample, as the 288 MB ten-hour file of the report). A kick starts a random
     half of the seconds; the picture changes (to another grey) on those seconds only, so r is
-    high. About 1 s per hour to make."""
+    high. About 1 s per hour to make. ``frames``: the picture stops after so many."""
     rng = np.random.default_rng(seed)
     t = np.arange(sr) / sr
     tone = 0.05 * np.sin(2 * np.pi * 1000 * t)
@@ -55,7 +56,7 @@ def long_video(path: Path, minutes: float, sr: int = 8000, seed: int = 3) -> Pat
             shown = (shown + hit * int(rng.integers(1, 4))) % len(pictures)
             vf = av.VideoFrame.from_ndarray(pictures[shown], format="rgb24")
             vf.pts, vf.time_base = s, Fraction(1, 1)
-            for p in v.encode(vf):
+            for p in v.encode(vf) if frames is None or s < frames else ():
                 c.mux(p)
             af = av.AudioFrame.from_ndarray(sounds[hit], format="flt", layout="mono")
             af.sample_rate, af.pts = sr, s * sr
@@ -216,6 +217,14 @@ def test_analyze_is_not_stopped_by_the_decoded_audio_cap_of_a_render(tmp_path, m
     res = analyze.analyze_video(long_video(tmp_path / "v.mov", 1))
     assert res["audio_problem"] is None and res["r"] is not None
     assert res["audio"]["seconds"] == 60
+
+
+def test_a_sound_track_longer_than_the_picture_is_not_read_to_its_end(tmp_path):
+    # a 20-frame video with 10 minutes of sound: the sound after the picture was decoded and
+    # analysed too (a 10-hour track behind a short clip cost minutes)
+    res = analyze.analyze_video(long_video(tmp_path / "v.mov", 10, frames=20))
+    assert res["frames"] == 20 and res["r"] is not None
+    assert res["audio"]["seconds"] <= 22.5, res["audio"]
 
 
 # ---------------------------------------------------------------------------------------

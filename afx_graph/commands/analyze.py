@@ -196,7 +196,8 @@ def analyze_video(path, seconds: float | None = None) -> dict:
     ``coloured_fraction``, ``clipped`` / ``clipped_dark`` / ``clipped_bright`` (fractions),
     ``motion`` (0..1) / ``motion_255``, ``spread`` (0..1) / ``spread_255``, and the video's
     ``width``, ``height``, ``fps``, ``frames`` (analysed), ``seconds`` (analysed), ``audio``
-    (sample rate, channels, seconds; None without a readable track) and ``audio_problem`` (why
+    (sample rate, channels, seconds read: the span analysed and a second more, or all of a
+    shorter track; None without a readable track) and ``audio_problem`` (why
     there is no readable track). Raises :class:`AfxError` naming the file when there is
     nothing to measure: missing or unreadable file, no video stream, too few frames.
     """
@@ -448,9 +449,10 @@ def _read_audio(file: Path, video: _Video, seconds: float | None):
     except _AV_ERRORS as e:
         return None, f"the audio track cannot be read ({getattr(e, 'strerror', None) or e})"
     video.audio_offset = offset
-    # the span analysed, plus a second for the onset analysis at its end
-    span = None if seconds is None else video.times[-1] - offset + 1.0 / video.fps + 1.0
-    if span is not None and span <= 0:
+    # the span analysed, plus a second for the onset analysis at its end: a sound track
+    # longer than the picture is not read to its end
+    span = video.times[-1] - offset + 1.0 / video.fps + 1.0
+    if span <= 0:
         return None, "the audio track starts after the span analysed"
     track: dict = {}
 
