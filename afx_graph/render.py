@@ -66,6 +66,8 @@ def audio_sources(graph: Graph) -> list[str]:
 
 def typed_path(text: str, field: str, graph: Graph | None = None) -> str:
     """A path typed on the command line, made absolute (~ expanded, links left as they are)."""
+    if not text.strip():            # '' would be the current folder
+        raise AfxError("the path is empty", field=field, file=graph.file if graph else None)
     try:
         path = os.path.expanduser(text)
         if path.startswith("~"):

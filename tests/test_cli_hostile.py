@@ -293,6 +293,14 @@ def test_output_names_that_are_refused(afx, made, tmp_path, name, bad):
     assert listing(tmp_path) == []
 
 
+@pytest.mark.parametrize("value", ["", "  "])
+def test_run_audio_empty(afx, tmp_path, value):
+    # before: "error: --audio: : is a folder, not an audio file"
+    rc, _, err = afx("run", DEMO, "--audio", value, "-o", "v.mp4", *TINY)
+    assert "empty" in one_error(rc, err, "--audio")
+    assert listing(tmp_path) == []
+
+
 def test_run_o_empty_in_a_real_process(tmp_path):
     r = subprocess.run([afx_exe(), "run", str(DEMO), "-o", "", *TINY], capture_output=True,
                        text=True, cwd=tmp_path, timeout=300)
