@@ -7,15 +7,29 @@ Schema can say it, what ``afx validate`` refuses: unknown keys, types, params an
 values out of range or not among the choices, node ids and links of the wrong form, a required
 input left unlinked, a node version newer than this afx, a patch without an output node.
 
+It also refuses, with JSON Schema's means:
+
+- NaN (YAML ``.nan``): it passes every ``minimum``/``maximum`` (each comparison with NaN is
+  false), so every number also carries ``not: {exclusiveMaximum: -MAX_FLOAT}``, which NaN
+  (and only NaN, among numbers in range) satisfies; infinities are kept out by the bounds;
+- output paths that are empty, absolute (``/``, a backslash, ``~``, a drive letter), hold control or
+  invisible characters, or have a ``..`` part. The last is stricter than afx, which takes
+  ``a/../b`` (it never leaves the output folder): no pattern can count the parts;
+- the frame area limit (``MAX_PIXELS``) on top of the per-side limits, as a staircase of
+  ``if``/``then`` rules every :data:`AREA_STEP` pixels of each side: never refusing a size afx
+  takes, it lets through sizes up to about 1.4% over the area limit, which afx refuses;
+- the params of a node written at an older version: they are migrated before they are checked,
+  so a choice may have another name then (refused choices are left to afx), but a param keeps
+  its type and range.
+
 What it cannot say (``afx validate`` still checks these):
 
-- NaN (YAML ``.nan``) passes every numeric bound; infinities are kept out by the bounds;
-- the frame area limit (``MAX_PIXELS``) on top of the per-side limits;
 - that a link names an existing node and one of its outputs, port types, cycles;
-- output paths staying inside the output folder, input files existing;
+- output paths leading outside the output folder through a link, input files existing;
 - a render's length (``settings.duration`` or an audio source feeding an output);
 - duplicate keys (the loader refuses them; parsed YAML/JSON no longer shows them);
-- old node versions: their params are only checked after migration, so left open here.
+- a subpatch node's params other than ``source`` (they are its definition's), and the nodes of
+  an inline definition (checked by afx where the definition is used).
 """
 from __future__ import annotations
 
@@ -23,7 +37,7 @@ import sys
 
 from .patch import FORMAT_VERSION
 from .registry import Registry
-from .settings import MAX_DURATION, MAX_FPS, MAX_SIDE, MIN_SIDE
+from .settings import MAX_DURATION, MAX_FPS, MAX_PIXELS, MAX_SIDE, MIN_SIDE
 from .spec import NodeSpec, Param
 
 # '$' in a Python regex (which Python validators use) also matches before a final newline;
@@ -32,11 +46,33 @@ END = r"(?![\s\S])"
 NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*" + END
 LINK_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*\.[A-Za-z_][A-Za-z0-9_]*" + END
 FINITE = sys.float_info.max      # bounds that keep .inf / -.inf out of unbounded numbers
+# NaN passes minimum and maximum (every comparison with it is false); "x >= -MAX_FLOAT" written
+# as "not (x < -MAX_FLOAT)" is true of every number but NaN. Non-numbers pass exclusiveMaximum,
+# so "not" refuses them too: only where the value must be a number.
+NOT_NAN = {"not": {"exclusiveMaximum": -FINITE}}
+AREA_STEP = 64                   # the frame-area staircase (see the module docstring)
+# what paths.output_path_problem refuses in an output path a patch writes
+_UNSAFE = "".join(  # the BMP characters errors.escape_controls escapes (Cc, Cf, Zl, Zp, Cs)
+    f"\\u{lo:04x}-\\u{hi:04x}" if hi > lo else f"\\u{lo:04x}" for lo, hi in (
+        (0x00, 0x1f), (0x7f, 0x9f), (0xad, 0xad), (0x600, 0x605), (0x61c, 0x61c),
+        (0x6dd, 0x6dd), (0x70f, 0x70f), (0x890, 0x891), (0x8e2, 0x8e2), (0x180e, 0x180e),
+        (0x200b, 0x200f), (0x2028, 0x202e), (0x2060, 0x2064), (0x2066, 0x206f),
+        (0xd800, 0xdfff), (0xfeff, 0xfeff), (0xfff9, 0xfffb)))
+OUTPUT_PATH = {
+    "minLength": 1,
+    "not": {"anyOf": [
+        {"pattern": r"^[/\\~]", "description": "absolute"},
+        {"pattern": r"^[A-Za-z]:", "description": "a drive"},
+        {"pattern": r"(^|[/\\])\.\.([/\\]|$)", "description": "a '..' part"},
+        {"pattern": f"[{_UNSAFE}]", "description": "control or invisible characters"},
+    ]},
+    "$comment": "relative, inside the output folder, plain text (paths.output_path_problem)",
+}
 
 
 def _bounded(p: Param) -> dict:
     return {"minimum": p.min if p.min is not None else -FINITE,
-            "maximum": p.max if p.max is not None else FINITE}
+            "maximum": p.max if p.max is not None else FINITE, **NOT_NAN}
 
 
 def _param_schema(p: Param) -> dict:
@@ -48,9 +84,36 @@ def _param_schema(p: Param) -> dict:
         s["type"] = {float: "number", int: "integer", bool: "boolean", str: "string"}[p.type]
         if p.is_numeric:
             s.update(_bounded(p))
+        if p.kind == "output":
+            s.update(OUTPUT_PATH)
     if p.choices is not None:
         s["enum"] = list(p.choices)
     return s
+
+
+def _number(lo: float, hi: float, *, above: bool = False, **extra) -> dict:
+    """A setting: a number from ``lo`` (or above it) to ``hi``, or null; never NaN."""
+    bound = {"exclusiveMinimum": lo} if above else {"minimum": lo}
+    return {"type": ["number", "null"], **bound, "maximum": hi,
+            "if": {"type": "number"}, "then": NOT_NAN, **extra}
+
+
+def _area_rules() -> list[dict]:
+    """``[w, h]`` within MAX_PIXELS: where one side is at least ``a``, the other is at most
+    MAX_PIXELS // a, for ``a`` every AREA_STEP pixels from where the limit starts to bite.
+    Both sides' staircases, so a size afx takes always passes."""
+    rules = []
+    first = MAX_PIXELS // MAX_SIDE
+    for a in range(first - first % AREA_STEP, MAX_SIDE + 1, AREA_STEP):
+        if MAX_PIXELS // a >= MAX_SIDE:
+            continue
+        for side in (0, 1):
+            when = [True, True]
+            when[side] = {"minimum": a}
+            then = [True, True]
+            then[1 - side] = {"maximum": MAX_PIXELS // a}
+            rules.append({"if": {"prefixItems": when}, "then": {"prefixItems": then}})
+    return rules
 
 
 def _link(description: str = "") -> dict:
@@ -77,9 +140,14 @@ def _type_rule(spec: NodeSpec) -> dict:
         inputs.update(type="object", required=required)
         then["required"] = ["inputs"]
     if spec.version > 1 and spec.migrate is not None:
-        # params written for an older version are migrated before they are checked
+        # params written for an older version are migrated before they are checked: their
+        # names and choices may differ then, their types and ranges do not
         then["if"] = {"properties": {"version": {"const": spec.version}}, "required": ["version"]}
         then["then"] = {"properties": {"params": params}}
+        old = {n: {k: v for k, v in ps.items() if k != "enum"}
+               for n, ps in params["properties"].items()}
+        then["else"] = {"properties": {"params": {"type": ["object", "null"],
+                                                  "properties": old}}}
     else:
         then["properties"]["params"] = params
     return {"if": {"properties": {"type": {"enum": [spec.id, *spec.aliases]}},
@@ -172,7 +240,6 @@ def patch_schema(registry: Registry) -> dict:
                      "properties": {"type": {"enum": sink_ids}}}
     if short_sinks:
         is_sink = {"anyOf": [is_sink, {"type": "string", "enum": short_sinks}]}
-    number = ["number", "null"]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "afx patch",
@@ -197,13 +264,15 @@ def patch_schema(registry: Registry) -> dict:
                 "size": {"type": "array", "items": {"type": "integer", "minimum": MIN_SIDE,
                                                     "maximum": MAX_SIDE},
                          "minItems": 2, "maxItems": 2,
-                         "description": "[width, height] in whole pixels",
-                         "$comment": "the loader also caps width x height"},
-                "fps": {"type": number, "minimum": 1, "maximum": MAX_FPS},
-                "duration": {"type": number, "exclusiveMinimum": 0, "maximum": MAX_DURATION,
-                             "description": "seconds (default: the length of the audio)"},
-                "start": {"type": number, "minimum": 0, "maximum": MAX_DURATION,
-                          "description": "seconds into the audio where the first frame sits"},
+                         "description": f"[width, height] in whole pixels, at most "
+                                        f"{MAX_PIXELS // 1_000_000} megapixels",
+                         "allOf": _area_rules(),
+                         "$comment": f"width x height <= {MAX_PIXELS}, in steps of {AREA_STEP}"},
+                "fps": _number(1, MAX_FPS),
+                "duration": _number(0, MAX_DURATION, above=True,
+                                    description="seconds (default: the length of the audio)"),
+                "start": _number(0, MAX_DURATION,
+                                 description="seconds into the audio where the first frame sits"),
             }},
             "nodes": {"type": "object",
                       "propertyNames": {"pattern": NODE_ID_PATTERN},

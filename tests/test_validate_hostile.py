@@ -365,3 +365,154 @@ def test_a_bad_link_inside_a_subpatch_is_refused_by_both(name, tmp_path):
         len(c.validate.errors) == 1 and c.validate.errors[0].startswith(f"error: p.yaml: {words}")
     ), c.validate
     assert c.run.refused
+
+
+# -- 3. the JSON Schema refuses what afx refuses -------------------------------------------------
+@pytest.fixture(scope="module")
+def schema_validator(reg):
+    import jsonschema
+    from afx_graph.schema import patch_schema
+    s = patch_schema(reg)
+    jsonschema.Draft202012Validator.check_schema(s)
+    return jsonschema.Draft202012Validator(s)
+
+
+SCHEMA_BASE = {
+    "afx": 1,
+    "settings": {"size": [64, 36], "fps": 10, "duration": 1},
+    "nodes": {
+        "c": {"type": "field.coords"},
+        "f": {"type": "cppn", "version": 2, "params": {"hidden": 8}, "inputs": {"coords": "c.coords"}},
+        "v": {"type": "output.video", "params": {"path": "out.mp4"}, "inputs": {"image": "f.image"}},
+    },
+}
+
+
+def with_(path, value):
+    import copy
+    data = copy.deepcopy(SCHEMA_BASE)
+    d = data
+    for p in path[:-1]:
+        d = d[p]
+    if value is _DROP:
+        d.pop(path[-1])
+    else:
+        d[path[-1]] = value
+    return data
+
+
+_DROP = object()
+PATH = ["nodes", "v", "params", "path"]
+SCHEMA_REFUSES = {       # each accepted by the schema before, refused by afx validate
+    "absolute output path": with_(PATH, "/tmp/out.mp4"),
+    "home output path": with_(PATH, "~/out.mp4"),
+    "drive output path": with_(PATH, "C:\\out.mp4"),
+    "backslash output path": with_(PATH, "\\\\server\\out.mp4"),
+    "output path leaving the folder": with_(PATH, "../out.mp4"),
+    "output path leaving it deeper": with_(PATH, "a/../../out.mp4"),
+    "output path leaving it with backslashes": with_(PATH, "..\\out.mp4"),
+    "empty output path": with_(PATH, ""),
+    "output path with a newline": with_(PATH, "out\n.mp4"),
+    "output path with a bidi override": with_(PATH, "out\u202e4pm.mp4"),
+    "frames folder outside": {**with_(["nodes", "v"], {"type": "output.frames", "params": {
+        "path": "/tmp/frames"}, "inputs": {"image": "f.image"}})},
+    "NaN fps": with_(["settings", "fps"], math.nan),
+    "NaN duration": with_(["settings", "duration"], math.nan),
+    "NaN start": with_(["settings", "start"], math.nan),
+    "NaN float param": with_(["nodes", "f", "params", "gain"], math.nan),
+    "NaN in a list param": {**SCHEMA_BASE, "nodes": {**SCHEMA_BASE["nodes"], "p": {
+        "type": "pattern.fractal", "params": {"center": [math.nan, 0.0]}}}},
+    "square frame over the area": with_(["settings", "size"], [8192, 8192]),
+    "wide frame over the area": with_(["settings", "size"], [8192, 4800]),
+    "tall frame over the area": with_(["settings", "size"], [5000, 8000]),
+    "float for an int param, no version written": with_(["nodes", "f"], {
+        "type": "cppn", "params": {"hidden": 8.5}, "inputs": {"coords": "c.coords"}}),
+    "float for an int param, version 1": with_(["nodes", "f"], {
+        "type": "cppn", "version": 1, "params": {"layers": 2.5}, "inputs": {"coords": "c.coords"}}),
+    "out of range, version 1": with_(["nodes", "f"], {
+        "type": "cppn", "version": 1, "params": {"hidden": 99999}, "inputs": {"coords": "c.coords"}}),
+    "NaN, version 1": with_(["nodes", "f"], {
+        "type": "cppn", "version": 1, "params": {"gain": math.nan}, "inputs": {"coords": "c.coords"}}),
+}
+
+
+def afx_refuses(data, reg, tmp_path) -> list:
+    from afx_graph import PatchError, loads
+    from afx_graph.commands.validate import render_issues
+    import yaml
+    try:
+        g = Graph.from_patch(loads(yaml.safe_dump(data), path=tmp_path / "p.yaml"), reg)
+        return g.validate(out_dir=tmp_path, check_files=False) or render_issues(g, tmp_path)
+    except PatchError as e:
+        return e.issues
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA_REFUSES))
+def test_the_schema_refuses_what_afx_refuses(name, schema_validator, reg, tmp_path):
+    data = SCHEMA_REFUSES[name]
+    assert afx_refuses(data, reg, tmp_path), name
+    assert list(schema_validator.iter_errors(data)), f"the schema accepts: {name}"
+
+
+SCHEMA_ACCEPTS = {       # and what afx takes, it still takes
+    "the base": SCHEMA_BASE,
+    "a plain relative path": with_(PATH, "renders/take 2/é.mp4"),
+    "a path with a dot part": with_(PATH, "./out/./a.mp4"),
+    "a name starting with two dots": with_(PATH, "..hidden/a.mp4"),
+    "the largest frame, wide": with_(["settings", "size"], [8192, 4608]),
+    "the largest frame, tall": with_(["settings", "size"], [4608, 8192]),
+    "the largest frame, square": with_(["settings", "size"], [6144, 6144]),
+    "a large odd frame": with_(["settings", "size"], [6001, 6290]),
+    "null settings": with_(["settings"], {"fps": None, "duration": 1, "start": None}),
+    "a whole float for an int": with_(["nodes", "f", "params", "hidden"], 8.0),
+    "version 1 with what it had": with_(["nodes", "f"], {
+        "type": "cppn", "version": 1, "params": {"hidden": 16}, "inputs": {"coords": "c.coords"}}),
+    "an old palette name at version 1": {**SCHEMA_BASE, "nodes": {**SCHEMA_BASE["nodes"], "k": {
+        "type": "image.color", "version": 1, "params": {"palette": "ocean"},
+        "inputs": {"image": "f.image"}}}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA_ACCEPTS))
+def test_the_schema_still_accepts_what_afx_accepts(name, schema_validator, reg, tmp_path):
+    data = SCHEMA_ACCEPTS[name]
+    assert afx_refuses(data, reg, tmp_path) == [], name
+    assert [e.message for e in schema_validator.iter_errors(data)] == []
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "graphs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_example_passes_the_tighter_schema(path, schema_validator):
+    from afx_graph import safe_yaml
+    assert [e.message for e in schema_validator.iter_errors(safe_yaml.load(path.read_text()))] == []
+
+
+def test_the_area_staircase_never_refuses_a_size_afx_takes(schema_validator):
+    """Every width, with the tallest frame afx takes (and one pixel more, which afx refuses:
+    the schema refuses it too, except within a step of the limit)."""
+    from afx_graph.settings import MAX_PIXELS, MAX_SIDE, MIN_SIDE, check_size
+    from afx_graph.schema import AREA_STEP
+    size_schema = schema_validator.schema["properties"]["settings"]["properties"]["size"]
+    import jsonschema
+    v = jsonschema.Draft202012Validator(size_schema)
+    let_through = 0
+    for w in range(MIN_SIDE, MAX_SIDE + 1, 7):
+        h = min(MAX_SIDE, MAX_PIXELS // w)
+        assert check_size([w, h])[1] is None and v.is_valid([w, h]), (w, h)
+        assert v.is_valid([h, w]), (h, w)
+        if h < MAX_SIDE:
+            assert check_size([w, h + 1])[1] is not None
+            if v.is_valid([w, h + 1]):
+                let_through += 1
+                assert w * (h + 1) <= MAX_PIXELS * (1 + AREA_STEP / 4608), (w, h + 1)
+
+
+def test_the_unsafe_characters_are_the_ones_afx_escapes():
+    import re
+    import unicodedata
+    from afx_graph.errors import escape_controls
+    from afx_graph.schema import _UNSAFE
+    pattern = re.compile(f"[{_UNSAFE}]")
+    for c in range(0x10000):
+        ch = chr(c)
+        assert bool(pattern.match(ch)) == (escape_controls(ch) != ch), hex(c)
+
