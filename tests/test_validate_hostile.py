@@ -516,3 +516,66 @@ def test_the_unsafe_characters_are_the_ones_afx_escapes():
         ch = chr(c)
         assert bool(pattern.match(ch)) == (escape_controls(ch) != ch), hex(c)
 
+
+# -- 4. a huge image is too large, not damaged ----------------------------------------------------
+def huge_png(w: int, h: int, rows: int = 4) -> bytes:
+    """A PNG whose header says w x h, with only a few rows of pixels (what a decoder sees
+    first is the header: it refuses the picture from it)."""
+    import struct
+    import zlib
+    from afx_graph.png import chunk
+    data = zlib.compress((b"\x00" + b"\x00" * (3 * w)) * rows, 9)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+
+
+def huge_jpeg(w: int, h: int) -> bytes:
+    """SOI, an APP0 segment, then a baseline frame header saying w x h."""
+    import struct
+    app0 = b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof = b"\x08" + struct.pack(">HH", h, w) + b"\x03" + b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    return (b"\xff\xd8" + b"\xff\xe0" + struct.pack(">H", len(app0) + 2) + app0
+            + b"\xff\xff\xc0" + struct.pack(">H", len(sof) + 2) + sof + b"\xff\xd9")
+
+
+@pytest.mark.parametrize("kind", ["png", "jpeg"])
+def test_afx_fit_calls_a_huge_image_too_large(kind, tmp_path):
+    """Seen: a 20000x20000 PNG was `not an image that can be read (unknown format, or the
+    file is damaged)`: FFmpeg refuses a picture that large as invalid data."""
+    image = tmp_path / f"big.{'png' if kind == 'png' else 'jpg'}"
+    image.write_bytes(huge_png(20000, 20000) if kind == "png" else huge_jpeg(60000, 60000))
+    r = run_afx("fit", image.name, "-o", "look.safetensors", "--steps", "1", cwd=tmp_path,
+                timeout=FAST)
+    bad_input(r, image.name, "the image is", "afx fit reads images of up to 100 megapixels")
+    assert "damaged" not in r.stderr
+    assert not (tmp_path / "look.safetensors").exists()
+
+
+def test_image_sizes_come_from_headers():
+    import struct
+    from afx_graph.png import declared_size, encode_png
+    import numpy as np
+    assert declared_size(encode_png(np.zeros((7, 9, 3), np.uint8))[:32]) == (9, 7)
+    assert declared_size(huge_png(20000, 30000)[:32]) == (20000, 30000)
+    assert declared_size(b"GIF89a" + struct.pack("<HH", 640, 480) + b"\x00" * 22) == (640, 480)
+    bmp = b"BM" + b"\x00" * 12 + struct.pack("<Iii", 40, 300, -200) + b"\x00" * 6
+    assert declared_size(bmp) == (300, 200)                      # top-down: negative height
+    vp8x = b"RIFF\x00\x00\x00\x00WEBPVP8X" + b"\x00" * 8 + (16383).to_bytes(3, "little") \
+        + (99).to_bytes(3, "little") + b"\x00\x00"
+    assert declared_size(vp8x) == (16384, 100)
+    bits = (1999) | (2999 << 14)
+    vp8l = b"RIFF\x00\x00\x00\x00WEBPVP8L" + b"\x00" * 4 + b"\x2f" + bits.to_bytes(4, "little") \
+        + b"\x00" * 5
+    assert declared_size(vp8l) == (2000, 3000)
+    assert declared_size(b"afx: 1\nnodes: {}\n") is None
+    assert declared_size(b"\x89PNG\r\n\x1a\n") is None         # cut short
+
+
+def test_reading_a_huge_png_refuses_it_before_decoding(tmp_path):
+    from afx_graph.png import ImageTooLarge, image_size, read_png
+    (tmp_path / "big.png").write_bytes(huge_png(20000, 20000))
+    (tmp_path / "big.jpg").write_bytes(huge_jpeg(60000, 60000))
+    assert image_size(tmp_path / "big.jpg") == (60000, 60000)
+    assert image_size(tmp_path / "missing.png") is None
+    with pytest.raises(ImageTooLarge, match="20000x20000"):
+        read_png(tmp_path / "big.png")

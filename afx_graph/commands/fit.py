@@ -17,6 +17,7 @@ from ..errors import AfxError, NodeInputError, escape_controls
 from ..files import check_target, commit_file, partial_path, what_is, writing
 from ..fitted import BATCH_PER_IMAGE
 from ..paths import typed_output
+from ..png import image_size
 from .options import number, whole
 
 if TYPE_CHECKING:
@@ -107,6 +108,10 @@ def read_image(path: str) -> np.ndarray:
         raise bad(f"it is {what_is(st)}, not an image file")
     if st.st_size == 0:
         raise bad("the file is empty (0 bytes)")
+    w, h = image_size(file) or (0, 0)      # from its header: FFmpeg calls a huge one invalid
+    if w * h > MAX_IMAGE_PIXELS:
+        raise bad(f"the image is {w}x{h}; afx fit reads images of up to "
+                  f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels")
     try:
         with av.open(str(file), metadata_errors="replace") as c:
             fmt = c.format.name
