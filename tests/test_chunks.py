@@ -15,7 +15,7 @@ from afx_graph import chunks
 from afx_graph.cli import main as afx_main
 from afx_graph.jobs import Job, JobResult, LocalRunner
 from afx_graph.render import RunOptions
-from conftest import run_afx
+from afxcli import run_afx_process
 from media import read_video
 
 ROOT = Path(__file__).parents[1]
@@ -150,8 +150,10 @@ def test_without_ray_installed_the_error_says_how_to_get_it(monkeypatch):
 def test_an_address_nothing_answers_at_is_refused_at_once(tmp_path):
     import time
     t0 = time.monotonic()
-    r = run_afx("run", ROOT / "graphs" / "demo.yaml", "-o", tmp_path / "x.mp4", "--ray",
-                "127.0.0.1:1", cwd=tmp_path)
+    # a process of its own: in this one an earlier test's Ray may still be up, and afx
+    # would not try the address at all
+    r = run_afx_process("run", ROOT / "graphs" / "demo.yaml", "-o", tmp_path / "x.mp4", "--ray",
+                        "127.0.0.1:1", cwd=tmp_path, timeout=120)
     assert r.returncode == 2 and "error: --ray: cannot reach a Ray cluster" in r.stderr
     assert time.monotonic() - t0 < 30           # Ray alone waited over a minute
     assert not (tmp_path / "x.mp4").exists()
