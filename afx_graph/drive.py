@@ -28,42 +28,6 @@ RAY_ADDRESS = re.compile(r"^(ray://)?[^\s/]+:\d{1,5}$")
 OUT_OF_MEMORY = "out of memory while rendering; try a smaller --size or --batch"
 
 
-def add_render_options(p, *, duration: bool, force: str) -> None:
-    """The options of ``afx run`` a sweep or a batch passes on to every render."""
-    p.add_argument("--size", metavar="WxH", help="frame size, e.g. 1280x720")
-    p.add_argument("--fps", type=float, metavar="N")
-    if duration:
-        p.add_argument("--duration", type=float, metavar="S",
-                       help="seconds (default: the audio's)")
-    p.add_argument("--start", type=float, metavar="S",
-                   help="start this many seconds into the audio")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
-    p.add_argument("--batch", type=int, metavar="N",
-                   help="frames per batch (default: fit the device)")
-    p.add_argument("--ray", nargs="?", const="auto", default=None, metavar="auto|ADDRESS",
-                   help="render over Ray, one task per render: 'auto' (--ray alone) joins the "
-                        "cluster this machine belongs to or starts one here (AFX_RAY_CPUS sets "
-                        "its workers), ADDRESS (HOST:PORT, ray://HOST:PORT) a cluster "
-                        "elsewhere; needs pip install 'afx[cluster]'. Every worker must see "
-                        "the patch's folder and the audio at the same paths")
-    p.add_argument("--force", action="store_true", help=force)
-    p.add_argument("--quiet", action="store_true", help="print errors only")
-
-
-def check_options(args) -> None:
-    """Command-line values checked up front, each blamed on its flag."""
-    from .commands.run import check_arguments, parse_size
-    if isinstance(args.size, str):
-        args.size = parse_size(args.size)
-    if not hasattr(args, "duration"):
-        args.duration = None
-    check_arguments(args)
-    if args.batch is not None and not 1 <= args.batch <= 1024:
-        raise AfxError("must be from 1 to 1024", field="--batch")
-    check_ray(args.ray)
-
-
 def check_ray(address: str | None) -> None:
     if address is None or address in ("auto", "local") or RAY_ADDRESS.match(address):
         return

@@ -15,6 +15,7 @@ from .. import drive, files
 from ..errors import AfxError, escape_controls
 from ..jobs import Job, JobResult
 from ..render import audio_sources, set_output, typed_path
+from .options import RAY_JOBS_HELP, add_render_options
 
 
 def register(sub) -> None:
@@ -29,7 +30,7 @@ def register(sub) -> None:
                    help="the folder the videos go to (made if missing)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="override a parameter in every video (repeatable)")
-    drive.add_render_options(p, duration=True,
+    add_render_options(p, ray=RAY_JOBS_HELP, duration=True,
                              force="render every song again, replacing its video")
     p.set_defaults(func=run)
 
@@ -64,7 +65,7 @@ def song_graph(base, args, song: str):
 
 def run(args) -> int:
     from ..bundle import opened_bundle
-    drive.check_options(args)
+    drive.check_ray(args.ray)
     with opened_bundle(args.patch) as args.patch:
         return batch(args)
 

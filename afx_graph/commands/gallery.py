@@ -22,7 +22,7 @@ from ..settings import RenderSettings
 from ..types import IMAGE
 from ..wav import write_wav
 from .options import number
-from .run import parse_size
+from .options import parse_size
 
 ROOT = Path(__file__).resolve().parents[2]
 MOMENTS = (1.0, 3.5, 6.0, 8.5)

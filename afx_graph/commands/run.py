@@ -11,10 +11,9 @@ from ..patch import load_patch
 from ..registry import default_registry
 from ..render import RunOptions, render_graph
 from ..requires import graph_warnings
-from ..settings import MAX_DURATION, MAX_FPS, check_number, check_size
-from .options import number, whole
+from ..settings import MAX_DURATION
+from .options import add_render_options, number
 
-MAX_BATCH = 1024
 MIN_CHUNK = 0.1
 
 
@@ -23,25 +22,12 @@ def register(sub) -> None:
     p.add_argument("patch", metavar="PATCH")
     p.add_argument("-o", "--output", metavar="OUT", help="path of the patch's single file output")
     p.add_argument("--audio", metavar="FILE", help="feed this audio file into the patch")
-    p.add_argument("--size", metavar="WxH", type=parse_size, help="frame size, e.g. 1280x720")
-    p.add_argument("--fps", type=number("--fps", 1, MAX_FPS), metavar="N")
-    p.add_argument("--duration", type=number("--duration", 0, MAX_DURATION, above=True,
-                                             unit="seconds"),
-                   metavar="S", help="seconds (default: the audio's)")
-    p.add_argument("--start", type=number("--start", 0, MAX_DURATION, unit="seconds"),
-                   metavar="S", help="start this many seconds into the audio")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
-                   help="auto: fp16 on a GPU, fp32 on a CPU (bf16 moves CPPN colours visibly)")
-    p.add_argument("--batch", type=whole("--batch", 1, MAX_BATCH), metavar="N",
-                   help="frames per batch (default: fit the device)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="override a parameter (repeatable)")
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    p.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
-                   help="split the render in time over a Ray cluster (auto: the one this "
-                        "machine belongs to, or a local one); needs pip install 'afx[cluster]'")
+    add_render_options(p, duration=True, force="overwrite existing outputs",
+                       ray="split the render in time over a Ray cluster (auto: the one this "
+                           "machine belongs to, or a local one); needs pip install "
+                           "'afx[cluster]'")
     p.add_argument("--chunk", type=number("--chunk", MIN_CHUNK, MAX_DURATION, unit="seconds"),
                    metavar="S",
                    help="with --ray: seconds of video per task (default: two tasks per worker)")
@@ -49,16 +35,6 @@ def register(sub) -> None:
                    help="with --ray: a folder every machine sees; chunks are written there "
                         "instead of travelling through the driver")
     p.set_defaults(func=run)
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    w, sep, h = text.lower().partition("x")
-    if not sep or not w.isdigit() or not h.isdigit():
-        raise AfxError(f"--size: '{text}' is not WIDTHxHEIGHT (e.g. 1280x720)")
-    size, err = check_size([int(w), int(h)])
-    if err:
-        raise AfxError(f"--size: {err}")
-    return size
 
 
 class ProgressBar:
@@ -82,22 +58,8 @@ class ProgressBar:
         self.stream.flush()
 
 
-def check_arguments(args) -> None:
-    """Command-line values are checked here, so an error blames the flag, not the patch."""
-    for name, lo, hi, zero in (("fps", 1, MAX_FPS, False), ("duration", 0, MAX_DURATION, False),
-                               ("start", 0, MAX_DURATION, True)):
-        v = getattr(args, name)
-        if v is not None:
-            _, err = check_number(name, v, lo, hi, zero)
-            if err:
-                raise AfxError(err, field=f"--{name}")
-
-
 @running_bundles        # afx run piece.afxpack: unpacked into a temporary folder to render
 def run(args) -> int:
-    check_arguments(args)
-    if args.batch is not None and not 1 <= args.batch <= MAX_BATCH:
-        raise AfxError(f"must be from 1 to {MAX_BATCH}", field="--batch")
     patch = load_patch(args.patch)
     if args.audio is None:                             # a render's patch: sound from the video
         for line in patch.warnings:

@@ -33,6 +33,7 @@ from ..patch import read_capped
 from ..png import read_png, text_chunk, write_png
 from ..render import set_output, set_param_from_text
 from ..safe_yaml import YamlRejected, load as yaml_load
+from .options import RAY_JOBS_HELP, add_render_options
 
 FORMAT = 1
 DEFAULT_STILL = 2.0
@@ -74,7 +75,7 @@ def register(sub) -> None:
                         "cell's values (CELL: its number, or its values as seed=3,scale=0.5); "
                         "with -o FILE it is written there instead")
     p.add_argument("--audio", metavar="FILE", help="feed this audio file into the patch")
-    drive.add_render_options(p, duration=False,
+    add_render_options(p, ray=RAY_JOBS_HELP, duration=False,
                              force="render every cell again, and replace another sweep or "
                                    "files of ours in DIR (other files there are never touched)")
     p.set_defaults(func=run)
@@ -571,7 +572,7 @@ figcaption {{ font-family: monospace; margin-top: 4px; }}
 # -- the command --------------------------------------------------------------------------------
 def run(args) -> int:
     from ..bundle import opened_bundle
-    drive.check_options(args)
+    drive.check_ray(args.ray)
     shown = args.patch
     with opened_bundle(args.patch) as args.patch:
         plan = plan_sweep(args)

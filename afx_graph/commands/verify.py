@@ -45,7 +45,7 @@ from ..render import RunOptions, apply_overrides
 from ..requires import afx_version, graph_warnings
 from ..settings import MAX_DURATION, MAX_FPS, MIN_SIDE, check_size
 from ..types import IMAGE
-from .run import parse_size
+from .options import parse_size
 
 EXIT_DIFFERENT = 3
 DEFAULT_FRAMES = 4
