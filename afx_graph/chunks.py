@@ -143,7 +143,7 @@ def fading_lead(r: "Renderable", nid: str, start: int) -> int | None:
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
-    from .nodes.outputs import to_uint8
+    from .video import to_uint8
     return to_uint8(image)
 
 
@@ -203,7 +203,7 @@ class SegmentEncoder:
     """The output node's encoder settings, for one chunk (no audio, no patch tag)."""
 
     def __init__(self, path: Path, r: Renderable):
-        from .nodes.outputs import pick_codec
+        from .video import pick_codec
         p = r.params
         w, h = r.settings.width, r.settings.height
         self.pad = (h % 2, w % 2)
@@ -255,7 +255,7 @@ def spans(total: int, fps: float, workers: int, *, chunk_seconds: float | None =
 def join(segments: list[Path], out: Path, r: Renderable, *, patch_text: str | None) -> int:
     """The chunks' packets one after another into ``out`` (written to a partial file; the
     caller commits it), the audio encoded once over the whole length. Returns the frames."""
-    from .nodes.outputs import AudioTrack
+    from .video import AudioTrack
     container = av.open(str(out), "w", format="mp4",
                         options={"movflags": "+faststart+use_metadata_tags"})
     try:

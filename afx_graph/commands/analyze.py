@@ -437,8 +437,8 @@ class Onsets:
 
 def _read_audio(file: Path, video: _Video, seconds: float | None):
     """(Onsets, None), or (None, why there is no usable audio). The track is read piece by
-    piece (nodes.audio.audio_chunks), so memory does not grow with its length."""
-    from ..nodes.audio import audio_chunks
+    piece (audio_io.audio_chunks), so memory does not grow with its length."""
+    from ..audio_io import audio_chunks
     try:
         with av.open(str(file), metadata_errors="replace") as c:
             if not c.streams.audio:
@@ -481,37 +481,55 @@ def onset_envelope(read: Callable[[], Iterable[np.ndarray]], sr: int, *,
 
     The mel spectrum is computed ``block`` STFT frames at a time, from the samples each
     frame covers (centred frames, zero padding at both ends: librosa's). The envelope's dB
-    floor is :data:`ONSET_TOP_DB` below the loudest band of the whole track, so the spectra
-    are kept until the end while they fit ``cache_bytes``; past that, ``read()`` is called a
-    second time and the spectra made again."""
+    floor is :data:`ONSET_TOP_DB` below the loudest band of the whole track; each block is
+    measured against the loudest band so far, and the blocks before the last time that rose
+    are measured again once the track is through: from the spectra kept (up to
+    ``cache_bytes``), and past them by a second ``read()`` that stops at the last of those
+    blocks."""
     block = block or ONSET_BLOCK
     cache_bytes = MEL_CACHE_BYTES if cache_bytes is None else cache_bytes
     stats = {"samples": 0, "peak": 0.0}
-    cache: list[np.ndarray] | None = []
-    kept = 0
-    top = None
-    for mel in _mel_blocks(read(), sr, block, stats):
-        loudest = _db(mel.max(initial=0.0))
-        top = loudest if top is None else max(top, loudest)
-        if cache is not None:
-            kept += mel.nbytes
-            if kept <= cache_bytes:
-                cache.append(mel)
-            else:
-                cache = None
-    again = cache if cache is not None else _mel_blocks(read(), sr, block, {})
-    floor = (top if top is not None else _db(np.float32(0.0))) - np.float32(ONSET_TOP_DB)
-    parts, prev = [np.zeros(3, np.float32)], None
-    for mel in again:
-        db = np.maximum(_db(mel), floor)
-        both = db if prev is None else np.concatenate([prev, db], axis=1)
-        parts.append(np.maximum(0.0, both[:, 1:] - both[:, :-1]).mean(axis=0))
+    cache: list[np.ndarray] = []            # the first blocks' spectra (dB), while they fit
+    kept, tail, full = 0, None, False       # tail: the last column before the first not kept
+    parts: list[np.ndarray] = []            # per block: its onset differences, and the
+    floors: list[np.float32] = []           # floor they were measured with
+    top, rise, prev = None, 0, None
+    for i, mel in enumerate(_mel_blocks(read(), sr, block, stats)):
+        db = _db(mel)
+        loudest = db.max()
+        if top is None or loudest > top:
+            top, rise = loudest, i
+        floors.append(top - np.float32(ONSET_TOP_DB))
+        parts.append(_onset_differences(prev, db, floors[-1]))
+        if len(cache) == i and kept + db.nbytes <= cache_bytes:
+            cache.append(db)
+            kept += db.nbytes
+        elif not full:
+            tail, full = prev, True
         prev = db[:, -1:]
+    floor = floors[rise] if floors else np.float32(0.0)
+    prev = None                             # blocks 0 .. rise-1 again, with the final floor
+    for i, db in enumerate(cache[:rise]):
+        parts[i] = _onset_differences(prev, db, floor)
+        prev = db[:, -1:]
+    if rise > len(cache):
+        prev = tail
+        for i, mel in _mel_blocks(read(), sr, block, {}, first=len(cache), last=rise):
+            db = _db(mel)
+            parts[i] = _onset_differences(prev, db, floor)
+            prev = db[:, -1:]
     frames = 1 + stats["samples"] // ONSET_HOP
     # librosa: the difference into frame t is stored at t + 2 (lag 1, plus n_fft // (2 hop)
     # for centring) and the envelope cut to the number of frames
-    envelope = np.concatenate(parts)[:frames].astype(np.float64)
+    envelope = np.concatenate([np.zeros(3, np.float32), *parts])[:frames].astype(np.float64)
     return Onsets(envelope, stats["samples"], stats["peak"])
+
+
+def _onset_differences(prev: np.ndarray | None, db: np.ndarray, floor) -> np.ndarray:
+    """Mean over the mel bands of the rise of each frame of ``db`` over the one before
+    (``prev``: the last frame of the block before), both floored at ``floor``."""
+    both = np.maximum(db if prev is None else np.concatenate([prev, db], axis=1), floor)
+    return np.maximum(0.0, both[:, 1:] - both[:, :-1]).mean(axis=0)
 
 
 def _db(power):
@@ -519,15 +537,19 @@ def _db(power):
     return (10.0 * np.log10(np.maximum(np.float32(1e-10), power))).astype(np.float32)
 
 
-def _mel_blocks(pieces: Iterable[np.ndarray], sr: int, block: int, stats: dict):
+def _mel_blocks(pieces: Iterable[np.ndarray], sr: int, block: int, stats: dict, *,
+                first: int | None = None, last: int | None = None):
     """The mel power spectrum of the concatenated ``pieces``, ``block`` frames at a time;
-    counts the samples and their peak into ``stats``."""
+    counts the samples and their peak into ``stats``. With ``first`` and ``last``: only
+    ``(index, spectrum)`` of blocks ``first .. last - 1``, the others not computed, and
+    reading stops after them."""
     import librosa
     half = ONSET_FFT // 2
     need = (block - 1) * ONSET_HOP + ONSET_FFT          # samples ``block`` frames cover
     step = block * ONSET_HOP
-    buf, have, done = [np.zeros(half, np.float32)], half, 0
+    buf, have, index = [np.zeros(half, np.float32)], half, 0
     samples, peak = 0, 0.0
+    some = first is not None
 
     def mel(y):
         return librosa.feature.melspectrogram(y=y, sr=sr, n_fft=ONSET_FFT,
@@ -543,15 +565,21 @@ def _mel_blocks(pieces: Iterable[np.ndarray], sr: int, block: int, stats: dict):
         if have >= need:
             y = np.concatenate(buf)
             while y.size >= need:
-                yield mel(y[:need])
+                if not some:
+                    yield mel(y[:need])
+                elif first <= index:
+                    yield index, mel(y[:need])
                 y = y[step:]
-                done += block
+                index += 1
+                if some and index >= last:
+                    return
             buf, have = [y], y.size
     stats.update(samples=samples, peak=peak)
-    left = 1 + samples // ONSET_HOP - done
-    if left > 0:
+    left = 1 + samples // ONSET_HOP - index * block
+    if left > 0 and (not some or first <= index < last):
         y = np.concatenate(buf + [np.zeros(half, np.float32)])
-        yield mel(y[:(left - 1) * ONSET_HOP + ONSET_FFT])
+        y = mel(y[:(left - 1) * ONSET_HOP + ONSET_FFT])
+        yield y if not some else (index, y)
 
 
 def onset_per_frame(mono: np.ndarray, sr: int, times: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ import torch
 from ..errors import AfxError, escape_controls
 from ..executor import Executor
 from ..graph import Graph
-from ..nodes.outputs import to_uint8
+from ..video import to_uint8
 from ..patch import load_patch, read_capped
 from ..plan import Plan
 from ..png import encode_png, read_png
