@@ -11,8 +11,8 @@ from pathlib import Path
 import dearpygui.dearpygui as dpg
 
 from afx_graph import AfxError
-from afx_graph.commands.fit import (DEFAULT_SIZE, DEFAULT_STEPS, MAX_IMAGES, MAX_SIZE, MAX_STEPS,
-                                    MIN_SIZE, SUFFIX)
+from afx_graph.looks import (DEFAULT_SIZE, DEFAULT_STEPS, MAX_IMAGES, MAX_SIZE, MAX_STEPS,
+                             MIN_SIZE, SUFFIX)
 
 from .dialogs import center
 from .fitting import LOOK_TYPE, FitJob, apply_look, default_look_path, summary

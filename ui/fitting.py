@@ -1,6 +1,6 @@
 """Fitting a look from the editor, without dearpygui (testable with no display).
 
-:class:`FitJob` runs ``afx fit``'s own code (:func:`afx_graph.commands.fit.fit_to_file`) on a
+:class:`FitJob` runs ``afx fit``'s own code (:func:`afx_graph.looks.fit_to_file`) on a
 background thread: progress (step, ETA, PSNR) is read by the UI each frame, Cancel stops the
 fit at its next step, and the look file is written the command's way (a temporary file
 beside it, put in place at the end without replacing anything), so a cancelled or failed fit
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from afx_graph import AfxError
-from afx_graph.commands.fit import SUFFIX, FitOptions, FitResult, fit_to_file
+from afx_graph.looks import SUFFIX, FitOptions, FitResult, fit_to_file
 from afx_graph.files import environment_reason
 
 from . import layout
