@@ -24,6 +24,3 @@ def registry():
     reg.register_all(fixture_pack.NODES, source="fixture")
     return reg
 
-
-# kept for tests that import these from conftest; new tests import them from afxcli
-from afxcli import afx_exe, run_afx, run_afx_process  # noqa: E402,F401

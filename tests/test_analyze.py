@@ -8,7 +8,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from conftest import run_afx
+from afxcli import run_afx
 
 from afx_graph.commands.analyze import analyze_video, hue_sector_counts
 from afx_graph.wav import write_wav

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import run_afx
+from afxcli import run_afx
 from media import read_video
 
 from afx_graph import Executor, Graph, NodeFailure, Plan, Registry, load_graph, loads

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_afx
+from afxcli import run_afx
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent

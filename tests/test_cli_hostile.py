@@ -19,7 +19,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import afx_exe
+from afxcli import afx_exe
 
 from afx_graph import cli
 from afx_graph.commands import analyze

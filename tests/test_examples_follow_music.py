@@ -10,7 +10,7 @@ from afx_graph.commands.analyze import analyze_video
 from afx_graph.patch import load_patch
 from afx_graph.render import RunOptions, render_graph
 from afx_graph.wav import write_wav
-from conftest import run_afx
+from afxcli import run_afx
 
 ROOT = Path(__file__).parents[1]
 

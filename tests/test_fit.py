@@ -15,7 +15,7 @@ from afx_graph.errors import NodeInputError
 from afx_graph.fitted import Look, Renderer, fit_look, load_look
 from afx_graph.nodes.look import FittedLook
 from afx_graph.png import write_png
-from conftest import run_afx
+from afxcli import run_afx
 
 
 def picture(size: int, seed: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 from afx_graph import Graph, default_registry, load_patch
 from afx_graph.png import read_png
 from afx_graph.render import RunOptions, render_graph
-from conftest import run_afx
+from afxcli import run_afx
 from media import beat_track, read_video, write_wav
 
 GRAPHS = sorted((Path(__file__).resolve().parents[1] / "graphs").glob("*.yaml"))

@@ -14,7 +14,7 @@ import yaml
 from afx_graph import Graph, PatchError, default_registry, loads
 from afx_graph import safe_yaml, settings as settings_mod
 from afx_graph.commands.validate import render_issues
-from conftest import run_afx
+from afxcli import run_afx
 
 GRAPHS = sorted((Path(__file__).resolve().parents[1] / "graphs").glob("*.yaml"))
 

@@ -25,7 +25,7 @@ from afx_graph.cli import main
 from afx_graph.errors import PatchError
 from afx_graph.patch import load_patch
 from afx_graph.png import encode_png, text_chunk
-from conftest import run_afx, run_afx_process
+from afxcli import run_afx, run_afx_process
 from media import beat_track, read_video, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import afx_exe
+from afxcli import afx_exe
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "graphs" / "demo.yaml"

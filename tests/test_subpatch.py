@@ -13,7 +13,7 @@ from afx_graph import Graph, default_registry, load_patch
 from afx_graph import subpatch
 from afx_graph.patch import dumps
 from afx_graph.render import RunOptions, render_graph
-from conftest import run_afx
+from afxcli import run_afx
 from media import read_video
 
 ROOT = Path(__file__).parents[1]

@@ -19,7 +19,7 @@ import pytest
 from afx_graph import Graph, default_registry, load_patch
 from afx_graph import subpatch
 from afx_graph.errors import AfxError
-from conftest import run_afx
+from afxcli import run_afx
 
 ROOT = Path(__file__).parents[1]
 DEMO = ROOT / "graphs" / "demo.yaml"

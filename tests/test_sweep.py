@@ -15,7 +15,7 @@ import pytest
 from afx_graph import sheet
 from afx_graph.cli import main
 from afx_graph.png import read_png
-from conftest import afx_exe, run_afx
+from afxcli import afx_exe, run_afx
 from media import beat_track, read_video, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]

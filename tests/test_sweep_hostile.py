@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from afx_graph.cli import build_parser, main
-from conftest import afx_exe, run_afx_process
+from afxcli import afx_exe, run_afx_process
 from media import beat_track, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]

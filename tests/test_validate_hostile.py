@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from afx_graph import Graph, default_registry, load_patch, subpatch
-from conftest import run_afx
+from afxcli import run_afx
 
 ROOT = Path(__file__).parents[1]
 FAST = 90          # seconds: a refusal that takes longer hangs (it took minutes before)

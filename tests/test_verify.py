@@ -11,7 +11,7 @@ from afx_graph.cli import main
 from afx_graph.commands.verify import (EXIT_DIFFERENT, MIXED_PRECISION, SAME_PRECISION,
                                        differences, limits, passes)
 from afx_graph.png import read_png
-from conftest import run_afx
+from afxcli import run_afx
 
 PATCH = """\
 afx: 1
