@@ -29,16 +29,17 @@ $(VENV)/.afx-test: $(VENV)/.afx-base
 demo: setup
 	$(BIN)/afx run graphs/demo.yaml -o out/demo.mp4 --force
 
-# everything, as CI runs it: the import contract, then every test
-test: setup-test lint
+# everything, as CI runs it (the import contract included: tests/test_layers.py)
+test: setup-test
 	$(BIN)/python -m pytest -n $(JOBS) tests
 
 # the quick tier for the inner loop: no window, no renders of whole examples (well under a minute)
-check: setup-test lint
+check: setup-test
 	$(BIN)/python -m pytest -n $(JOBS) -q -m "not slow" tests
 
+# the import contract alone (pyproject.toml, [tool.importlinter])
 lint: setup-test
-	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q tests/test_layers.py
 
 bench: setup
 	$(BIN)/afx bench
