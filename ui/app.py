@@ -31,7 +31,7 @@ from .frames import FrameLayer
 from .inspector import INSPECT, SETTINGS_INPUTS, Inspector, resolve_port  # noqa: F401 (resolve_port: API)
 from .keys import Keys
 from .link_drop import LinkDropWatcher
-from .nodes import EDITOR, NodeViews, parse_tag
+from .node_views import EDITOR, NodeViews, parse_tag
 from .palette import SEARCH, Palette
 from .panels import Panels
 from .performance import PerformanceView

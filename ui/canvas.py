@@ -19,7 +19,7 @@ from pathlib import Path
 import dearpygui.dearpygui as dpg
 
 from . import view as geometry
-from .nodes import EDITOR, NodeViews
+from .node_views import EDITOR, NodeViews
 from .theme import FONT_CANDIDATES, FONT_SIZE
 from .view import STEP, View
 

@@ -23,7 +23,7 @@ from afx_graph.spec import ParamValueError
 
 from . import autosave, frames as frames_mod, layout, nesting
 from .autosave import AUTOSAVE_SECONDS, Recovery, recovery_dir  # noqa: F401 (the API)
-from .commands import (MISSING, AddNode, Command, Compound, Connect, Disconnect, Move, NodeRecord,
+from .edits import (MISSING, AddNode, Command, Compound, Connect, Disconnect, Move, NodeRecord,
                        RemoveNodes, SetExpose, SetParam, SetPatchUi, SetSettings, Snapshot)
 
 PASTE_OFFSET = (40, 40)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dearpygui.dearpygui as dpg
 
 from .add_menu import SEARCH as MENU_SEARCH
-from .nodes import EDITOR
+from .node_views import EDITOR
 from .palette import SEARCH
 
 ENTER = (dpg.mvKey_Return, dpg.mvKey_NumPadEnter)

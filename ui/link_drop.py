@@ -91,7 +91,7 @@ class LinkDropWatcher:
     # -- per frame -------------------------------------------------------------------------
     def update(self) -> None:
         import dearpygui.dearpygui as dpg
-        from .nodes import EDITOR
+        from .node_views import EDITOR
         down = dpg.is_mouse_button_down(dpg.mvMouseButton_Left)
         if self._pending is not None:
             pin, mouse, wait = self._pending
@@ -126,7 +126,7 @@ class LinkDropWatcher:
         """The pin under a screen point: imnodes draws an input's pin on its node's left edge
         and an output's on the right edge, level with the middle of the attribute's row."""
         import dearpygui.dearpygui as dpg
-        from .nodes import in_tag, out_tag
+        from .node_views import in_tag, out_tag
         g = self.app.controller.graph
         reach = PIN_REACH * max(0.5, self.app.canvas.view.zoom)
         rects = self.app.canvas.screen_rects()

@@ -40,7 +40,7 @@ class LinkHints:
 
     def show(self, graph, pin: Pin, zoom: float = 1.0) -> dict[tuple[str, str, str], bool]:
         import dearpygui.dearpygui as dpg
-        from .nodes import in_tag, out_tag
+        from .node_views import in_tag, out_tag
         self.clear()
         found = targets(graph, pin)
         for (kind, nid, port), ok in found.items():

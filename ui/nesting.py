@@ -20,7 +20,7 @@ from pathlib import Path
 from afx_graph import AfxError, Graph, Patch, load_patch, subpatch
 from afx_graph.patch import from_data, node_data
 
-from .commands import Command, Snapshot
+from .edits import Command, Snapshot
 
 
 @dataclass

@@ -51,7 +51,7 @@ def items():
 
 def test_opens_the_demo_with_every_node_and_link(demo_app):
     dpg = items()
-    from afx_graph.ui.nodes import link_tag, node_tag
+    from afx_graph.ui.node_views import link_tag, node_tag
     g = demo_app.controller.graph
     for nid in g.nodes:
         assert dpg.does_item_exist(node_tag(nid))
@@ -480,7 +480,7 @@ class BoxSelection:
     exist) until the editor clears its selection."""
 
     def __init__(self, monkeypatch, nodes=(), links=()):
-        from afx_graph.ui.nodes import link_tag, node_tag
+        from afx_graph.ui.node_views import link_tag, node_tag
         dpg = items()
         self.nodes = [node_tag(n) for n in nodes]
         self.links = [link_tag(*l) for l in links]
@@ -955,7 +955,7 @@ def empty_spot(app):
 def mouse_at(monkeypatch):
     """Put the (pretend) mouse somewhere over the node editor: Xvfb has no pointer to move."""
     dpg = items()
-    from afx_graph.ui.nodes import EDITOR
+    from afx_graph.ui.node_views import EDITOR
     real_hovered = dpg.is_item_hovered
     state = {}
 
@@ -1039,7 +1039,7 @@ def test_the_frame_watcher_sees_a_press_on_a_pin_and_a_release_on_empty_canvas(d
     dpg = items()
     from afx_graph.ui.app import ADDMENU
     from afx_graph.ui.link_drop import Pin
-    from afx_graph.ui.nodes import in_tag
+    from afx_graph.ui.node_views import in_tag
     app, g = demo_app, demo_app.controller.graph
     dpg.configure_item(ADDMENU, show=False)
     out = next(n for n, node in g.nodes.items() if node.type == "output.video")
@@ -1058,7 +1058,7 @@ def test_the_frame_watcher_sees_a_press_on_a_pin_and_a_release_on_empty_canvas(d
     assert app.link_drop.start == Pin("in", out, "audio")
     # while the link is dragged, the outputs that can feed an audio input light up, the rest dim
     from afx_graph import types as T
-    from afx_graph.ui.nodes import out_tag
+    from afx_graph.ui.node_views import out_tag
     music = next(n for n, node in g.nodes.items() if node.type.startswith("audio."))
     cppn = next(n for n, node in g.nodes.items() if node.type == "cppn")
     plain_audio, plain_image = app.themes.pin(T.AUDIO), app.themes.pin(T.IMAGE)
