@@ -49,7 +49,7 @@ class Renderable:
     def __init__(self, graph: Graph, opts, *, device: str | None = None, applied: bool = False):
         from .render import apply_overrides
         if not applied:
-            apply_overrides(graph, opts)
+            graph = apply_overrides(graph, opts)
             graph.check()
         self.graph, self.opts = graph, opts
         plan = Plan(graph)
@@ -323,7 +323,7 @@ def render_split(graph: Graph, opts, runner, *, chunk_seconds: float | None = No
     from .patch import dumps
     from .render import output_targets, prepare
     t0 = time.perf_counter()
-    plan, _ = prepare(graph, opts)                 # overrides, checks, no-overwrite: up front
+    graph, plan, _ = prepare(graph, opts)          # overrides, checks, no-overwrite: up front
     targets = output_targets(graph, plan, opts.out_dir or Path.cwd())
     r = Renderable(graph, opts, applied=True, device="cpu")
     [(sink, param, out)] = targets

@@ -57,10 +57,10 @@ def load_base(patch_path: str, *, audio_given: bool) -> Graph:
 
 
 def apply_run_options(graph: Graph, args, *, audio: str | None = None,
-                      duration: float | None = None, sets: list[str] = ()) -> None:
-    """``--audio``, ``--set``, ``--size``, ``--fps``, ``--duration``, ``--start`` written into
-    the graph, so a job's patch text says everything about what it renders."""
-    apply_overrides(graph, RunOptions(audio=audio, size=args.size, fps=args.fps,
+                      duration: float | None = None, sets: list[str] = ()) -> Graph:
+    """A copy of ``graph`` with ``--audio``, ``--set``, ``--size``, ``--fps``, ``--duration``,
+    ``--start`` written into it, so a job's patch text says everything about what it renders."""
+    return apply_overrides(graph, RunOptions(audio=audio, size=args.size, fps=args.fps,
                                       duration=duration if duration is not None else
                                       getattr(args, "duration", None),
                                       start=args.start, sets=list(sets)))

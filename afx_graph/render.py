@@ -37,8 +37,10 @@ class RunOptions:
     out_dir: Path | None = None
 
 
-def apply_overrides(graph: Graph, opts: RunOptions) -> None:
-    """Apply command-line choices to the graph (in memory: the patch file is not touched)."""
+def apply_overrides(graph: Graph, opts: RunOptions) -> Graph:
+    """A copy of ``graph`` with the command-line choices applied (``graph`` itself, and the
+    patch file, are not touched)."""
+    graph = graph.copy()
     if opts.audio is not None:
         set_audio(graph, opts.audio)
     for item in opts.sets:
@@ -52,6 +54,7 @@ def apply_overrides(graph: Graph, opts: RunOptions) -> None:
     if opts.size is not None:
         s["size"] = list(opts.size)
     graph.set_settings(s)
+    return graph
 
 
 def audio_sources(graph: Graph) -> list[str]:
@@ -214,8 +217,10 @@ def plan_issues(graph: Graph, plan: Plan, out_dir: Path, *,
     return issues
 
 
-def prepare(graph: Graph, opts: RunOptions) -> tuple[Plan, settings_mod.RenderSettings]:
-    apply_overrides(graph, opts)
+def prepare(graph: Graph, opts: RunOptions
+            ) -> tuple[Graph, Plan, settings_mod.RenderSettings]:
+    """The graph with ``opts`` applied, checked, its plan and its settings."""
+    graph = apply_overrides(graph, opts)
     graph.check(out_dir=opts.out_dir)
     plan = Plan(graph)
     out_dir = opts.out_dir or Path.cwd()
@@ -230,7 +235,7 @@ def prepare(graph: Graph, opts: RunOptions) -> tuple[Plan, settings_mod.RenderSe
                                folder=graph.nodes[nid].spec.params[name].folder)
         except NodeInputError as e:
             raise AfxError(e.issue.message, file=graph.file, node=nid, field=where) from None
-    return plan, graph.render_settings()
+    return graph, plan, graph.render_settings()
 
 
 def render_graph(graph: Graph, opts: RunOptions,
@@ -238,7 +243,7 @@ def render_graph(graph: Graph, opts: RunOptions,
                  should_stop: Callable[[], bool] | None = None,
                  on_warning: Callable[[str], None] | None = None
                  ) -> tuple[RenderStats, list[Path]]:
-    plan, settings = prepare(graph, opts)
+    graph, plan, settings = prepare(graph, opts)
     ex = Executor(graph, device=opts.device, precision=opts.precision, out_dir=opts.out_dir,
                   overwrite=opts.force, patch=embedded.patch_of(graph))
     try:

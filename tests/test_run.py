@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_afx
+from afxcli import run_afx
 from media import beat_track, read_video, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,3 +241,18 @@ def test_an_excerpt_from_late_in_a_song_still_follows_its_beats(tmp_path):
     on_beat = np.array([ch[i - 2:i + 1].max() for i in range(14, len(ch), 15)])
     between = np.concatenate([ch[i::15] for i in range(5, 11)])
     assert on_beat.mean() > 2 * between.mean(), (on_beat.mean(), between.mean())
+
+
+def test_overrides_make_a_new_graph_and_leave_the_callers_alone(tmp_path):
+    """apply_overrides returns the graph with the command line's choices; the graph it was
+    given (an editor's, a sweep's base) keeps its own size, params and output."""
+    from afx_graph import Graph, default_registry, load_patch
+    from afx_graph.render import RunOptions, apply_overrides
+    base = Graph.from_patch(load_patch(DEMO), default_registry())
+    before = base.to_patch()
+    new = apply_overrides(base, RunOptions(size=(64, 36), sets=["field.seed=99"],
+                                           output=str(tmp_path / "x.mp4"), fps=12.0))
+    assert new is not base
+    assert new.settings["size"] == [64, 36] and new.settings["fps"] == 12.0
+    assert new.nodes["field"].param("seed") == 99
+    assert base.to_patch() == before

@@ -53,9 +53,8 @@ def video_names(songs: list[str]) -> list[str]:
 
 
 def song_graph(base, args, song: str):
-    g = base.copy()
     try:
-        drive.apply_run_options(g, args, audio=song, sets=args.sets)
+        g = drive.apply_run_options(base, args, audio=song, sets=args.sets)
     except AfxError as e:
         if e.issue.field == "--audio":
             raise AfxError(e.issue.message, file=e.issue.file, field="SONG") from None

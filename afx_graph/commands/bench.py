@@ -183,8 +183,8 @@ def bench_nodes(args) -> list[dict]:
         for patch in examples.patches():
             g = Graph.from_patch(load_patch(patch), default_registry())
             files = [n for n, gn in g.nodes.items() if gn.spec and gn.spec.id == "audio.file"]
-            apply_overrides(g, RunOptions(size=(640, 360), audio=str(song) if files else None,
-                                          duration=args.frames / 30))
+            g = apply_overrides(g, RunOptions(size=(640, 360), audio=str(song) if files else None,
+                                              duration=args.frames / 30))
             g.check()
             node, _ = image_sources(g, Plan(g))[0]
             plan = Plan(g, targets=[node])

@@ -67,7 +67,7 @@ def strip(patch: Path, size: tuple[int, int], times: list[float], device: str,
           song: Path) -> np.ndarray:
     graph = Graph.from_patch(load_patch(patch), default_registry())
     files = [n for n, g in graph.nodes.items() if g.spec and g.spec.id == "audio.file"]
-    apply_overrides(graph, RunOptions(size=size, audio=str(song) if files else None))
+    graph = apply_overrides(graph, RunOptions(size=size, audio=str(song) if files else None))
     graph.check()
     plan = Plan(graph)
     sources = image_sources(graph, plan)
@@ -95,7 +95,7 @@ def still_patch(patch: Path, size: tuple[int, int]) -> str:
     """The patch a strip carries: the example at the strip's size (its own audio, not the
     stand-in synth track)."""
     graph = Graph.from_patch(load_patch(patch), default_registry())
-    apply_overrides(graph, RunOptions(size=size))
+    graph = apply_overrides(graph, RunOptions(size=size))
     return embedded.patch_text(embedded.patch_of(graph), graph.render_settings())
 
 

@@ -315,8 +315,8 @@ def plan_sweep(args) -> Plan:
     if not axes:
         raise AfxError("nothing to sweep: give a --set NODE.PARAM=VALUES with two or more "
                        "values (1..8, or 0.5,1,2)", field="--set")
-    drive.apply_run_options(base, args, audio=args.audio,      # --audio first, as afx run
-                            duration=at if kind == "clip" else None)
+    base = drive.apply_run_options(base, args, audio=args.audio,  # --audio first, as afx run
+                                   duration=at if kind == "clip" else None)
     for item in fixed:
         try:
             set_param_from_text(base, item)

@@ -144,7 +144,7 @@ class Renderer:
             warn(line)
         graph.check()
         self.size = size or default_size(graph)
-        apply_overrides(graph, RunOptions(size=self.size))
+        graph = apply_overrides(graph, RunOptions(size=self.size))
         graph.check()
         self.graph = graph
         self.sources = image_sources(graph, Plan(graph))
