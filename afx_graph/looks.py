@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .errors import AfxError, NodeInputError, escape_controls
-from .files import check_target, commit_file, partial_path, what_is, writing
+from .files import check_target, what_is, write_file
 from .paths import typed_output
 from .png import image_size
 
@@ -68,6 +68,8 @@ def read_image(path: str) -> np.ndarray:
     def bad(message):
         return AfxError(message, file=escape_controls(str(path)))
 
+    if not str(path).strip():       # '' would be the current folder
+        raise AfxError("an image's path is empty")
     file = Path(path).expanduser()
     try:
         st = os.stat(file)
@@ -180,15 +182,8 @@ def fit_to_file(args, *, on_progress: Callable[[FitProgress], None] | None = Non
     look.info["size"] = args.size
     data = look.to_bytes()
     stop_now()
-    final = out.absolute()
-    tmp = partial_path(final)
     try:
-        with writing(final):
-            tmp.write_bytes(data)
-            commit_file(tmp, final, overwrite=args.force)
+        write_file(out.absolute(), data, overwrite=args.force)
     except NodeInputError as e:
         raise AfxError(e.issue.message, field="-o") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return FitResult(look, out, len(data), device.type)

@@ -313,6 +313,14 @@ def test_run_audio_empty(afx, tmp_path, value):
     assert listing(tmp_path) == []
 
 
+@pytest.mark.parametrize("value", ["", " "])
+def test_fit_image_path_empty(afx, tmp_path, value):
+    # before: "error: it is a folder, not an image file", naming no file
+    rc, _, err = afx("fit", value, "-o", "l.safetensors")
+    assert "empty" in one_error(rc, err)
+    assert listing(tmp_path) == []
+
+
 def test_run_o_empty_in_a_real_process(tmp_path):
     r = subprocess.run([afx_exe(), "run", str(DEMO), "-o", "", *TINY], capture_output=True,
                        text=True, cwd=tmp_path, timeout=300)
@@ -321,7 +329,7 @@ def test_run_o_empty_in_a_real_process(tmp_path):
     assert listing(tmp_path) == []
 
 
-@pytest.mark.parametrize("name", ["extract", "fit", "run"])     # pack: left to bundle.py's work
+@pytest.mark.parametrize("name", sorted(FILE_OUTPUTS))
 def test_a_file_output_ending_in_a_slash_is_refused(afx, made, tmp_path, name):
     # before: `afx run p.yaml -o newdir/` wrote a file named newdir
     rc, _, err = afx(*command(name, made, "newdir/"))

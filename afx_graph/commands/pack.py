@@ -10,6 +10,7 @@ from ..bundle import SUFFIX, folder_name, size_text, unpack_bundle, write_bundle
 from ..errors import PatchError, escape_controls
 from ..graph import Graph
 from ..patch import load_patch
+from ..paths import typed_output
 from ..registry import default_registry
 from ..render import set_audio
 
@@ -45,7 +46,8 @@ def pack(args) -> int:
     issues = graph.validate()           # a bundle of a patch that cannot run helps no one
     if issues:
         raise PatchError(issues)
-    out = Path(args.output or f"{Path(args.patch).stem}{SUFFIX}")
+    out = Path(typed_output(args.output, "-o", folder=False) if args.output   # a file
+               else f"{Path(args.patch).stem}{SUFFIX}")
     packed = write_bundle(graph.to_patch(), registry, out, overwrite=args.force,
                           typed=graph.user_inputs, outside_ok=args.allow_outside)
     for line in packed.outside:        # even with --quiet: whoever gets the bundle reads them
