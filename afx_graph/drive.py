@@ -142,7 +142,7 @@ def write_result(result: JobResult, target: Path, *, overwrite: bool) -> None:
     """Put what a job made at ``target``: written to ``.NAME.partial-PID`` beside it, then
     renamed; nothing is left there if this fails or is interrupted."""
     if result.path is None:
-        write_bytes(target, result.data or b"", overwrite=overwrite)
+        files.write_file(target, result.data or b"", overwrite=overwrite)
         return
     files.remove_stale_partials(target)
     tmp = files.partial_path(target)
@@ -150,41 +150,6 @@ def write_result(result: JobResult, target: Path, *, overwrite: bool) -> None:
         with files.writing(target):
             os.replace(result.path, tmp)      # written by the job under a shared folder
             files.commit_file(tmp, target, overwrite=overwrite)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-
-
-def write_bytes(target: Path, data: bytes, *, overwrite: bool) -> None:
-    """``data`` at ``target``, whole or not at all (see :func:`write_result`)."""
-    files.remove_stale_partials(target)
-    tmp = files.partial_path(target)
-    try:
-        with files.writing(target):
-            write_synced(tmp, data)
-            files.commit_file(tmp, target, overwrite=overwrite)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-
-
-def write_synced(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def replace_text(path: Path, text: str) -> None:
-    """Write a file of ours (a manifest, a page) whole or not at all."""
-    tmp = files.partial_path(path)
-    try:
-        with files.writing(path):
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-            write_synced(tmp, text.encode("utf-8"))
-            os.replace(tmp, path)
     finally:
         if os.path.lexists(tmp):
             os.unlink(tmp)

@@ -305,3 +305,40 @@ def writing(path: Path):
         if reason is None:
             raise
         raise NodeInputError(f"cannot write {path}: {reason}", field="path") from None
+
+
+def write_file(path: Path, data: bytes, *, overwrite: bool, private: bool = False) -> None:
+    """The one way afx writes a whole file (a patch, a manifest, a look, a cell's video):
+    ``data`` at ``path``, whole or not at all. It is written to ``.NAME.partial-PID`` beside
+    ``path`` (missing folders made, and removed again if it fails), synced, and put in place
+    by :func:`commit_file`: an existing file is replaced only with ``overwrite`` (decided at
+    the rename, not before), and never a link, a folder or a device. A replaced file keeps
+    its mode; a new one gets 0666 less the umask (a shared patch must not turn private), or
+    0600 with ``private`` (recovery files: unsaved work stays the user's)."""
+    path = Path(path)
+    remove_stale_partials(path)
+    tmp = partial_path(path)
+    with writing(path):
+        created = make_folders(path.parent)
+        try:
+            if os.path.lexists(tmp):            # ours (this process), from a write that failed
+                os.unlink(tmp)
+            keep = None
+            with contextlib.suppress(OSError):
+                st = os.lstat(path)
+                if stat.S_ISREG(st.st_mode) and not private:
+                    keep = stat.S_IMODE(st.st_mode)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                         0o600 if private else 0o666)
+            with os.fdopen(fd, "wb") as f:
+                if keep is not None:
+                    os.fchmod(f.fileno(), keep)
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            commit_file(tmp, path, overwrite=overwrite)
+        except BaseException:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            remove_created_folders(created)
+            raise

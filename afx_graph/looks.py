@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .errors import AfxError, NodeInputError, escape_controls
-from .files import check_target, commit_file, partial_path, what_is, writing
+from .files import check_target, what_is, write_file
 from .paths import typed_output
 from .png import image_size
 
@@ -182,15 +182,8 @@ def fit_to_file(args, *, on_progress: Callable[[FitProgress], None] | None = Non
     look.info["size"] = args.size
     data = look.to_bytes()
     stop_now()
-    final = out.absolute()
-    tmp = partial_path(final)
     try:
-        with writing(final):
-            tmp.write_bytes(data)
-            commit_file(tmp, final, overwrite=args.force)
+        write_file(out.absolute(), data, overwrite=args.force)
     except NodeInputError as e:
         raise AfxError(e.issue.message, field="-o") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return FitResult(look, out, len(data), device.type)

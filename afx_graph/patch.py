@@ -37,7 +37,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import secrets
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +44,7 @@ from typing import Any, Callable
 
 import yaml
 
-from . import requires as _requires, safe_yaml
+from . import files, requires as _requires, safe_yaml
 from .errors import Issue, PatchError
 from .settings import whole
 
@@ -350,42 +349,8 @@ def save_patch(patch: Patch, path: str | os.PathLike) -> Path:
     """Write atomically (temporary file beside it, then rename): a failure never leaves a
     half-written patch where the old one was."""
     path = Path(path)
-    write_atomic(path, dumps(patch).encode("utf-8"))
+    files.write_file(path, dumps(patch).encode("utf-8"), overwrite=True)
     patch.path = path
     return path
 
 
-def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
-    """Write ``data`` to ``path`` through a temporary file beside it and a rename, so a
-    failure never leaves half a file. The file keeps the mode of the one it replaces; a new
-    file gets 0666 less the umask, like any file a program creates (mkstemp's 0600 made
-    every saved patch private, which defeats sharing). ``private``: 0600 (recovery files)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        keep = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        keep = None
-    for _ in range(100):
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-        try:   # O_EXCL: never write through a file or link someone else put there
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                         0o600 if private else 0o666)
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise FileExistsError(f"cannot create a temporary file beside {path}")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if keep is not None and not private:
-                os.fchmod(f.fileno(), keep)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from afx_graph import PatchError
 from afx_graph.files import pid_alive
-from afx_graph.patch import loads, write_atomic
+from afx_graph.files import write_file
+from afx_graph.patch import loads
 
 AUTOSAVE_SECONDS = 30.0
 RECOVERY_ENV = "AFX_RECOVERY_DIR"
@@ -66,7 +67,7 @@ class RecoveryFolder:
         header = {"path": str(path) if path else None, "pid": os.getpid(), "time": time.time()}
         f = self.file_for(path)
         data = RECOVERY_HEADER + json.dumps(header) + "\n" + text
-        write_atomic(f, data.encode("utf-8"), private=True)   # unsaved work stays private
+        write_file(f, data.encode("utf-8"), overwrite=True, private=True)   # stays private
         return f
 
     def left_behind(self) -> list[Recovery]:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import examples
-from ..errors import AfxError
+from .. import examples, files
+from ..errors import AfxError, NodeInputError
 from ..patch import load_patch
 from ..paths import typed_output
 from ..render import typed_path
-from .extract import write_new
 
 
 def register(sub) -> None:
@@ -36,6 +35,10 @@ def run(args) -> int:
         raise AfxError(f"{folder / there[0]} already exists ({len(there)} of the {len(names)} "
                        "files are there); use --force to overwrite", field="DIR")
     for name in names:
-        write_new(folder / name, (examples.FOLDER / name).read_bytes(), overwrite=args.force)
+        try:
+            files.write_file(folder / name, (examples.FOLDER / name).read_bytes(),
+                             overwrite=args.force)
+        except NodeInputError as e:
+            raise AfxError(e.issue.message, field="DIR") from None
     print(f"copied {len(names)} files into {folder}: run `afx run {folder / 'demo.yaml'}`")
     return 0

@@ -36,27 +36,9 @@ def run(args) -> int:
         raise AfxError(f"{args.output} is the render itself; write the patch to a .yaml file",
                        field="-o")
     try:
-        write_new(out, text.encode("utf-8"), overwrite=args.force)
+        files.check_target(out, overwrite=args.force)
+        files.write_file(out, text.encode("utf-8"), overwrite=args.force)
     except NodeInputError as e:
         raise AfxError(e.issue.message, field="-o") from None
     print(f"wrote {out}")
     return 0
-
-
-def write_new(path: Path, data: bytes, *, overwrite: bool) -> None:
-    """Write through a temporary file beside ``path``; an existing file is replaced only with
-    ``overwrite`` (decided when the file is put in place, not only before)."""
-    files.check_target(path, overwrite=overwrite)
-    with files.writing(path):
-        created = files.make_folders(path.parent)
-        tmp = files.partial_path(path)
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                         0o666)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            files.commit_file(tmp, path, overwrite=overwrite)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            files.remove_created_folders(created)
-            raise

@@ -645,7 +645,7 @@ def export(plan: Plan, args) -> int:
         files.check_target(target, overwrite=args.force)
     except AfxError as e:
         raise AfxError(e.issue.message, field="-o") from None
-    drive.write_bytes(target, drive.patch_text(g).encode("utf-8"), overwrite=args.force)
+    files.write_file(target, drive.patch_text(g).encode("utf-8"), overwrite=args.force)
     if not args.quiet:
         print(f"wrote {escape_controls(str(target))}: cell {cell.index} "
               f"({escape_controls(label(plan.axes, cell.values))})")
@@ -691,7 +691,7 @@ def sweep(plan: Plan, args) -> int:
             p.unlink()
     t0 = time.perf_counter()
     runner_name = "ray" if args.ray is not None else "in-process"
-    drive.replace_text(out / MANIFEST, manifest(plan, runner_name, 0.0))
+    files.write_file(out / MANIFEST, manifest(plan, runner_name, 0.0).encode(), overwrite=True)
     todo = [c for c in plan.cells if c.status != "done"]
     kept = len(plan.cells) - len(todo)
     say = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
@@ -724,14 +724,14 @@ def sweep(plan: Plan, args) -> int:
             cell.error = drive.job_error(result, base_dir, plan.patch)
             print(f"{'internal error' if result.internal else 'error'}: cell {cell.index}/{n} "
                   f"{name}: {escape_controls(cell.error)}", file=sys.stderr, flush=True)
-        drive.replace_text(out / MANIFEST, manifest(plan, runner_name,
-                                                    time.perf_counter() - t0))
+        text = manifest(plan, runner_name, time.perf_counter() - t0)
+        files.write_file(out / MANIFEST, text.encode(), overwrite=True)
 
     drive.run_jobs(args, jobs, done)
     elapsed = time.perf_counter() - t0
-    drive.replace_text(out / MANIFEST, manifest(plan, runner_name, elapsed))
+    files.write_file(out / MANIFEST, manifest(plan, runner_name, elapsed).encode(), overwrite=True)
     write_sheet(plan, out)
-    drive.replace_text(out / PAGE, page(plan))
+    files.write_file(out / PAGE, page(plan).encode(), overwrite=True)
     failed = [c for c in plan.cells if c.status == "failed"]
     if not args.quiet:
         rendered = len(todo) - len(failed)
