@@ -16,7 +16,7 @@ from .graph import Graph
 from .paths import typed_output
 from .plan import Plan
 from .safe_yaml import YamlRejected, load as yaml_load
-from .types import AUDIO
+from .types import AUDIO, IMAGE
 
 AUDIO_FILE = "audio.file"
 
@@ -55,6 +55,19 @@ def apply_overrides(graph: Graph, opts: RunOptions) -> Graph:
         s["size"] = list(opts.size)
     graph.set_settings(s)
     return graph
+
+
+def image_sources(graph: Graph, plan: Plan) -> list[tuple[str, str]]:
+    """(node, port) of each picture that goes into an output node, each once, in the
+    patch's order: what a gallery, a bench or afx verify looks at."""
+    out = []
+    for sink in plan.sinks:
+        spec = graph.nodes[sink].spec
+        for port, link in graph.inputs_of(sink).items():
+            source = (link.src, link.src_port)
+            if port in spec.inputs and spec.inputs[port].type is IMAGE and source not in out:
+                out.append(source)
+    return out
 
 
 def audio_sources(graph: Graph) -> list[str]:

@@ -38,7 +38,7 @@ from ..errors import AfxError
 from ..patch import load_patch, loads
 from ..plan import Plan
 from ..registry import default_registry
-from ..render import RunOptions, apply_overrides, render_graph
+from ..render import RunOptions, apply_overrides, image_sources, render_graph
 from ..settings import RenderSettings
 from ..wav import write_wav
 
@@ -173,7 +173,6 @@ def bench_embeddings(args) -> list[dict]:
 
 
 def bench_nodes(args) -> list[dict]:
-    from .gallery import image_sources
     from collections import defaultdict
 
     per_frame = defaultdict(list)

@@ -3,15 +3,14 @@ one learned code per image, for the ``field.look`` node. The work is afx_graph/l
 (shared with the editor); this module reads the options and prints."""
 from __future__ import annotations
 
-import math
 import sys
-import time
 
 from ..errors import escape_controls
 from ..fitted import BATCH_PER_IMAGE
 from ..looks import (DEFAULT_SIZE, DEFAULT_STEPS, MAX_BUDGET, MAX_SEED, MAX_SIZE, MAX_STEPS,
                      MIN_SIZE, fit_to_file)
 from .options import number, whole
+from .progress import ProgressLine
 
 
 def register(sub) -> None:
@@ -41,35 +40,12 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-class ProgressLine:
-    """step, PSNR and ETA on one terminal line, redrawn at most 10 times a second."""
-
-    def __init__(self, stream=sys.stderr):
-        self.stream, self.last = stream, 0.0
-
-    def __call__(self, p) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.1 and p.step < p.steps:
-            return
-        self.last = now
-        width = 30
-        filled = int(width * p.fraction)
-        eta = f"{p.eta:4.0f}s" if math.isfinite(p.eta) else "   ?"
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] step {p.step}/{p.steps}  "
-                          f"{p.psnr:5.1f} dB  {p.elapsed:5.1f}s  ETA {eta}")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.last:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def run(args) -> int:
     show = not args.quiet and sys.stderr.isatty()
     bar = ProgressLine() if show else None
     try:
-        result = fit_to_file(args, on_progress=bar)
+        result = fit_to_file(args, on_progress=None if bar is None else lambda p: bar(
+            p.fraction, f"step {p.step}/{p.steps}  {p.psnr:5.1f} dB  {p.elapsed:5.1f}s", p.eta))
     finally:
         if bar is not None:
             bar.close()

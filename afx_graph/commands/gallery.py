@@ -17,9 +17,8 @@ from ..patch import load_patch
 from ..plan import Plan
 from ..png import text_chunk, write_png
 from ..registry import default_registry
-from ..render import RunOptions, apply_overrides
+from ..render import RunOptions, apply_overrides, image_sources
 from ..settings import RenderSettings
-from ..types import IMAGE
 from ..wav import write_wav
 from .options import number
 from .options import parse_size
@@ -50,17 +49,6 @@ def parse_times(text: str) -> list[float]:
     """--times 1,3.5,6: seconds from 0 to MAX_TIME, read by commands/options.py."""
     read = number("--times", 0, MAX_TIME, unit="seconds")
     return [read(t) for t in text.split(",")]
-
-
-def image_sources(graph: Graph, plan: Plan) -> list[tuple[str, str]]:
-    """(node, port) of each image that feeds an output node."""
-    out = []
-    for sink in plan.sinks:
-        spec = graph.nodes[sink].spec
-        for port, link in graph.inputs_of(sink).items():
-            if port in spec.inputs and spec.inputs[port].type is IMAGE:
-                out.append((link.src, link.src_port))
-    return out
 
 
 def strip(patch: Path, size: tuple[int, int], times: list[float], device: str,

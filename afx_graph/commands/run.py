@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 from ..bundle import running_bundles
 from ..errors import AfxError, escape_controls
@@ -13,6 +12,7 @@ from ..render import RunOptions, render_graph
 from ..requires import graph_warnings
 from ..settings import MAX_DURATION
 from .options import add_render_options, number
+from .progress import ProgressLine
 
 MIN_CHUNK = 0.1
 
@@ -37,27 +37,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-class ProgressBar:
-    """frames, fps and ETA on one terminal line, redrawn at most 10 times a second."""
-
-    def __init__(self, stream=sys.stderr):
-        self.stream, self.last = stream, 0.0
-
-    def __call__(self, p) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.1 and p.done < p.total:
-            return
-        self.last = now
-        width = 30
-        filled = int(width * p.done / max(p.total, 1))
-        eta = f"{p.eta:5.0f}s" if p.eta != float("inf") else "    ?"
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total} frames "
-                          f"{p.fps:6.1f} fps  ETA {eta}")
-        if p.done >= p.total:
-            self.stream.write("\n")
-        self.stream.flush()
-
-
 @running_bundles        # afx run piece.afxpack: unpacked into a temporary folder to render
 def run(args) -> int:
     patch = load_patch(args.patch)
@@ -77,8 +56,16 @@ def run(args) -> int:
         if args.chunk is not None or args.shared is not None:
             raise AfxError("--chunk and --shared split a render over Ray: add --ray",
                            field="--chunk" if args.chunk is not None else "--shared")
-        stats, outputs = render_graph(graph, opts, on_progress=ProgressBar() if show else None,
-                                      on_warning=lambda text: print(f"warning: {text}", file=sys.stderr))
+        bar = ProgressLine() if show else None
+        try:
+            stats, outputs = render_graph(
+                graph, opts, on_warning=lambda text: print(f"warning: {text}", file=sys.stderr),
+                on_progress=None if bar is None else lambda p: bar(
+                    p.done / max(p.total, 1), f"{p.done}/{p.total} frames {p.fps:6.1f} fps",
+                    p.eta))
+        finally:
+            if bar is not None:
+                bar.close()
     if not args.quiet:
         where = escape_controls(", ".join(str(p) for p in outputs))
         print(f"wrote {where}: {stats.frames} frames, {stats.duration:.2f} s of video in "

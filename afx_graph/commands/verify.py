@@ -41,10 +41,9 @@ from ..patch import load_patch, read_capped
 from ..plan import Plan
 from ..png import encode_png, read_png
 from ..registry import default_registry
-from ..render import RunOptions, apply_overrides
+from ..render import RunOptions, apply_overrides, image_sources
 from ..requires import afx_version, graph_warnings
 from ..settings import MAX_DURATION, MAX_FPS, MIN_SIDE, check_size
-from ..types import IMAGE
 from .options import parse_size
 
 EXIT_DIFFERENT = 3
@@ -110,18 +109,6 @@ def golden_dir(patch: Path) -> Path:
 
 
 # -- rendering the frames ---------------------------------------------------------------------
-def image_sources(graph: Graph, plan: Plan) -> list[str]:
-    """'node.port' of each image that goes into an output node, in the patch's order."""
-    out = []
-    for sink in plan.sinks:
-        spec = graph.nodes[sink].spec
-        for port, link in graph.inputs_of(sink).items():
-            name = f"{link.src}.{link.src_port}"
-            if port in spec.inputs and spec.inputs[port].type is IMAGE and name not in out:
-                out.append(name)
-    return out
-
-
 def default_size(graph: Graph) -> tuple[int, int]:
     w, h = graph.render_settings().size
     return DEFAULT_WIDTH, max(MIN_SIDE, round(DEFAULT_WIDTH * h / w))
@@ -147,7 +134,7 @@ class Renderer:
         graph = apply_overrides(graph, RunOptions(size=self.size))
         graph.check()
         self.graph = graph
-        self.sources = image_sources(graph, Plan(graph))
+        self.sources = [f"{n}.{p}" for n, p in image_sources(graph, Plan(graph))]
         if not self.sources:
             raise AfxError("has no image going into an output node", file=graph.file)
         targets = sorted({s.split(".")[0] for s in self.sources})
