@@ -125,7 +125,7 @@ def test_move_is_one_step_for_a_selection(controller, demo):
     assert not controller.move_nodes({"music": (0, 0)})            # no change, no step
     controller.undo()
     assert controller.graph.nodes["music"].ui["pos"] == [20, 40]
-    assert controller.graph.nodes["field"].ui["pos"] == [520, 80]
+    assert controller.graph.nodes["field"].ui["pos"] == [544, 80]
     assert not controller.dirty
 
 
@@ -186,12 +186,12 @@ def test_copy_paste_keeps_links_between_copied_nodes(controller, demo):
     g = controller.graph
     assert g.nodes["spectrum2"].type == "features.spectrum"
     assert g.nodes["spectrum2"].params == g.nodes["spectrum"].params
-    assert g.nodes["spectrum2"].ui["pos"] == [300, 60]              # offset from [260, 20]
+    assert g.nodes["spectrum2"].ui["pos"] == [324, 60]              # offset from [284, 20]
     assert "spectrum2.features -> field2.features" in links(controller)
     assert not any(l.dst == "spectrum2" for l in g.links())          # music -> it: not copied
     assert controller.selection == new
     again = controller.paste()                                         # cascades further
-    assert g.nodes[again[0]].ui["pos"] == [340, 100]
+    assert g.nodes[again[0]].ui["pos"] == [364, 100]
     controller.undo()
     controller.undo()                                                  # one step per paste
     assert set(g.nodes) == {"music", "spectrum", "beats", "coords", "field", "video", "walk", "shift"}
@@ -201,8 +201,8 @@ def test_paste_at_a_point_and_duplicate(controller, demo):
     controller.open(demo)
     controller.copy(["coords", "field"])
     new = controller.paste(at=(1000, 500))
-    # the copied group's top-left corner goes there: coords was at [260, 563], field at [520, 80]
-    assert controller.graph.nodes[new[0]].ui["pos"] == [1000, 983]
+    # the copied group's top-left corner goes there: coords was at [284, 581], field at [544, 80]
+    assert controller.graph.nodes[new[0]].ui["pos"] == [1000, 1001]
     assert controller.graph.nodes[new[1]].ui["pos"] == [1260, 500]
     clip = controller.clipboard
     dup = controller.duplicate(["music"])
@@ -417,8 +417,8 @@ def test_dumps_matches_the_engines_format(controller, demo, tmp_path):
     assert back.nodes["music"].params == {"tempo": 96.0, "seed": 3, "length": 12.0}
     assert back.nodes[geo].type == "pattern.geometric" and back.nodes[geo].params == {"sides": 5}
     assert {n: v.ui.get("pos") for n, v in back.nodes.items()} == {
-        "music": [20, 40], "spectrum": [260, 20], "beats": [300, 311], "coords": [260, 563],
-        "field": [520, 80], "video": [800, 80], "walk": [40, 300], "shift": [40, 540],
+        "music": [20, 40], "spectrum": [284, 20], "beats": [300, 311], "coords": [284, 581],
+        "field": [544, 80], "video": [826, 80], "walk": [40, 300], "shift": [40, 551],
         geo: [1000, 300]}
     assert to_data(back.to_patch()) == state(controller)
 
