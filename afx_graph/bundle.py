@@ -130,7 +130,7 @@ def _definition_file_params(patch: Patch, registry) -> Iterator[_Named]:
                 continue
             try:
                 spec = registry.get(e.get("type"))
-            except Exception:
+            except (KeyError, TypeError):       # an unknown type names no file we know
                 continue
             for name, p in spec.params.items():
                 value = params.get(name)
@@ -168,7 +168,7 @@ def _follow(source, param: str, defs: dict, registry, depth: int = 0) -> list:
             continue
         try:
             spec = registry.get(e.get("type"))
-        except Exception:
+        except (KeyError, TypeError):           # an unknown type names no file we know
             continue
         if inner in spec.params and spec.params[inner].kind == "path":
             out.append((spec, inner, _filled(spec, params)))
@@ -205,7 +205,7 @@ def _unreadable(named: list[_Named], src: Path, cache: dict) -> tuple[_Named, st
             if key not in cache:
                 try:
                     cache[key] = check(param, str(src), params)
-                except Exception as e:         # a reader's own failure: still unreadable
+                except Exception as e:  # noqa: BLE001 a node pack's reader may fail any way: unreadable
                     cache[key] = f"cannot be read ({type(e).__name__}: {e})"
             if cache[key]:
                 why = str(cache[key]).splitlines()[0]

@@ -40,8 +40,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import Issue, PatchError
-from .spec import In, NodeSpec, Out, Param
+from .errors import AfxError, Issue, PatchError
+from .spec import In, NodeSpec, Out, Param, ParamValueError
 
 TYPE = "subpatch"
 SEP = "/"
@@ -322,7 +322,7 @@ def _work_out(d: Definition, registry, chain: tuple) -> _Shape:
         value = d.nodes[node].params.get(pname, p.default)
         try:
             value = p.coerce(value)
-        except Exception:
+        except ParamValueError:     # the inner node's own check reports it
             value = p.default
         params[name] = replace(p, default=value, name=name,
                                doc=p.doc or f"{node}.{pname}")
@@ -505,7 +505,7 @@ def _absolute_paths(entry, registry, base: Path, top: Path) -> dict:
         return params
     try:
         spec = registry.get(entry.type)
-    except Exception:
+    except (KeyError, TypeError):           # unknown type (or none): validation says so
         return params
     for name, p in spec.params.items():
         v = params.get(name)
@@ -565,7 +565,7 @@ def group(patch, ids, registry, name: str = "group"):
         e = p.nodes[i]
         try:
             spec = entry_spec(e, Library(p.subpatches, p.base_dir, p.file), registry)
-        except Exception:
+        except (SubpatchError, AfxError, KeyError, TypeError):   # a broken node: not an output
             spec = None
         if spec is not None and spec.sink:
             raise SubpatchError(f"'{i}' is an output: a subpatch holds no output node")

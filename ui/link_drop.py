@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from afx_graph.errors import AfxError
 from afx_graph.registry import Registry
 
 PIN_REACH = 12.0         # screen px from a pin's centre (at zoom 1) that still grabs it
@@ -174,7 +175,7 @@ class LinkDropWatcher:
         port = port_for(app.registry.get(type_id), pin.kind, pin_type(app.controller.graph, pin))
         try:
             nid = app.controller.add_linked(type_id, pos, pin.kind, pin.node, pin.port, port)
-        except Exception as e:       # AfxError and its kin: the message says why
+        except AfxError as e:        # the message says why; anything else is a bug
             app.status(f"cannot add {type_id}: {getattr(getattr(e, 'issue', None), 'message', e)}",
                        "error")
             return None
