@@ -220,7 +220,7 @@ def plan_issues(graph: Graph, plan: Plan, out_dir: Path, *,
                   if any(o.type is AUDIO for o in flat.nodes[nid].spec.outputs.values())), None)
     if audio is None and settings.duration is None:
         issues.append(Issue(settings_mod.NO_LENGTH, f, field="settings.duration"))
-    length = getattr(flat.nodes[audio].spec.cls, "audio_length", None) if audio else None
+    length = flat.nodes[audio].spec.hook("audio_length") if audio else None
     if length is not None:
         n = flat.nodes[audio]
         problem = settings_mod.past_end(settings.start,

@@ -245,6 +245,8 @@ class Node:
     - ``bench``, ``describe_models``, ``download_models``: ``afx bench`` and ``afx models``.
     - ``file_problem``: whether a file is one this node reads, for ``afx pack`` (which never
       packs a file of a node without it).
+    - ``audio_length``: how long the audio a source makes is, known before it runs, so that
+      ``afx validate`` refuses a start past its end as the render does.
 
     To run one node by hand (a test, a script), :func:`afx_graph.call_node` gives it its
     arguments in the form the executor would.
@@ -326,9 +328,17 @@ class Node:
         says None; without this hook a node's files are never packed."""
         raise NotImplementedError
 
+    @staticmethod
+    def audio_length(params: dict) -> float | None:
+        """Seconds of audio this audio source makes with ``params`` (defaults filled in),
+        known before it runs; None when only running it tells (a file's). A render refuses to
+        start past it before any node runs, and ``afx validate`` with it
+        (afx_graph.render.plan_issues). Without it, only the render finds out."""
+        raise NotImplementedError
+
 
 OPTIONAL_HOOKS = ("migrate", "settle", "fade", "advance", "pixel_floats", "bench",
-                  "describe_models", "download_models", "file_problem")
+                  "describe_models", "download_models", "file_problem", "audio_length")
 
 
 def _function(obj):
