@@ -129,3 +129,27 @@ def _warnings_shown():
         warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: \
             sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
         yield
+
+
+def bad_input(r, *words):
+    """The CLI's answer to bad input: exit 2, an `error:` first line, no internal error."""
+    first = r.stderr.splitlines()[0] if r.stderr else ""
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert first.startswith("error:"), r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    for w in words:
+        assert w in first, (w, first)
+    return first
+
+
+# a small valid patch (coords -> cppn -> video) for tests that break one part of it
+SMALL_PATCH = {
+    "afx": 1,
+    "settings": {"size": [64, 36], "fps": 10, "duration": 1},
+    "nodes": {
+        "c": {"type": "field.coords"},
+        # written at cppn's current version: params of an older one are checked after migration
+        "f": {"type": "cppn", "version": 2, "params": {"hidden": 8}, "inputs": {"coords": "c.coords"}},
+        "v": {"type": "output.video", "params": {"path": "out.mp4"}, "inputs": {"image": "f.image"}},
+    },
+}

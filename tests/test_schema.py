@@ -14,21 +14,9 @@ import yaml
 from afx_graph import Graph, PatchError, default_registry, loads
 from afx_graph import safe_yaml, settings as settings_mod
 from afx_graph.commands.validate import render_issues
-from afxcli import run_afx
+from afxcli import SMALL_PATCH, run_afx
 
 GRAPHS = sorted((Path(__file__).resolve().parents[1] / "graphs").glob("*.yaml"))
-
-BASE = {
-    "afx": 1,
-    "settings": {"size": [64, 36], "fps": 10, "duration": 1},
-    "nodes": {
-        "c": {"type": "field.coords"},
-        # written at cppn's current version: params of an older one are checked after migration
-        "f": {"type": "cppn", "version": 2, "params": {"hidden": 8}, "inputs": {"coords": "c.coords"}},
-        "v": {"type": "output.video", "params": {"path": "out.mp4"}, "inputs": {"image": "f.image"}},
-    },
-}
-
 
 @pytest.fixture(scope="module")
 def schema():
@@ -78,8 +66,8 @@ def as_yaml(data) -> str:
 
 
 def test_the_base_patch_passes_both(validator, registry, tmp_path):
-    assert schema_errors(validator, BASE) == []
-    assert loader_issues(as_yaml(BASE), registry, tmp_path) == []
+    assert schema_errors(validator, SMALL_PATCH) == []
+    assert loader_issues(as_yaml(SMALL_PATCH), registry, tmp_path) == []
 
 
 @pytest.mark.parametrize("path", GRAPHS, ids=[g.stem for g in GRAPHS])
@@ -91,7 +79,7 @@ def test_every_example_patch_passes_the_schema(path, validator, schema, registry
 
 
 def node(**kw):
-    """A mutation of BASE: nodes given as id -> value (None removes the node)."""
+    """A mutation of SMALL_PATCH: nodes given as id -> value (None removes the node)."""
     def apply(d):
         for nid, value in kw.items():
             if value is None:
@@ -102,7 +90,7 @@ def node(**kw):
 
 
 def at(path, value):
-    """Set BASE[path...] = value (value None with key '-' deletes)."""
+    """Set SMALL_PATCH[path...] = value (value None with key '-' deletes)."""
     def apply(d):
         *parents, last = path
         for p in parents:
@@ -191,7 +179,7 @@ BROKEN = {
 
 @pytest.mark.parametrize("kind", sorted(BROKEN))
 def test_broken_patches_fail_both(kind, validator, registry, tmp_path):
-    data = copy.deepcopy(BASE)
+    data = copy.deepcopy(SMALL_PATCH)
     BROKEN[kind](data)
     if not data:
         data = ["not", "a", "mapping"]
@@ -232,7 +220,7 @@ ACCEPTED = {
 
 @pytest.mark.parametrize("kind", sorted(ACCEPTED))
 def test_loader_forms_pass_both(kind, validator, registry, tmp_path):
-    data = copy.deepcopy(BASE)
+    data = copy.deepcopy(SMALL_PATCH)
     ACCEPTED[kind](data)
     text = as_yaml(data)
     assert safe_yaml.load(text) == data
@@ -258,18 +246,18 @@ def test_whole_numbers_written_with_a_point_are_whole_numbers(schema, validator,
     (a patch written by a JSON tool says 64.0). 64.5 is refused by both."""
     for mutate in (at(["settings", "size"], [64.0, 36.0]), at(["afx"], 1.0),
                    at(["nodes", "c", "version"], 1.0)):
-        data = copy.deepcopy(BASE)
+        data = copy.deepcopy(SMALL_PATCH)
         mutate(data)
         assert schema_errors(validator, data) == []
         assert loader_issues(as_yaml(data), registry, tmp_path) == []
     for mutate in (at(["settings", "size"], [64.5, 36.0]), at(["afx"], 1.5),
                    at(["nodes", "c", "version"], 1.5)):
-        data = copy.deepcopy(BASE)
+        data = copy.deepcopy(SMALL_PATCH)
         mutate(data)
         assert schema_errors(validator, data) != []
         assert loader_issues(as_yaml(data), registry, tmp_path) != []
     # ...and the other way round, for int params: the loader takes 8.0, so does the schema
-    data = copy.deepcopy(BASE)
+    data = copy.deepcopy(SMALL_PATCH)
     at(["nodes", "f", "params", "hidden"], 8.0)(data)
     assert schema_errors(validator, data) == []
     assert loader_issues(as_yaml(data), registry, tmp_path) == []
@@ -284,7 +272,7 @@ def test_what_the_schema_leaves_to_afx_validate(validator, registry, tmp_path):
         "no length": at(["settings", "duration"], "-"),
     }
     for name, mutate in gaps.items():
-        data = copy.deepcopy(BASE)
+        data = copy.deepcopy(SMALL_PATCH)
         mutate(data)
         assert schema_errors(validator, data) == [], name
         assert loader_issues(as_yaml(data), registry, tmp_path) != [], name

@@ -19,7 +19,7 @@ import pytest
 from afx_graph import Graph, default_registry, load_patch
 from afx_graph import subpatch
 from afx_graph.errors import AfxError
-from afxcli import run_afx
+from afxcli import bad_input, run_afx
 
 ROOT = Path(__file__).parents[1]
 DEMO = ROOT / "graphs" / "demo.yaml"
@@ -49,17 +49,6 @@ def reg():
 @pytest.fixture(autouse=True)
 def _no_home_recovery(tmp_path, monkeypatch):
     monkeypatch.setenv("AFX_RECOVERY_DIR", str(tmp_path / "recovery"))
-
-
-def bad_input(r, *words):
-    """The CLI's answer to bad input: exit 2, an `error:` first line, no internal error."""
-    first = r.stderr.splitlines()[0] if r.stderr else ""
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    assert first.startswith("error:"), r.stderr
-    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
-    for w in words:
-        assert w in first, (w, first)
-    return first
 
 
 # -- sources that are not subpatch files -------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from afx_graph import Graph, default_registry, load_patch, subpatch
-from afxcli import run_afx
+from afxcli import SMALL_PATCH, bad_input, run_afx
 
 ROOT = Path(__file__).parents[1]
 FAST = 90          # seconds: a refusal that takes longer hangs (it took minutes before)
@@ -26,17 +26,6 @@ FAST = 90          # seconds: a refusal that takes longer hangs (it took minutes
 @pytest.fixture(scope="module")
 def reg():
     return default_registry()
-
-
-def bad_input(r, *words):
-    """The CLI's answer to bad input: exit 2, `error:` lines, no internal error."""
-    first = r.stderr.splitlines()[0] if r.stderr else ""
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    assert first.startswith("error:"), r.stderr
-    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
-    for w in words:
-        assert w in first, (w, first)
-    return first
 
 
 # -- 1. subpatch fan-out ------------------------------------------------------------------------
@@ -377,20 +366,9 @@ def schema_validator(reg):
     return jsonschema.Draft202012Validator(s)
 
 
-SCHEMA_BASE = {
-    "afx": 1,
-    "settings": {"size": [64, 36], "fps": 10, "duration": 1},
-    "nodes": {
-        "c": {"type": "field.coords"},
-        "f": {"type": "cppn", "version": 2, "params": {"hidden": 8}, "inputs": {"coords": "c.coords"}},
-        "v": {"type": "output.video", "params": {"path": "out.mp4"}, "inputs": {"image": "f.image"}},
-    },
-}
-
-
 def with_(path, value):
     import copy
-    data = copy.deepcopy(SCHEMA_BASE)
+    data = copy.deepcopy(SMALL_PATCH)
     d = data
     for p in path[:-1]:
         d = d[p]
@@ -420,7 +398,7 @@ SCHEMA_REFUSES = {       # each accepted by the schema before, refused by afx va
     "NaN duration": with_(["settings", "duration"], math.nan),
     "NaN start": with_(["settings", "start"], math.nan),
     "NaN float param": with_(["nodes", "f", "params", "gain"], math.nan),
-    "NaN in a list param": {**SCHEMA_BASE, "nodes": {**SCHEMA_BASE["nodes"], "p": {
+    "NaN in a list param": {**SMALL_PATCH, "nodes": {**SMALL_PATCH["nodes"], "p": {
         "type": "pattern.fractal", "params": {"center": [math.nan, 0.0]}}}},
     "square frame over the area": with_(["settings", "size"], [8192, 8192]),
     "wide frame over the area": with_(["settings", "size"], [8192, 4800]),
@@ -455,7 +433,7 @@ def test_the_schema_refuses_what_afx_refuses(name, schema_validator, reg, tmp_pa
 
 
 SCHEMA_ACCEPTS = {       # and what afx takes, it still takes
-    "the base": SCHEMA_BASE,
+    "the base": SMALL_PATCH,
     "a plain relative path": with_(PATH, "renders/take 2/é.mp4"),
     "a path with a dot part": with_(PATH, "./out/./a.mp4"),
     "a name starting with two dots": with_(PATH, "..hidden/a.mp4"),
@@ -467,7 +445,7 @@ SCHEMA_ACCEPTS = {       # and what afx takes, it still takes
     "a whole float for an int": with_(["nodes", "f", "params", "hidden"], 8.0),
     "version 1 with what it had": with_(["nodes", "f"], {
         "type": "cppn", "version": 1, "params": {"hidden": 16}, "inputs": {"coords": "c.coords"}}),
-    "an old palette name at version 1": {**SCHEMA_BASE, "nodes": {**SCHEMA_BASE["nodes"], "k": {
+    "an old palette name at version 1": {**SMALL_PATCH, "nodes": {**SMALL_PATCH["nodes"], "k": {
         "type": "image.color", "version": 1, "params": {"palette": "ocean"},
         "inputs": {"image": "f.image"}}}},
 }
