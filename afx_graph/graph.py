@@ -329,6 +329,7 @@ class Graph:
     def copy(self) -> "Graph":
         """An independent snapshot (for a worker thread to render while editing goes on)."""
         g = Graph.from_patch(self.to_patch(), self.registry)
+        g.file_issues = list(self.file_issues)     # what loading found: refused all the same
         g.user_outputs = set(self.user_outputs)
         g.user_inputs = set(self.user_inputs)
         g.revision = self.revision

@@ -263,6 +263,12 @@ ALSO_RUN_REFUSES = {
                      extra="  shots: {type: output.frames, params: {path: shots}, "
                            "inputs: {image: field.image}}\n"),
         "node 'video' params.path", "which node 'shots' writes"),
+    "a problem loading found": (PATCH.format(settings=", duration: 1", subpatches="", path="o.mp4",
+                                             extra="colour: red\n"),
+                                "colour: unknown top-level key", ""),
+    "a node that is not a mapping": (PATCH.format(settings=", duration: 1", subpatches="",
+                                                  path="o.mp4", extra="  extra: 5\n"),
+                                     "node 'extra'", "a node is a mapping"),
     "the patch itself": (PATCH.format(settings=", duration: 1", subpatches="", path="p.yaml",
                                       extra=""),
                          "node 'video' params.path", "is the file this patch was read from"),
