@@ -31,11 +31,11 @@ demo: setup
 
 # everything, as CI runs it (the import contract included: tests/test_layers.py)
 test: setup-test
-	$(BIN)/python -m pytest -n $(JOBS) tests
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup tests
 
 # the quick tier for the inner loop: no window, no renders of whole examples (well under a minute)
 check: setup-test
-	$(BIN)/python -m pytest -n $(JOBS) -q -m "not slow" tests
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q -m "not slow" tests
 
 # the import contract alone (pyproject.toml, [tool.importlinter])
 lint: setup-test

@@ -24,3 +24,38 @@ def registry():
     reg.register_all(fixture_pack.NODES, source="fixture")
     return reg
 
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray for the tests that use it (marked xdist_group("ray"), so one worker runs
+    them all): Ray's start and its workers' imports are paid once, not once per test file."""
+    ray = pytest.importorskip("ray")   # the cluster extra: make test installs it
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+# `make check` (the quick tier) leaves out tests marked slow: the editor's window tests and
+# the files whose tests render whole examples, fit looks or start Ray (each over ~20 s of
+# work in the full suite on the 2-core machine; `pytest --durations=0` shows the rest).
+SLOW_FILES = {
+    "test_validate_hostile.py", "test_sweep_hostile.py", "test_sweep.py", "test_patch_hostile.py",
+    "test_chunks.py", "test_signals.py", "test_cli_engine.py", "test_cli_hostile.py",
+    "test_fuzz.py", "test_batch.py", "test_run.py", "test_output_safety.py",
+    "test_examples_follow_music.py", "test_sharing_hostile.py", "test_fit.py", "test_requires.py",
+    "test_imports.py", "test_embeddings.py", "test_analyze.py", "test_graphs.py",
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: left out of `make check` (the quick tier)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(str(item.fspath))
+        if "ui" in path.parent.parts[-1:] or path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)

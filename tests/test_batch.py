@@ -81,14 +81,9 @@ def test_a_song_that_cannot_be_read_fails_alone(tmp_path, capsys, songs):
     assert "1 rendered, 0 kept, 1 failed" in stdout
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
+@pytest.mark.xdist_group("ray")
 def test_an_album_on_ray_is_the_album_rendered_here(tmp_path, capsys, songs, local_ray):
     code, stdout, err = afx(capsys, "batch", DEMO, *songs, "-o", tmp_path / "ray", *TINY,
                             "--ray")

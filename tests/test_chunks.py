@@ -104,16 +104,11 @@ def test_chunk_without_ray_is_refused(tmp_path, capsys):
 
 
 # -- on a local Ray ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ray_local():
-    import ray          # the cluster extra: CI installs it (Makefile: .[test,cluster])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield ray
-    ray.shutdown()
 
 
+@pytest.mark.xdist_group("ray")
 @pytest.mark.parametrize("name", ["demo.yaml", "feedback_trails.yaml"])
-def test_a_render_split_over_ray_is_the_in_process_render(name, ray_local, tmp_path, capsys):
+def test_a_render_split_over_ray_is_the_in_process_render(name, local_ray, tmp_path, capsys):
     patch = ROOT / "graphs" / name
     common = ["--size", "64x36", "--duration", "3", "--set", "video.crf=0", "--quiet"]
     assert afx_main(["run", str(patch), "-o", str(tmp_path / "one.mp4"), *common]) == 0
@@ -128,7 +123,8 @@ def test_a_render_split_over_ray_is_the_in_process_render(name, ray_local, tmp_p
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no chunk left
 
 
-def test_a_task_that_keeps_failing_is_retried_then_reported(ray_local):
+@pytest.mark.xdist_group("ray")
+def test_a_task_that_keeps_failing_is_retried_then_reported(local_ray):
     from afx_graph.jobs import RayRunner
     got = []
     RayRunner().run([Job("bad", "afx: 1\nnodes: {}\n", "/tmp", kind="nonsense")],

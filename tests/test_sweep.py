@@ -267,14 +267,9 @@ def test_a_folder_with_files_of_another_kind_is_not_written_over(tmp_path, capsy
 
 
 # -- on Ray -------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def local_ray():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
+@pytest.mark.xdist_group("ray")
 def test_a_sweep_on_ray_gives_the_cells_of_one_in_process(tmp_path, capsys, local_ray):
     sets = ["--set", "field.seed=1,2", *TINY]
     code, stdout, err = afx(capsys, "sweep", DEMO, *sets, "-o", tmp_path / "ray", "--ray")

@@ -172,7 +172,7 @@ def test_moving_a_node_is_recorded(demo_app):
     assert abs(pos[0] - 900) <= 1 / v.zoom and abs(pos[1] - 300) <= 1 / v.zoom    # to the pixel
     app.undo()
     app.step(2)
-    assert dpg.get_item_pos("afx.node.video") == [round(c) for c in app.canvas.view.to_grid((800, 80))]
+    assert dpg.get_item_pos("afx.node.video") == [round(c) for c in app.canvas.view.to_grid((826, 80))]
 
 
 def test_preview_panel_shows_the_rendered_field(demo_app, tmp_path):
