@@ -4,6 +4,15 @@ from pathlib import Path
 
 import pytest
 
+if os.environ.get("AFX_TEST_CHILDREN"):
+    # AFX_TEST_CHILDREN=FILE: every process a test starts is counted, one line each in FILE
+    # (how many child processes the suite pays for; each afx costs ~2.7 s of imports)
+    def _count_children(event, args, _file=os.environ["AFX_TEST_CHILDREN"]):
+        if event == "subprocess.Popen":
+            with open(_file, "a") as f:
+                f.write(f"{os.path.basename(str(args[0]))}\n")
+    sys.addaudithook(_count_children)
+
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # one torch thread per test worker (pytest-xdist runs one worker per core): workers that
     # each took every core would fight for them; child processes inherit the limit

@@ -112,7 +112,8 @@ def test_a_failing_node_is_reported_and_the_worker_goes_on(demo_preview, not_aud
     w.follow(ctl.graph)
     f = w.wait_for(lambda f: f.serial > f0.serial and not w.errors, TIMEOUT)
     assert f is not None and f.image is not None, (w.status, w.errors)
-    assert w.state == "ok"
+    # no longer failed (a playing preview may already be computing the next frame)
+    assert w.state in ("ok", "computing") and not w.errors, (w.state, w.status)
 
 
 def test_a_missing_input_is_reported(demo_preview):
