@@ -1,6 +1,15 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # numba (librosa's beat tracker) writes its compiled cache beside librosa's files; two
+    # test workers compiling it at once on a fresh venv crashed one of them (a segfault in
+    # beat_track, seen on a fresh clone): each worker keeps a cache of its own. Set before
+    # anything imports librosa.
+    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(
+        tempfile.gettempdir(), f"afx-tests-numba-{os.environ['PYTEST_XDIST_WORKER']}"))
 
 import pytest
 
