@@ -6,7 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 # torch is pinned to the CPU build where one is provided locally (CI); see README.
 TORCH  ?= torch==2.13.0
-# test workers: one per core (pytest-xdist), each with one torch thread (tests/conftest.py)
+# test workers: one per core (pytest-xdist), each with one torch thread (tests/conftest.py);
+# a worker that crashes ends the run (a replaced worker left --dist loadgroup waiting for ever)
 JOBS   ?= auto
 
 .PHONY: setup setup-test demo test check lint bench edit clean
@@ -31,11 +32,11 @@ demo: setup
 
 # everything, as CI runs it (the import contract included: tests/test_layers.py)
 test: setup-test
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup tests
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --max-worker-restart=0 tests
 
 # the quick tier for the inner loop: no window, no renders of whole examples (well under a minute)
 check: setup-test
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q -m "not slow" tests
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --max-worker-restart=0 -q -m "not slow" tests
 
 # the import contract alone (pyproject.toml, [tool.importlinter])
 lint: setup-test
