@@ -75,5 +75,9 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     for item in items:
         path = Path(str(item.fspath))
+        if "ui" in path.parent.parts[-1:]:
+            # the editor's tests share one Dear PyGui context per process: one worker runs
+            # them all, in file order, as a single process would
+            item.add_marker(pytest.mark.xdist_group("ui"))
         if "ui" in path.parent.parts[-1:] or path.name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
