@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from afx_graph.executor import Executor
+from afx_graph.engine.executor import Executor
 from afx_graph.graph import Graph
-from afx_graph.patch import load_patch
-from afx_graph.plan import Plan
+from afx_graph.sharing.opening import load_patch
+from afx_graph.engine.plan import Plan
 from afx_graph.registry import default_registry
 from afx_graph.settings import RenderSettings
 

@@ -19,8 +19,8 @@ EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 def build_parser():
     import argparse
 
-    from . import commands
-    from .errors import AfxError
+    from afx_graph import commands
+    from afx_graph.errors import AfxError
 
     class _Parser(argparse.ArgumentParser):
         def error(self, message):  # argparse's errors are bad input too: exit 2, one line
@@ -53,7 +53,7 @@ def check_outputs(parser, args) -> None:
     """Every command's ``-o`` is checked as typed, here, once for all commands
     (paths.typed_output: not empty, not '-', no control characters, ``~`` expanded); each
     command then checks the path on disk for what it writes (a file or a folder)."""
-    from .paths import typed_output
+    from afx_graph.media.paths import typed_output
 
     sub = command_parser(parser, getattr(args, "command", None) or "")
     for action in sub._actions if sub is not None else ():
@@ -102,7 +102,7 @@ def _on_signal(signum, frame):
         # with "terminate called" (seen in CI: Ctrl+C 0.4 s after start). An import writes
         # none of the user's files, so leaving at once loses nothing; the temporary folders
         # in use (a sweep's cell, rendering while its nodes import) are removed first.
-        scratch = sys.modules.get("afx_graph.scratch")
+        scratch = sys.modules.get("afx_graph.media.scratch")
         if scratch is not None:
             scratch.remove_all()
         os.write(2, f"\ninterrupted ({signal.Signals(signum).name})\n".encode())
@@ -166,8 +166,8 @@ def _main(argv: list[str], debug: bool) -> int:
     try:
         import traceback
 
-        from .errors import AfxError, NodeCrash, escape_controls
-        from .files import environment_reason
+        from afx_graph.errors import AfxError, NodeCrash, escape_controls
+        from afx_graph.media.files import environment_reason
     except KeyboardInterrupt as e:
         return _interrupted(e)
     try:        # --debug is taken anywhere: `afx run p.yaml --debug` as `afx --debug run ...`
@@ -210,7 +210,7 @@ def _main(argv: list[str], debug: bool) -> int:
 def _internal(e: BaseException, debug: bool) -> int:
     import traceback
 
-    from .errors import escape_controls
+    from afx_graph.errors import escape_controls
     print(f"internal error: {type(e).__name__}: {escape_controls(str(e))} (run with --debug for "
           "the traceback)", file=sys.stderr)
     if debug:

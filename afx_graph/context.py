@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .settings import RenderSettings
+from afx_graph.settings import RenderSettings
 
 
 @dataclass(frozen=True)

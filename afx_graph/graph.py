@@ -14,11 +14,14 @@ from typing import Any, Callable, Iterator
 
 import networkx as nx
 
-from . import paths, requires as requires_mod, settings as settings_mod, subpatch as subpatch_mod
-from .errors import AfxError, GraphEditError, Issue, PatchError
-from .patch import NODE_ID, NodeEntry, Patch, parse_link
-from .registry import Registry, UnknownNodeType
-from .spec import NodeSpec, ParamValueError
+from afx_graph.media import paths
+from afx_graph.patchfile import requires as requires_mod
+from afx_graph import settings as settings_mod
+from afx_graph.subpatches import definitions as subpatch_mod, flatten as flatten_mod
+from afx_graph.errors import AfxError, GraphEditError, Issue, PatchError
+from afx_graph.patchfile.patch import NODE_ID, NodeEntry, Patch, parse_link
+from afx_graph.registry import Registry, UnknownNodeType
+from afx_graph.spec import NodeSpec, ParamValueError
 
 
 @dataclass
@@ -85,7 +88,7 @@ class Graph:
         g.requires = patch.requires
         g.outside = dict(patch.outside)
         for nid, e in patch.nodes.items():
-            g._insert(nid, e)
+            g.add_entry(nid, e)
         for nid, e in patch.nodes.items():
             for port, text in e.inputs.items():
                 parsed = parse_link(text)
@@ -95,7 +98,10 @@ class Graph:
                     g.dangling[(nid, port)] = text
         return g
 
-    def _insert(self, nid: str, e: NodeEntry) -> GraphNode:
+    def add_entry(self, nid: str, e: NodeEntry) -> GraphNode:
+        """Add a node as a patch file holds it (type, params, ui, version), unlinked; its
+        spec is looked up (a subpatch node's worked out from its definition) and an older
+        version's params migrated. Links are added separately (``g.add_edge``)."""
         self.subpatch_problems.pop(nid, None)
         try:
             if e.type == subpatch_mod.TYPE:
@@ -128,6 +134,19 @@ class Graph:
                 self.subpatches, self.base_dir, Path(self.file).name,
                 ident=str(self.path.absolute()) if self.path else None)
         return self._library
+
+    def _refused(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """The files a render's patch names outside its folder (see ``outside``)."""
+        return self.outside
+
+    def flat_shell(self) -> "FlatGraph":
+        """An empty FlatGraph with this graph's settings, for ``subpatches.flatten`` to fill."""
+        flat = FlatGraph(self)
+        flat.meta, flat.settings = dict(self.meta), dict(self.settings)
+        flat.user_outputs = set(self.user_outputs)
+        flat.requires = self.requires
+        flat.revision = self.revision
+        return flat
 
     @property
     def file(self) -> str:
@@ -162,7 +181,7 @@ class Graph:
         A file a render's patch names outside its folder (``outside``) is never handed to a
         node: validation refuses it first; this is the last guard (the editor's preview)."""
         n = self.nodes[node]
-        refused = self.outside or getattr(getattr(self, "flattened_from", None), "outside", {})
+        refused = self._refused()
         out = {}
         for name, p in n.spec.params.items():
             v = n.param(name)
@@ -214,7 +233,7 @@ class Graph:
         clean = {}
         for k, v in (params or {}).items():
             clean[k] = self._coerce(nid, spec, k, v)
-        self._insert(nid, NodeEntry(spec.id, clean, {}, dict(ui or {}), spec.version))
+        self.add_entry(nid, NodeEntry(spec.id, clean, {}, dict(ui or {}), spec.version))
         self._changed("add", nid)
         return nid
 
@@ -410,7 +429,7 @@ class Graph:
     def _inner_issues(self, out_dir, check_files) -> list[Issue]:
         """Problems inside the subpatches, named by their path (node 'halo/blur')."""
         try:
-            flat = subpatch_mod.flatten(self)
+            flat = flatten_mod.flatten(self)
         except PatchError as e:
             return list(e.issues)
         fed, stack = set(), [tuple(t.rsplit(".", 1)) for t in self._fed_from_outside() if "." in t]
@@ -501,6 +520,22 @@ class Graph:
         return self
 
 
+class FlatGraph(Graph):
+    """A graph with its subpatches expanded (what ``subpatches.flatten.flatten`` returns):
+    node ids ``outer/inner``; what is planned and run when a patch has subpatches."""
+
+    def __init__(self, flattened_from: Graph):
+        super().__init__(flattened_from.registry, path=flattened_from.path)
+        self.flattened_from = flattened_from    # the graph as the user sees it
+        # (subpatch node, output) -> (inner node, port) the output comes from
+        self.exposed: dict[tuple[str, str], tuple[str, str]] = {}
+        # (subpatch node, input or linkable param) -> the inner (node, port)s it feeds
+        self.feeds: dict[tuple[str, str], list[tuple[str, str]]] = {}
+
+    def _refused(self) -> dict[tuple[str, str], tuple[str, str]]:
+        return self.outside or self.flattened_from.outside
+
+
 SUGGEST_LINKS = 20     # dangling links that get a "did you mean" hint
 
 
@@ -516,11 +551,6 @@ def _coerces(p, value) -> bool:
         return True
     except ParamValueError:
         return False
-
-
-def load_graph(path, registry: Registry) -> Graph:
-    from .patch import load_patch
-    return Graph.from_patch(load_patch(path), registry)
 
 
 # -- cycles -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Iterable
 
-from .spec import NodeSpec
+from afx_graph.spec import NodeSpec
 
 ENTRY_POINT_GROUP = "afx.nodes"
 BUILTIN_PACKAGE = "afx_graph.nodes"

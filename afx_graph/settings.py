@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from .errors import Issue
+from afx_graph.errors import Issue
 
 MAX_SIDE = 8192
 MAX_PIXELS = 8192 * 4608

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from .types import PortType, SCALAR
+from afx_graph.types import PortType, SCALAR
 
 RATES = ("static", "frame")
 # What of the render's context a static node's result can depend on (see NodeSpec.uses):
@@ -175,7 +175,7 @@ class NodeSpec:
         batch axis, see Executor._gather) even when it runs once for a render: a frame-rate
         node, or one with an input of a per-frame type (SCALAR, VECTOR, IMAGE); run once, it
         gets a batch of one. (Any node that runs per frame gets that form.)"""
-        from .types import NORMALISE
+        from afx_graph.types import NORMALISE
         return self.rate == "frame" or any(i.type.id in NORMALISE for i in self.inputs.values())
 
     @property
@@ -298,7 +298,7 @@ class Node:
     @staticmethod
     def pixel_floats(params: dict, device) -> tuple[int, int]:
         """(floats per pixel kept for the whole render, floats per pixel per frame of a
-        batch), for afx_graph.memory's estimate. Without it an image-making node counts as
+        batch), for afx_graph.engine.memory's estimate. Without it an image-making node counts as
         (3, 0) when static and (0, DEFAULT_FRAME_FLOATS) per frame."""
         raise NotImplementedError
 
@@ -333,7 +333,7 @@ class Node:
         """Seconds of audio this audio source makes with ``params`` (defaults filled in),
         known before it runs; None when only running it tells (a file's). A render refuses to
         start past it before any node runs, and ``afx validate`` with it
-        (afx_graph.render.plan_issues). Without it, only the render finds out."""
+        (afx_graph.run.render.plan_issues). Without it, only the render finds out."""
         raise NotImplementedError
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from afx_graph.audio_io import MARGIN_AFTER, MARGIN_BEFORE, MAX_SECONDS, PastEnd, decode_audio
+from afx_graph.media.audio import MARGIN_AFTER, MARGIN_BEFORE, MAX_SECONDS, PastEnd, decode_audio
 from afx_graph.errors import NodeInputError
 from afx_graph.spec import Out, Param, node
 from afx_graph.types import AUDIO, Audio
@@ -311,7 +311,7 @@ class AudioSynth:
     @staticmethod
     def audio_length(params: dict) -> float:
         """Seconds of audio it makes, known before it runs (a start past it is refused by
-        validation as by the render: afx_graph.render.plan_issues)."""
+        validation as by the render: afx_graph.run.render.plan_issues)."""
         return max(1, round(float(params["length"]) * SYNTH_RATE)) / SYNTH_RATE
 
 

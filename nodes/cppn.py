@@ -18,8 +18,8 @@ import torch
 
 from afx_graph import COORDS, IMAGE, VECTOR, In, Out, Param, node
 
-from . import palettes
-from .field import coordinate_grid
+from afx_graph.nodes import palettes
+from afx_graph.nodes.field import coordinate_grid
 
 ACTIVATIONS = {
     "sin": torch.sin,
@@ -243,7 +243,7 @@ class CPPN:
 
     @staticmethod
     def pixel_floats(params, device) -> tuple[int, int]:
-        """Floats per pixel (see afx_graph.memory): the per-pixel first layer and the grid,
+        """Floats per pixel (see afx_graph.engine.memory): the per-pixel first layer and the grid,
         kept for a whole batch; per frame, the output plus the hidden activations on a GPU
         (a CPU runs frames one at a time in small pixel chunks)."""
         hidden = int(params["hidden"])

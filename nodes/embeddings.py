@@ -37,9 +37,9 @@ from afx_graph.errors import AfxError, NodeInputError
 from afx_graph.spec import In, Node, Out, Param, node
 from afx_graph.types import AUDIO, TIMELINE, Audio, Timeline
 
-from . import embed_models as em
-from .features import finite_mono, frame_count
-from .projection import normalise_columns, random_projection, standardise
+from afx_graph.nodes import embed_models as em
+from afx_graph.nodes.features import finite_mono, frame_count
+from afx_graph.nodes.projection import normalise_columns, random_projection, standardise
 
 MODEL_DIR_ENV = "AFX_MODEL_DIR"
 DOWNLOAD_TIMEOUT = 20.0         # seconds without data before a download gives up

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from afx_graph import IMAGE, In, Out, Param, node
 
-from . import palettes
+from afx_graph.nodes import palettes
 
 EDGES = ("reflect", "wrap", "clamp", "black")
 _PADDING = {"reflect": "reflection", "clamp": "border", "black": "zeros", "wrap": "border"}

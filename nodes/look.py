@@ -10,9 +10,9 @@ import torch
 
 from afx_graph import COORDS, IMAGE, VECTOR, In, Out, Param, node
 from afx_graph.errors import NodeInputError
-from afx_graph.fitted import LookFileError, Renderer, load_look
+from afx_graph.looks.fitted import LookFileError, Renderer, load_look
 
-from .field import coordinate_grid
+from afx_graph.nodes.field import coordinate_grid
 
 EDGES = ("mirror", "field")
 
@@ -135,7 +135,7 @@ class FittedLook:
 
     @staticmethod
     def pixel_floats(params, device) -> tuple[int, int]:
-        """Floats per pixel (see afx_graph.memory): the coordinate grid once; per frame the
+        """Floats per pixel (see afx_graph.engine.memory): the coordinate grid once; per frame the
         output (the network runs in cache-sized pixel chunks)."""
         return 2, 3
 

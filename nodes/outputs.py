@@ -16,10 +16,11 @@ from pathlib import Path
 import av
 import numpy as np
 from afx_graph import AUDIO, IMAGE, In, Out, Param, node
-from afx_graph import embedded, files
+from afx_graph.sharing import embedded
+from afx_graph.media import files
 from afx_graph.errors import NodeInputError
-from afx_graph.png import text_chunk, write_png
-from afx_graph.video import PRESETS, AudioTrack, EncoderThread, nvenc_problem, pick_codec, to_uint8
+from afx_graph.media.png import text_chunk, write_png
+from afx_graph.media.video import PRESETS, AudioTrack, EncoderThread, nvenc_problem, pick_codec, to_uint8
 
 
 @node("output.video", category="Output", rate="frame", sink=True)

@@ -28,8 +28,8 @@ import torch
 
 from afx_graph import IMAGE, SCALAR, VECTOR, In, Out, Param, node
 
-from . import palettes
-from .field import coordinate_grid
+from afx_graph.nodes import palettes
+from afx_graph.nodes.field import coordinate_grid
 
 TAU = 2.0 * math.pi
 

@@ -251,15 +251,15 @@ def mutate(rng: random.Random, data: dict, reg) -> str:
 
 def _subpatch_mutation(rng, data, reg) -> str:
     """Group two nodes of the patch into an inline subpatch, then break something about it."""
-    from afx_graph import subpatch
-    from afx_graph.patch import from_data, to_data
+    from afx_graph.subpatches import grouping
+    from afx_graph.patchfile.patch import from_data, to_data
     patch = from_data(copy.deepcopy(data))
     movable = [n for n, e in patch.nodes.items() if not e.type.startswith("output.")]
     if len(movable) < 2:
         return "no subpatch (too few nodes)"
     ids = rng.sample(movable, 2)
     try:
-        grouped, sid = subpatch.group(patch, ids, reg, "g")
+        grouped, sid = grouping.group(patch, ids, reg, "g")
     except Exception as e:        # a loop through the group: that is its own case
         return f"group {ids} refused: {type(e).__name__}"
     out = to_data(grouped)
@@ -358,7 +358,8 @@ class Answer:
 
 
 def _call(argv: list[str], cwd: Path, stop_at_first_frame: bool, limit: int) -> Answer:
-    from afx_graph import cli, executor
+    from afx_graph import cli
+    from afx_graph.engine import executor
 
     real = executor.Executor.frames
 
@@ -403,7 +404,7 @@ def workspace(case: Case, folder: Path) -> Path:
     global _SONG
     if _SONG is None:
         import numpy as np
-        from afx_graph.wav import write_wav
+        from afx_graph.media.wav import write_wav
         _SONG = Path(tempfile.mkdtemp()) / "song.wav"
         t = np.arange(22050 * 3) / 22050
         write_wav(_SONG, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)[None, :], 22050)

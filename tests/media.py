@@ -6,7 +6,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from afx_graph.wav import write_wav  # noqa: F401 - re-exported for the tests
+from afx_graph.media.wav import write_wav  # noqa: F401 - re-exported for the tests
 
 
 def beat_track(seconds: float, sr: int = 22050, bpm: float = 120.0) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 from afxcli import run_afx
 
 from afx_graph.commands.analyze import analyze_video, hue_sector_counts
-from afx_graph.wav import write_wav
+from afx_graph.media.wav import write_wav
 
 FPS, SR, W, H = 30, 44100, 320, 180
 

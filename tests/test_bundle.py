@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from afx_graph import bundle
+from afx_graph.sharing import bundle
 from afx_graph.cli import main
 from afx_graph.graph import Graph
-from afx_graph.patch import load_patch
+from afx_graph.sharing.opening import load_patch
 from afx_graph.registry import default_registry
 from media import beat_track, read_video, write_wav
 

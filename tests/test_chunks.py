@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from afx_graph import Graph, default_registry, load_patch
-from afx_graph import chunks
+from afx_graph.run import chunks, split
 from afx_graph.cli import main as afx_main
-from afx_graph.jobs import Job, JobResult, LocalRunner
-from afx_graph.render import RunOptions
+from afx_graph.run.jobs import Job, JobResult, LocalRunner
+from afx_graph.run.render import RunOptions
 from afxcli import run_afx_process
 from media import read_video
 
@@ -83,7 +83,7 @@ class FailingRunner(LocalRunner):
         for i, job in enumerate(jobs):
             done(job, JobResult(job.key, error="failed after 3 tries: worker died",
                                 internal=True) if i == 1 else __import__(
-                "afx_graph.jobs", fromlist=["run_job"]).run_job(job))
+                "afx_graph.run.jobs", fromlist=["run_job"]).run_job(job))
 
 
 def test_a_chunk_that_fails_fails_the_render_and_leaves_nothing(registry, tmp_path):
@@ -92,7 +92,7 @@ def test_a_chunk_that_fails_fails_the_render_and_leaves_nothing(registry, tmp_pa
     opts = RunOptions(output=str(out), size=(64, 36), duration=2.0, device="cpu",
                       out_dir=tmp_path)
     with pytest.raises(RuntimeError, match="worker died"):
-        chunks.render_split(g, opts, FailingRunner(), chunk_seconds=0.5)
+        split.render_split(g, opts, FailingRunner(), chunk_seconds=0.5)
     assert not out.exists()
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
@@ -118,14 +118,14 @@ def test_a_render_split_over_ray_is_the_in_process_render(name, local_ray, tmp_p
     assert split["frames"].shape == one["frames"].shape == (90, 36, 64, 3)
     assert np.array_equal(split["frames"], one["frames"])       # lossless: the same pictures
     assert split["audio"] is not None and abs(split["audio"]["duration"] - 3.0) < 0.05
-    from afx_graph.embedded import read_text
+    from afx_graph.sharing.embedded import read_text
     assert "feedback" in read_text(tmp_path / "split.mp4")[0] or name == "demo.yaml"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no chunk left
 
 
 @pytest.mark.xdist_group("ray")
 def test_a_task_that_keeps_failing_is_retried_then_reported(local_ray):
-    from afx_graph.jobs import RayRunner
+    from afx_graph.run.jobs import RayRunner
     got = []
     RayRunner().run([Job("bad", "afx: 1\nnodes: {}\n", "/tmp", kind="nonsense")],
                     lambda job, res: got.append(res))
@@ -137,7 +137,7 @@ def test_without_ray_installed_the_error_says_how_to_get_it(monkeypatch):
     import sys
 
     from afx_graph.errors import AfxError
-    from afx_graph.jobs import RayRunner
+    from afx_graph.run.jobs import RayRunner
     monkeypatch.setitem(sys.modules, "ray", None)          # as if the extra were not installed
     with pytest.raises(AfxError, match=r"pip install 'afx\[cluster\]'"):
         RayRunner("auto")

@@ -219,7 +219,7 @@ def test_analyze_is_not_stopped_by_the_decoded_audio_cap_of_a_render(tmp_path, m
     # the cap that keeps `afx run` bounded said "render a part of it with --start and
     # --duration", options afx analyze does not have; analyze streams the sound instead
     import importlib
-    for name in ("afx_graph.audio_io", "afx_graph.nodes.audio"):    # wherever the cap is
+    for name in ("afx_graph.media.audio", "afx_graph.nodes.audio"):    # wherever the cap is
         try:
             module = importlib.import_module(name)
         except ImportError:

@@ -16,10 +16,13 @@ import av
 import numpy as np
 import pytest
 
-from afx_graph import cli, embedded, safe_yaml
+from afx_graph import cli
+from afx_graph.sharing import embedded
+from afx_graph.patchfile import safe_yaml
 from afx_graph.graph import Graph
-from afx_graph.patch import load_patch, loads, to_data
-from afx_graph.png import chunk, encode_png, read_png, text_chunk
+from afx_graph.patchfile.patch import loads, to_data
+from afx_graph.sharing.opening import load_patch
+from afx_graph.media.png import chunk, encode_png, read_png, text_chunk
 from afx_graph.registry import default_registry
 from media import beat_track, read_video, write_wav
 

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from afx_graph import Audio, Executor, Graph, NodeFailure, Plan, Registry, RenderSettings, loads
-from afx_graph.patch import load_patch
-from afx_graph.render import RunOptions, render_graph
+from afx_graph.sharing.opening import load_patch
+from afx_graph.run.render import RunOptions, render_graph
 from afx_graph.context import FrameContext
 from afx_graph.errors import AfxError, NodeInputError
 from afx_graph.nodes import embed_models as em

@@ -7,9 +7,9 @@ import pytest
 
 from afx_graph import Executor, Graph, Plan, RenderSettings, default_registry
 from afx_graph.commands.analyze import analyze_video
-from afx_graph.patch import load_patch
-from afx_graph.render import RunOptions, render_graph
-from afx_graph.wav import write_wav
+from afx_graph.sharing.opening import load_patch
+from afx_graph.run.render import RunOptions, render_graph
+from afx_graph.media.wav import write_wav
 from afxcli import run_afx
 
 ROOT = Path(__file__).parents[1]

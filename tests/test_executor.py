@@ -183,7 +183,7 @@ def test_graph_copy_is_independent_and_executor_follows_edits(registry):
 def test_the_batch_shrinks_to_the_memory_there_is(registry, monkeypatch):
     """Same frames whatever the budget; a tight budget renders fewer frames a batch, and a
     budget below one frame is refused before anything is allocated."""
-    from afx_graph import memory
+    from afx_graph.engine import memory
     g = build(registry)
     plan = Plan(g)
     s = g.render_settings()

@@ -12,9 +12,9 @@ import torch
 from afx_graph import RenderSettings, call_node
 from afx_graph.context import FrameContext
 from afx_graph.errors import NodeInputError
-from afx_graph.fitted import Look, Renderer, fit_look, load_look
+from afx_graph.looks.fitted import Look, Renderer, fit_look, load_look
 from afx_graph.nodes.look import FittedLook
-from afx_graph.png import write_png
+from afx_graph.media.png import write_png
 from afxcli import run_afx
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from afx_graph import Graph, default_registry, loads
 from afx_graph.commands.validate import render_issues
 from afx_graph.errors import AfxError
-from afx_graph.patch import TOP_KEYS, NODE_KEYS
+from afx_graph.patchfile.patch import TOP_KEYS, NODE_KEYS
 
 GRAPHS = sorted((Path(__file__).resolve().parents[1] / "graphs").glob("*.yaml"))
 EXAMPLES = [p.read_text() for p in GRAPHS]

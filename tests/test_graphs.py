@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from afx_graph import Graph, default_registry, load_patch
-from afx_graph.png import read_png
-from afx_graph.render import RunOptions, render_graph
+from afx_graph.media.png import read_png
+from afx_graph.run.render import RunOptions, render_graph
 from afxcli import run_afx
 from media import beat_track, read_video, write_wav
 

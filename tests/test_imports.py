@@ -3,7 +3,7 @@ import sys
 
 
 def test_engine_never_imports_dearpygui():
-    code = ("import sys, afx_graph, afx_graph.executor, afx_graph.cli, afx_graph.commands\n"
+    code = ("import sys, afx_graph, afx_graph.engine.executor, afx_graph.cli, afx_graph.commands\n"
             "from afx_graph import default_registry\n"
             "default_registry()\n"
             "bad = sorted(m for m in sys.modules if m.startswith('dearpygui') or m.startswith('afx_graph.ui'))\n"

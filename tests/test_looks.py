@@ -146,7 +146,7 @@ def test_demo_patch_uses_the_looks():
     """The demo renders in its palette with six-fold symmetry (its look statistics and r are
     checked on a render in test_analyze_examples)."""
     from pathlib import Path
-    from afx_graph.patch import load_patch
+    from afx_graph.sharing.opening import load_patch
     g = Graph.from_patch(load_patch(Path(__file__).parents[1] / "graphs" / "demo.yaml"),
                          default_registry())
     g.set_settings({"size": [96, 54], "fps": 10, "duration": 1.0})

@@ -20,7 +20,7 @@ import torch
 from afxcli import afx_exe, run_afx, run_afx_process
 from media import read_video
 
-from afx_graph import files
+from afx_graph.media import files
 from afx_graph.errors import NodeInputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -357,7 +357,7 @@ def test_memory_budget_odd_values(tmp_path):
 def test_auto_codec_uses_nvenc_only_where_it_opens(monkeypatch):
     # Seen on an H100 machine: PyAV lists h264_nvenc, the driver's encoder library is absent,
     # and a render picking NVENC died at its first frame. auto now probes it first.
-    from afx_graph import video as outputs
+    from afx_graph.media import video as outputs
     cuda = torch.device("cuda")
     monkeypatch.setattr(outputs, "nvenc_problem", lambda: "no encoder library")
     assert outputs.pick_codec("auto", cuda) == "libx264"
@@ -369,7 +369,7 @@ def test_auto_codec_uses_nvenc_only_where_it_opens(monkeypatch):
 def test_the_nvenc_probe_agrees_with_encoding_a_frame(tmp_path):
     import av
     import numpy as np
-    from afx_graph import video as outputs
+    from afx_graph.media import video as outputs
     try:
         with av.open(str(tmp_path / "probe.mp4"), "w") as c:
             st = c.add_stream("h264_nvenc", rate=30)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from afx_graph import Executor, Graph, NodeFailure, Plan, Registry, loads
-from afx_graph.png import read_png
+from afx_graph.media.png import read_png
 from media import beat_track, read_video, write_wav
 
 PATCH = """\

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from afx_graph import Graph, PatchError, dumps, load_patch, loads, save_patch
-from afx_graph.requires import afx_version
+from afx_graph.patchfile.requires import afx_version
 
 PATCH = """\
 afx: 1
@@ -106,7 +106,7 @@ def test_missing_format_version():
 
 
 def test_format_migration_runs(monkeypatch):
-    from afx_graph import patch as patch_mod
+    from afx_graph.patchfile import patch as patch_mod
     monkeypatch.setattr(patch_mod, "FORMAT_VERSION", 2)
     monkeypatch.setitem(patch_mod.FORMAT_MIGRATIONS, 1,
                         lambda d: {**d, "nodes": {k: {**v, "type": v["kind"]} for k, v in d["nodes"].items()}})
@@ -138,7 +138,7 @@ def test_save_is_atomic_and_keeps_old_file_on_failure(tmp_path, registry, monkey
     target = tmp_path / "p.yaml"
     target.write_text("old contents")
     g = Graph.from_patch(loads(PATCH), registry)
-    import afx_graph.patch as patch_mod
+    import afx_graph.patchfile.patch as patch_mod
 
     def boom(*a, **k):
         raise OSError("disk full")

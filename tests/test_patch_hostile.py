@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from afx_graph import Graph, PatchError, default_registry, load_patch, loads
-from afx_graph import patch as patch_mod
-from afx_graph.safe_yaml import MAX_BYTES, MAX_DEPTH
+from afx_graph.patchfile import patch as patch_mod
+from afx_graph.patchfile.safe_yaml import MAX_BYTES, MAX_DEPTH
 
 GiB = 1024 ** 3
 UNIX = os.name == "posix"

@@ -10,7 +10,7 @@ import pytest
 
 from afx_graph import Graph, Registry, dumps, load_patch, loads, save_patch
 from afx_graph.cli import main
-from afx_graph.requires import afx_version, graph_warnings, newer, version_key
+from afx_graph.patchfile.requires import afx_version, graph_warnings, newer, version_key
 
 TESTS = Path(__file__).parent
 VERSION = afx_version()

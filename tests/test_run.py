@@ -247,7 +247,7 @@ def test_overrides_make_a_new_graph_and_leave_the_callers_alone(tmp_path):
     """apply_overrides returns the graph with the command line's choices; the graph it was
     given (an editor's, a sweep's base) keeps its own size, params and output."""
     from afx_graph import Graph, default_registry, load_patch
-    from afx_graph.render import RunOptions, apply_overrides
+    from afx_graph.run.render import RunOptions, apply_overrides
     base = Graph.from_patch(load_patch(DEMO), default_registry())
     before = base.to_patch()
     new = apply_overrides(base, RunOptions(size=(64, 36), sets=["field.seed=99"],

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from afx_graph import Graph, PatchError, default_registry, loads
-from afx_graph import safe_yaml, settings as settings_mod
+from afx_graph.patchfile import safe_yaml
+from afx_graph import settings as settings_mod
 from afx_graph.commands.validate import render_issues
 from afxcli import SMALL_PATCH, run_afx
 

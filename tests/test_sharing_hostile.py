@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 import yaml
 
-from afx_graph import bundle, embedded
+from afx_graph.sharing import bundle, embedded
 from afx_graph.cli import main
 from afx_graph.errors import PatchError
-from afx_graph.patch import load_patch
-from afx_graph.png import encode_png, text_chunk
+from afx_graph.sharing.opening import load_patch
+from afx_graph.media.png import encode_png, text_chunk
 from afxcli import run_afx, run_afx_process
 from media import beat_track, read_video, write_wav
 

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from afx_graph import Graph, default_registry, load_patch
-from afx_graph import subpatch
-from afx_graph.patch import dumps
-from afx_graph.render import RunOptions, render_graph
+from afx_graph.subpatches import definitions as subpatch
+from afx_graph.subpatches import flatten
+from afx_graph.subpatches import grouping
+from afx_graph.patchfile.patch import dumps
+from afx_graph.run.render import RunOptions, render_graph
 from afxcli import run_afx
 from media import read_video
 
@@ -37,7 +39,7 @@ def frames(patch, registry, out: Path) -> np.ndarray:
 def rendered(patch, registry, tmp: Path) -> np.ndarray:
     """The frames `afx run PATCH --size 96x54 --duration 1.5` sends to its encoder (before
     the lossy encoding, which may round two equal renders differently in one process)."""
-    from afx_graph import chunks
+    from afx_graph.run import chunks
     r = chunks.Renderable(Graph.from_patch(patch, registry),
                           RunOptions(size=(96, 54), duration=1.5, device="cpu", out_dir=tmp))
     return np.concatenate(list(chunks.render_frames(r, 0, r.total)))
@@ -45,7 +47,7 @@ def rendered(patch, registry, tmp: Path) -> np.ndarray:
 
 def test_grouping_renders_the_same_frames_and_ungrouping_gives_the_patch_back(registry, tmp_path):
     p = load_patch(DEMO)
-    grouped, nid = subpatch.group(p, RHYTHM, registry, "rhythm")
+    grouped, nid = grouping.group(p, RHYTHM, registry, "rhythm")
     g = Graph.from_patch(grouped, registry)
     assert set(RHYTHM).isdisjoint(g.nodes) and g.nodes[nid].type == "subpatch"
     assert set(g.nodes[nid].spec.outputs) == {"latent", "beat", "out"}
@@ -57,7 +59,7 @@ def test_grouping_renders_the_same_frames_and_ungrouping_gives_the_patch_back(re
     assert a.std() > 5                                   # a picture, not a flat frame
     v = frames(grouped, registry, tmp_path / "grouped.mp4")       # and it renders to a video
     assert v.shape == a.shape and np.abs(v.astype(int) - a.astype(int)).mean() < 20  # 4:2:0 at 96x54
-    back, ids = subpatch.ungroup(grouped, nid, registry)
+    back, ids = grouping.ungroup(grouped, nid, registry)
     assert sorted(ids) == sorted(RHYTHM)
     assert dumps(back) == dumps(p)                       # the same file, byte for byte
 
@@ -111,7 +113,7 @@ def test_a_subpatch_file_used_twice_and_edited_once(registry, tmp_path):
     spec = g.nodes["soft"].spec
     assert set(spec.inputs) == {"image"} and set(spec.outputs) == {"image"}
     assert spec.params["radius"].default == 6.0 and spec.params["radius"].linkable
-    flat = subpatch.flatten(g)
+    flat = flatten.flatten(g)
     assert {"soft/blur", "soft/mix", "softer/blur", "softer/mix"} <= set(flat.nodes)
     assert flat.nodes["softer/blur"].params["radius"] == 20.0        # the node's own value
     assert flat.nodes["soft/blur"].params.get("radius", 6.0) == 6.0
@@ -140,7 +142,7 @@ def test_a_file_that_includes_itself_is_refused(registry, tmp_path):
 
 
 def test_an_inline_definition_that_names_itself_is_refused(registry):
-    from afx_graph.patch import loads
+    from afx_graph.patchfile.patch import loads
     p = loads("afx: 1\nsubpatches:\n  loop:\n    expose: {outputs: {image: me.image}}\n"
               "    nodes:\n      me: {type: subpatch, params: {source: '#loop'}}\n"
               "nodes:\n  x: {type: subpatch, params: {source: '#loop'}}\n")
@@ -151,7 +153,7 @@ def test_an_inline_definition_that_names_itself_is_refused(registry):
 def test_nesting_that_grows_exponentially_is_refused(registry):
     """Each level uses the one below four times: 4^7 nodes would be built (a 'billion
     laughs' made of subpatches) without the limit."""
-    from afx_graph.patch import loads
+    from afx_graph.patchfile.patch import loads
     text = "afx: 1\nsubpatches:\n  l0:\n    expose: {outputs: {image: f.image}}\n" \
            "    nodes: {f: {type: cppn}}\n"
     for i in range(1, 8):
@@ -174,7 +176,7 @@ def test_an_error_inside_is_named_by_its_path(registry, tmp_path):
 
 
 def test_a_link_across_the_boundary_that_closes_a_loop_is_refused(registry):
-    from afx_graph.patch import loads
+    from afx_graph.patchfile.patch import loads
     p = loads("afx: 1\nsubpatches:\n  shape:\n"
               "    expose: {inputs: {x: r.value}, outputs: {y: r.out}}\n"
               "    nodes: {r: {type: math.remap}}\n"
@@ -189,7 +191,7 @@ def test_a_link_across_the_boundary_that_closes_a_loop_is_refused(registry):
 def test_outputs_stay_outside(registry):
     p = load_patch(DEMO)
     with pytest.raises(subpatch.SubpatchError, match="output"):
-        subpatch.group(p, ["field", "video"], registry)
+        grouping.group(p, ["field", "video"], registry)
 
 
 def test_pack_carries_a_subpatch_file_and_the_unpacked_piece_runs(registry, tmp_path):
@@ -212,9 +214,9 @@ def test_the_schema_takes_subpatches_and_a_subpatch_file(registry, tmp_path):
     import jsonschema
     import yaml
 
-    from afx_graph.schema import patch_schema
+    from afx_graph.patchfile.schema import patch_schema
     v = jsonschema.Draft202012Validator(patch_schema(registry))
-    grouped, nid = subpatch.group(load_patch(DEMO), RHYTHM, registry, "rhythm")
+    grouped, nid = grouping.group(load_patch(DEMO), RHYTHM, registry, "rhythm")
     data = yaml.safe_load(dumps(grouped))
     assert not list(v.iter_errors(data))
     assert not list(v.iter_errors(yaml.safe_load(GLOW)))          # no output node: a subpatch file

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from afx_graph import Graph, default_registry, load_patch
-from afx_graph import subpatch
+from afx_graph.subpatches import definitions as subpatch
+from afx_graph.subpatches import grouping
 from afx_graph.errors import AfxError
 from afxcli import bad_input, run_afx
 
@@ -227,7 +228,7 @@ def test_grouping_that_would_close_a_loop_is_refused(tmp_path, reg):
     group -> walk -> group, and the patch no longer validates (a cycle)."""
     from afx_graph.ui.controller import EditorController
     with pytest.raises(subpatch.SubpatchError, match="loop|cycle"):
-        subpatch.group(load_patch(DEMO), ["beats", "shift"], reg)
+        grouping.group(load_patch(DEMO), ["beats", "shift"], reg)
     ctl = EditorController(reg, recovery=tmp_path / "recovery")
     ctl.open(DEMO)
     assert ctl.group(["beats", "shift"]) is None
@@ -250,7 +251,7 @@ def test_grouping_nodes_a_subpatch_exposes_keeps_it_working(tmp_path, reg):
     assert ctl.leave() is None
     assert ctl.graph.validate() == [], [str(i) for i in ctl.graph.validate()]
     (tmp_path / "glow.yaml").write_text(GLOW)
-    grouped, _ = subpatch.group(load_patch(tmp_path / "glow.yaml"), ["blur"], reg)
+    grouped, _ = grouping.group(load_patch(tmp_path / "glow.yaml"), ["blur"], reg)
     g = Graph.from_patch(grouped, reg)
     assert g.validate() == [], [str(i) for i in g.validate()]
 
@@ -278,7 +279,7 @@ def test_a_render_from_the_editor_never_overwrites_the_video_its_patch_came_from
     (untitled), Render..., its output box shows the patch's own path (the video beside it),
     tick 'overwrite', Render: the original 3 s video is replaced. This does what
     RenderDialog.start does with that output (keep it in step with ui/dialogs.py)."""
-    from afx_graph.render import RunOptions, render_graph
+    from afx_graph.run.render import RunOptions, render_graph
     from afx_graph.ui.controller import EditorController
     monkeypatch.chdir(tmp_path)
     r = run_afx("run", DEMO, "--size", "64x36", "--duration", "0.3", "-o", tmp_path / "demo.mp4",

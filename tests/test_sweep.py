@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from afx_graph import sheet
+from afx_graph.media import sheet
 from afx_graph.cli import main
-from afx_graph.png import read_png
+from afx_graph.media.png import read_png
 from afxcli import afx_exe, run_afx
 from media import beat_track, read_video, write_wav
 

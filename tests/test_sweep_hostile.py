@@ -417,7 +417,7 @@ def test_a_signal_during_a_sweep_leaves_no_job_folder(tmp_path, sig, delays):
 
 # -- messages name the command's own options ------------------------------------------------------
 def test_out_of_memory_in_a_cell_is_reported_as_such(monkeypatch, capsys, tiny, tmp_path):
-    import afx_graph.jobs as jobs
+    import afx_graph.run.jobs as jobs
 
     def oom(job, tmp):
         raise MemoryError

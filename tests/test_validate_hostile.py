@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from afx_graph import Graph, default_registry, load_patch, subpatch
+from afx_graph import Graph, default_registry, load_patch
+from afx_graph.subpatches import definitions as subpatch
+from afx_graph.subpatches import flatten
 from afxcli import SMALL_PATCH, bad_input, run_afx
 
 ROOT = Path(__file__).parents[1]
@@ -152,7 +154,7 @@ def test_a_wide_patch_under_the_limit_flattens_to_the_size_worked_out(tmp_path, 
     p = load_patch(tmp_path / "p.yaml")
     g = Graph.from_patch(p, reg)
     assert g.validate() == []
-    flat = subpatch.flatten(g)
+    flat = flatten.flatten(g)
     expected = sum(subpatch.expanded_size(e, g.library(), reg) for e in p.nodes.values())
     assert len(flat.nodes) == 2 + 7 ** 3            # the blurs, the cppn and the video
     assert expected == 3 + 7 * (1 + 7 * (1 + 7 * 2))     # and the subpatch nodes they were in
@@ -366,7 +368,7 @@ def test_a_bad_link_inside_a_subpatch_is_refused_by_both(name, tmp_path):
 @pytest.fixture(scope="module")
 def schema_validator(reg):
     import jsonschema
-    from afx_graph.schema import patch_schema
+    from afx_graph.patchfile.schema import patch_schema
     s = patch_schema(reg)
     jsonschema.Draft202012Validator.check_schema(s)
     return jsonschema.Draft202012Validator(s)
@@ -466,7 +468,7 @@ def test_the_schema_still_accepts_what_afx_accepts(name, schema_validator, reg, 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "graphs").glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_example_passes_the_tighter_schema(path, schema_validator):
-    from afx_graph import safe_yaml
+    from afx_graph.patchfile import safe_yaml
     assert [e.message for e in schema_validator.iter_errors(safe_yaml.load(path.read_text()))] == []
 
 
@@ -474,7 +476,7 @@ def test_the_area_staircase_never_refuses_a_size_afx_takes(schema_validator):
     """Every width, with the tallest frame afx takes (and one pixel more, which afx refuses:
     the schema refuses it too, except within a step of the limit)."""
     from afx_graph.settings import MAX_PIXELS, MAX_SIDE, MIN_SIDE, check_size
-    from afx_graph.schema import AREA_STEP
+    from afx_graph.patchfile.schema import AREA_STEP
     size_schema = schema_validator.schema["properties"]["settings"]["properties"]["size"]
     import jsonschema
     v = jsonschema.Draft202012Validator(size_schema)
@@ -494,7 +496,7 @@ def test_the_unsafe_characters_are_the_ones_afx_escapes():
     import re
     import unicodedata
     from afx_graph.errors import escape_controls
-    from afx_graph.schema import _UNSAFE
+    from afx_graph.patchfile.schema import _UNSAFE
     pattern = re.compile(f"[{_UNSAFE}]")
     for c in range(0x10000):
         ch = chr(c)
@@ -507,7 +509,7 @@ def huge_png(w: int, h: int, rows: int = 4) -> bytes:
     first is the header: it refuses the picture from it)."""
     import struct
     import zlib
-    from afx_graph.png import chunk
+    from afx_graph.media.png import chunk
     data = zlib.compress((b"\x00" + b"\x00" * (3 * w)) * rows, 9)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", data) + chunk(b"IEND", b""))
@@ -537,7 +539,7 @@ def test_afx_fit_calls_a_huge_image_too_large(kind, tmp_path):
 
 def test_image_sizes_come_from_headers():
     import struct
-    from afx_graph.png import declared_size, encode_png
+    from afx_graph.media.png import declared_size, encode_png
     import numpy as np
     assert declared_size(encode_png(np.zeros((7, 9, 3), np.uint8))[:32]) == (9, 7)
     assert declared_size(huge_png(20000, 30000)[:32]) == (20000, 30000)
@@ -556,7 +558,7 @@ def test_image_sizes_come_from_headers():
 
 
 def test_reading_a_huge_png_refuses_it_before_decoding(tmp_path):
-    from afx_graph.png import ImageTooLarge, image_size, read_png
+    from afx_graph.media.png import ImageTooLarge, image_size, read_png
     (tmp_path / "big.png").write_bytes(huge_png(20000, 20000))
     (tmp_path / "big.jpg").write_bytes(huge_jpeg(60000, 60000))
     assert image_size(tmp_path / "big.jpg") == (60000, 60000)

@@ -10,7 +10,7 @@ import pytest
 from afx_graph.cli import main
 from afx_graph.commands.verify import (EXIT_DIFFERENT, MIXED_PRECISION, SAME_PRECISION,
                                        differences, limits, passes)
-from afx_graph.png import read_png
+from afx_graph.media.png import read_png
 from afxcli import run_afx
 
 PATCH = """\

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dearpygui.dearpygui as dpg
 
-from .palette import search
-from .theme import MUTED
+from afx_graph.ui.palette import search
+from afx_graph.ui.theme import MUTED
 
 ADDMENU = "afx.addmenu"
 SEARCH = f"{ADDMENU}.search"

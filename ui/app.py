@@ -19,27 +19,28 @@ from pathlib import Path
 
 import dearpygui.dearpygui as dpg
 
-from afx_graph import AfxError, subpatch
+from afx_graph import AfxError
+from afx_graph.subpatches import definitions as subpatch
 from afx_graph.registry import Registry
 
-from . import (dialogs, error_dialog, event_loop, fit_dialog, layout, nesting, screen, view,
-               widgets)
-from .add_menu import ADDMENU, AddMenu
-from .canvas import CANVAS, Canvas
-from .controller import AUTOSAVE_SECONDS, EditorController
-from .frames import FrameLayer
-from .inspector import INSPECT, SETTINGS_INPUTS, Inspector, resolve_port  # noqa: F401 (resolve_port: API)
-from .keys import Keys
-from .link_drop import LinkDropWatcher
-from .node_views import EDITOR, NodeViews, parse_tag
-from .palette import SEARCH, Palette
-from .panels import Panels
-from .performance import PerformanceView
-from .preview import DEFAULT_SIZE, PreviewWorker
-from .preview_panel import PreviewPanel
-from .selection import to_delete
-from .status_bar import Problems, StatusBar
-from .theme import Themes
+from afx_graph.ui import (dialogs, error_dialog, event_loop, fit_dialog, layout, nesting, screen,
+    view, widgets)
+from afx_graph.ui.add_menu import ADDMENU, AddMenu
+from afx_graph.ui.canvas import CANVAS, Canvas
+from afx_graph.ui.controller import AUTOSAVE_SECONDS, EditorController
+from afx_graph.ui.frames import FrameLayer
+from afx_graph.ui.inspector import INSPECT, SETTINGS_INPUTS, Inspector, resolve_port  # noqa: F401 (resolve_port: API)
+from afx_graph.ui.keys import Keys
+from afx_graph.ui.link_drop import LinkDropWatcher
+from afx_graph.ui.node_views import EDITOR, NodeViews, parse_tag
+from afx_graph.ui.palette import SEARCH, Palette
+from afx_graph.ui.panels import Panels
+from afx_graph.ui.performance import PerformanceView
+from afx_graph.ui.preview import DEFAULT_SIZE, PreviewWorker
+from afx_graph.ui.preview_panel import PreviewPanel
+from afx_graph.ui.selection import to_delete
+from afx_graph.ui.status_bar import Problems, StatusBar
+from afx_graph.ui.theme import Themes
 
 PALETTE_W = 200
 PREVIEW_W = 420

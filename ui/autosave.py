@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from afx_graph import PatchError
-from afx_graph.files import pid_alive
-from afx_graph.files import write_file
-from afx_graph.patch import loads
+from afx_graph.media.files import pid_alive
+from afx_graph.media.files import write_file
+from afx_graph.patchfile.patch import loads
 
 AUTOSAVE_SECONDS = 30.0
 RECOVERY_ENV = "AFX_RECOVERY_DIR"

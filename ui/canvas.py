@@ -18,10 +18,10 @@ from pathlib import Path
 
 import dearpygui.dearpygui as dpg
 
-from . import view as geometry
-from .node_views import EDITOR, NodeViews
-from .theme import FONT_CANDIDATES, FONT_SIZE
-from .view import STEP, View
+from afx_graph.ui import view as geometry
+from afx_graph.ui.node_views import EDITOR, NodeViews
+from afx_graph.ui.theme import FONT_CANDIDATES, FONT_SIZE
+from afx_graph.ui.view import STEP, View
 
 CANVAS = "afx.canvas"            # the group holding the node editor: its rect_min is the origin
 WHEEL_PAN = 60                   # screen pixels per wheel notch

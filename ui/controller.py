@@ -3,7 +3,7 @@
 :class:`EditorController` owns the one :class:`~afx_graph.Graph` of the open patch and edits
 it only through the graph's API (the UI keeps no second copy of the graph): undo/redo of
 every edit, selection, clipboard (copy / paste / duplicate with the links between the
-copied nodes), new / open / save / save as through :mod:`afx_graph.patch` (what the editor
+copied nodes), new / open / save / save as through :mod:`afx_graph.patchfile.patch` (what the editor
 saves, ``afx run`` renders unchanged; node positions live in each node's ``ui: {pos: [x, y]}``),
 and autosave of unsaved work to a recovery folder that is offered back on the next start.
 """
@@ -21,10 +21,10 @@ from afx_graph import settings as settings_mod
 from afx_graph.registry import Registry
 from afx_graph.spec import ParamValueError
 
-from . import autosave, frames as frames_mod, layout, nesting
-from .autosave import AUTOSAVE_SECONDS, Recovery, recovery_dir  # noqa: F401 (the API)
-from .edits import (MISSING, AddNode, Command, Compound, Connect, Disconnect, Move, NodeRecord,
-                       RemoveNodes, SetExpose, SetParam, SetPatchUi, SetSettings, Snapshot)
+from afx_graph.ui import autosave, frames as frames_mod, layout, nesting
+from afx_graph.ui.autosave import AUTOSAVE_SECONDS, Recovery, recovery_dir  # noqa: F401 (the API)
+from afx_graph.ui.edits import (MISSING, AddNode, Command, Compound, Connect, Disconnect, Move,
+    NodeRecord, RemoveNodes, SetExpose, SetParam, SetPatchUi, SetSettings, Snapshot)
 
 PASTE_OFFSET = (40, 40)
 DEFAULT_SETTINGS = {"size": [640, 360], "fps": 30}
@@ -560,7 +560,7 @@ class EditorController:
         asks where, so YAML never lands on the video. Its relative file paths, which were
         relative to the render's folder, are made absolute; what loading changed (a sound
         taken from the video) comes first in the returned list."""
-        from afx_graph import embedded
+        from afx_graph.sharing import embedded
         from afx_graph.errors import Issue
         path = Path(path).expanduser().resolve()
         media = embedded.media_kind(path) is not None

@@ -9,9 +9,9 @@ from pathlib import Path
 import dearpygui.dearpygui as dpg
 
 from afx_graph import AfxError, NodeCrash
-from afx_graph.render import RunOptions, render_graph
+from afx_graph.run.render import RunOptions, render_graph
 
-from .theme import ERROR, MUTED, OK
+from afx_graph.ui.theme import ERROR, MUTED, OK
 
 CONFIRM = "afx.confirm"
 RENDER = "afx.render"

@@ -15,7 +15,7 @@ import dearpygui.dearpygui as dpg
 from afx_graph import AfxError
 from afx_graph.errors import escape_controls
 
-from .theme import ERROR, MUTED
+from afx_graph.ui.theme import ERROR, MUTED
 
 OPEN_ERROR = "afx.openerror"
 WIDTH, HEIGHT = 560, 200           # HEIGHT: to centre it (the window fits its text)
@@ -104,7 +104,7 @@ class OpenErrorDialog:
         if self._pending is None or dpg.get_frame_count() <= self._pending + 1:
             return
         self._pending = None
-        from .dialogs import center
+        from afx_graph.ui.dialogs import center
         center(OPEN_ERROR, WIDTH, HEIGHT)
         dpg.configure_item(OPEN_ERROR, show=True)
         dpg.focus_item(f"{OPEN_ERROR}.ok")

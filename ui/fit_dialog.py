@@ -11,12 +11,12 @@ from pathlib import Path
 import dearpygui.dearpygui as dpg
 
 from afx_graph import AfxError
-from afx_graph.looks import (DEFAULT_SIZE, DEFAULT_STEPS, MAX_IMAGES, MAX_SIZE, MAX_STEPS,
+from afx_graph.looks.fit import (DEFAULT_SIZE, DEFAULT_STEPS, MAX_IMAGES, MAX_SIZE, MAX_STEPS,
                              MIN_SIZE, SUFFIX)
 
-from .dialogs import center
-from .fitting import LOOK_TYPE, FitJob, apply_look, default_look_path, summary
-from .theme import ERROR, MUTED, OK, WARNING
+from afx_graph.ui.dialogs import center
+from afx_graph.ui.fitting import LOOK_TYPE, FitJob, apply_look, default_look_path, summary
+from afx_graph.ui.theme import ERROR, MUTED, OK, WARNING
 
 FIT = "afx.fit"
 FD_IMAGES = "afx.fd.fit"

@@ -1,6 +1,6 @@
 """Fitting a look from the editor, without dearpygui (testable with no display).
 
-:class:`FitJob` runs ``afx fit``'s own code (:func:`afx_graph.looks.fit_to_file`) on a
+:class:`FitJob` runs ``afx fit``'s own code (:func:`afx_graph.looks.fit.fit_to_file`) on a
 background thread: progress (step, ETA, PSNR) is read by the UI each frame, Cancel stops the
 fit at its next step, and the look file is written the command's way (a temporary file
 beside it, put in place at the end without replacing anything), so a cancelled or failed fit
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Callable
 
 from afx_graph import AfxError
-from afx_graph.looks import SUFFIX, FitOptions, FitResult, fit_to_file
-from afx_graph.files import environment_reason
+from afx_graph.looks.fit import SUFFIX, FitOptions, FitResult, fit_to_file
+from afx_graph.media.files import environment_reason
 
-from . import layout
+from afx_graph.ui import layout
 
 LOOKS_FOLDER = "looks"
 LOOK_TYPE = "field.look"
@@ -70,7 +70,7 @@ def summary(result: FitResult) -> str:
 
 class FitJob:
     """One fit on a thread of its own. Read :attr:`progress` (the latest
-    :class:`~afx_graph.fitted.FitProgress`, None before the first step) while :attr:`busy`;
+    :class:`~afx_graph.looks.fitted.FitProgress`, None before the first step) while :attr:`busy`;
     afterwards :attr:`result` or :attr:`error` says how it ended."""
 
     def __init__(self, images: list[str | os.PathLike], output: str | os.PathLike, *,

@@ -115,7 +115,7 @@ class FrameLayer:
 
     def build(self) -> None:
         import dearpygui.dearpygui as dpg
-        from .theme import MUTED
+        from afx_graph.ui.theme import MUTED
         dpg.add_viewport_drawlist(front=True, tag=LAYER)
         with dpg.window(tag=EDIT, show=False, popup=True, no_title_bar=True, width=320, height=90):
             dpg.add_text("Frame title (Enter renames)", color=MUTED)

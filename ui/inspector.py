@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dearpygui.dearpygui as dpg
 
-from afx_graph import subpatch
+from afx_graph.subpatches import definitions as subpatch
 
-from .palette import paragraphs
-from .theme import ERROR, MUTED, OK, WARNING
+from afx_graph.ui.palette import paragraphs
+from afx_graph.ui.theme import ERROR, MUTED, OK, WARNING
 
 INSPECT = "afx.inspect"
 SETTINGS_INPUTS = ("afx.set.size", "afx.set.fps", "afx.set.duration")

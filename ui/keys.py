@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dearpygui.dearpygui as dpg
 
-from .add_menu import SEARCH as MENU_SEARCH
-from .node_views import EDITOR
-from .palette import SEARCH
+from afx_graph.ui.add_menu import SEARCH as MENU_SEARCH
+from afx_graph.ui.node_views import EDITOR
+from afx_graph.ui.palette import SEARCH
 
 ENTER = (dpg.mvKey_Return, dpg.mvKey_NumPadEnter)
 CTRL = (dpg.mvKey_ModCtrl, dpg.mvKey_LControl, dpg.mvKey_RControl)

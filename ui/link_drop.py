@@ -11,20 +11,11 @@ The type filter (:func:`compatible`) is pure: the engine's own rule, ``PortType.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from afx_graph.errors import AfxError
 from afx_graph.registry import Registry
+from afx_graph.ui.link_hints import LinkHints, Pin
 
 PIN_REACH = 12.0         # screen px from a pin's centre (at zoom 1) that still grabs it
-
-
-@dataclass(frozen=True)
-class Pin:
-    """The pin a link was dragged from: ``kind`` 'out' (an output) or 'in' (an input)."""
-    kind: str
-    node: str
-    port: str
 
 
 def port_for(spec, kind: str, ptype) -> str | None:
@@ -86,13 +77,12 @@ class LinkDropWatcher:
         self._links = None
         self._down = False
         self._pending = None          # (pin, mouse, frames to wait): the link callback runs first
-        from .link_hints import LinkHints
         self.hints = LinkHints(app.themes)   # the pins the dragged link can go to, lit
 
     # -- per frame -------------------------------------------------------------------------
     def update(self) -> None:
         import dearpygui.dearpygui as dpg
-        from .node_views import EDITOR
+        from afx_graph.ui.node_views import EDITOR
         down = dpg.is_mouse_button_down(dpg.mvMouseButton_Left)
         if self._pending is not None:
             pin, mouse, wait = self._pending
@@ -127,7 +117,7 @@ class LinkDropWatcher:
         """The pin under a screen point: imnodes draws an input's pin on its node's left edge
         and an output's on the right edge, level with the middle of the attribute's row."""
         import dearpygui.dearpygui as dpg
-        from .node_views import in_tag, out_tag
+        from afx_graph.ui.node_views import in_tag, out_tag
         g = self.app.controller.graph
         reach = PIN_REACH * max(0.5, self.app.canvas.view.zoom)
         rects = self.app.canvas.screen_rects()

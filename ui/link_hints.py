@@ -7,10 +7,18 @@ pins their own theme back when the button is released. The pin sizes follow the 
 """
 from __future__ import annotations
 
-from .link_drop import Pin
+from dataclasses import dataclass
 
 LIT_RADIUS = 6.5          # px at zoom 1 (a plain pin: 4.5)
 DIM = (70, 70, 78)
+
+
+@dataclass(frozen=True)
+class Pin:
+    """The pin a link was dragged from: ``kind`` 'out' (an output) or 'in' (an input)."""
+    kind: str
+    node: str
+    port: str
 
 
 def targets(graph, pin: Pin) -> dict[tuple[str, str, str], bool]:
@@ -40,7 +48,7 @@ class LinkHints:
 
     def show(self, graph, pin: Pin, zoom: float = 1.0) -> dict[tuple[str, str, str], bool]:
         import dearpygui.dearpygui as dpg
-        from .node_views import in_tag, out_tag
+        from afx_graph.ui.node_views import in_tag, out_tag
         self.clear()
         found = targets(graph, pin)
         for (kind, nid, port), ok in found.items():

@@ -8,7 +8,7 @@ for it to be saved (or its edits undone) first, then the patch around is read ag
 every node using the file shows what it now offers. While inside an inline definition,
 autosave and Save work on the whole patch (:func:`document`).
 
-Group and ungroup are the engine's (:func:`afx_graph.subpatch.group`, ``ungroup``), done as
+Group and ungroup are the engine's (:func:`afx_graph.subpatches.definitions.group`, ``ungroup``), done as
 whole-patch snapshots: one Ctrl+Z takes each back.
 """
 from __future__ import annotations
@@ -17,10 +17,12 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from afx_graph import AfxError, Graph, Patch, load_patch, subpatch
-from afx_graph.patch import from_data, node_data
+from afx_graph import AfxError, Graph, Patch, load_patch
+from afx_graph.subpatches import definitions as subpatch
+from afx_graph.subpatches import grouping
+from afx_graph.patchfile.patch import from_data, node_data
 
-from .edits import Command, Snapshot
+from afx_graph.ui.edits import Command, Snapshot
 
 
 @dataclass
@@ -54,7 +56,7 @@ def group(ctl, ids, name: str = "group") -> str | None:
     or None with the reason in ``ctl.last_refusal``."""
     before = ctl.graph.to_patch()
     try:
-        after, nid = subpatch.group(before, ids, ctl.registry, name)
+        after, nid = grouping.group(before, ids, ctl.registry, name)
     except subpatch.SubpatchError as e:
         ctl.last_refusal = str(e)
         return None
@@ -66,7 +68,7 @@ def group(ctl, ids, name: str = "group") -> str | None:
 def ungroup(ctl, nid: str) -> list[str]:
     before = ctl.graph.to_patch()
     try:
-        after, ids = subpatch.ungroup(before, nid, ctl.registry)
+        after, ids = grouping.ungroup(before, nid, ctl.registry)
     except subpatch.SubpatchError as e:
         ctl.last_refusal = str(e)
         return []

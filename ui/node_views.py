@@ -18,9 +18,9 @@ import dearpygui.dearpygui as dpg
 
 from afx_graph import Graph
 
-from . import widgets
-from .view import View
-from .theme import ERROR, MUTED, WARNING, Themes
+from afx_graph.ui import widgets
+from afx_graph.ui.view import View
+from afx_graph.ui.theme import ERROR, MUTED, WARNING, Themes
 
 EDITOR = "afx.editor"
 NODE_TEXT_WIDTH = 236        # wrap width of messages inside a node

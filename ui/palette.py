@@ -10,7 +10,7 @@ import dearpygui.dearpygui as dpg
 
 from afx_graph.registry import Registry
 
-from .theme import MUTED, category_color
+from afx_graph.ui.theme import MUTED, category_color
 
 SEARCH = "afx.palette.search"
 

@@ -12,8 +12,8 @@ import time
 
 import dearpygui.dearpygui as dpg
 
-from .preview import SIZES
-from .preview_panel import TEX, TEX_SIDE
+from afx_graph.ui.preview import SIZES
+from afx_graph.ui.preview_panel import TEX, TEX_SIDE
 
 WINDOW = "afx.performance"
 IMAGE = "afx.performance.image"

@@ -31,11 +31,12 @@ import numpy as np
 
 from afx_graph import (AUDIO, COORDS, IMAGE, SCALAR, VECTOR, AfxError, Audio, Executor,
                        Graph, NodeCrash, Plan, Timeline)
-from afx_graph import subpatch
-from afx_graph.executor import Run
-from afx_graph.render import audio_sources
+from afx_graph.subpatches import definitions as subpatch
+from afx_graph.subpatches import flatten
+from afx_graph.engine.executor import Run
+from afx_graph.run.render import audio_sources
 
-from .clock import AudioOut, PreviewClock, find_sound_output
+from afx_graph.ui.clock import AudioOut, PreviewClock, find_sound_output
 
 SIZES = (128, 256, 384, 512)
 ASPECTS = ("patch", "square")
@@ -460,14 +461,14 @@ def patch_audio_source(g: Graph) -> str | None:
 def flat_with_target(g: Graph, node: str | None, port: str | None):
     """A patch with subpatches flattened, and the target in it: a subpatch node's output
     is the inner node it comes from (its first image output unless told)."""
-    flat = subpatch.flatten(g)
+    flat = flatten.flatten(g)
     if node is not None and node in g.nodes and g.nodes[node].type == subpatch.TYPE:
         spec = g.nodes[node].spec
         if spec is not None and spec.outputs:
             if port not in spec.outputs:
                 port = next((p for p, o in spec.outputs.items() if o.type is IMAGE),
                             next(iter(spec.outputs)))
-            node, port = subpatch.inner_source(flat, node, port)
+            node, port = flatten.inner_source(flat, node, port)
     return flat, (node, port)
 
 
@@ -500,7 +501,7 @@ def resolve_target(g: Graph, node: str | None, port: str | None = None) -> tuple
     candidates = [nid for nid, n in g.nodes.items() if n.spec and not n.spec.sink
                   and any(o.type is IMAGE for o in n.spec.outputs.values())]
     if candidates:
-        from .layout import depths
+        from afx_graph.ui.layout import depths
         d = depths(g)
         nid = max(candidates, key=lambda c: (d.get(c, 0), c))
         return nid, next(p for p, o in g.nodes[nid].spec.outputs.items() if o.type is IMAGE)

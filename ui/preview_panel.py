@@ -11,8 +11,8 @@ from collections import deque
 import dearpygui.dearpygui as dpg
 import numpy as np
 
-from .preview import ASPECTS, SIZES, PreviewFrame, PreviewWorker
-from .theme import ERROR, MUTED, OK, WARNING
+from afx_graph.ui.preview import ASPECTS, SIZES, PreviewFrame, PreviewWorker
+from afx_graph.ui.theme import ERROR, MUTED, OK, WARNING
 
 TEX = "afx.preview.tex"
 IMAGE = "afx.preview.image"

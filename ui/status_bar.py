@@ -9,7 +9,7 @@ import time
 
 import dearpygui.dearpygui as dpg
 
-from .theme import ERROR, OK, TEXT, WARNING
+from afx_graph.ui.theme import ERROR, OK, TEXT, WARNING
 
 STATUS = "afx.status"
 PROBLEMS = "afx.problems"

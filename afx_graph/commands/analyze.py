@@ -64,9 +64,9 @@ from typing import Callable, Iterable
 import av
 import numpy as np
 
-from ..errors import AfxError, NodeInputError, escape_controls
-from ..files import what_is
-from .options import number
+from afx_graph.errors import AfxError, NodeInputError, escape_controls
+from afx_graph.media.files import what_is
+from afx_graph.commands.options import number
 
 MOTION_WIDTH = 160      # px: frames are scaled down to this width for the picture change
 LOOK_WIDTH = 640        # px: ... and to this width for the look statistics
@@ -438,7 +438,7 @@ class Onsets:
 def _read_audio(file: Path, video: _Video, seconds: float | None):
     """(Onsets, None), or (None, why there is no usable audio). The track is read piece by
     piece (audio_io.audio_chunks), so memory does not grow with its length."""
-    from ..audio_io import audio_chunks
+    from afx_graph.media.audio import audio_chunks
     try:
         with av.open(str(file), metadata_errors="replace") as c:
             if not c.streams.audio:

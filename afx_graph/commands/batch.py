@@ -11,11 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-from .. import drive, files
-from ..errors import AfxError, escape_controls
-from ..jobs import Job, JobResult
-from ..render import audio_sources, set_output, typed_path
-from .options import RAY_JOBS_HELP, add_render_options
+from afx_graph.run import drive
+from afx_graph.media import files
+from afx_graph.errors import AfxError, escape_controls
+from afx_graph.run.jobs import Job, JobResult
+from afx_graph.run.render import audio_sources, set_output, typed_path
+from afx_graph.commands.options import RAY_JOBS_HELP, add_render_options
 
 
 def register(sub) -> None:
@@ -63,7 +64,7 @@ def song_graph(base, args, song: str):
 
 
 def run(args) -> int:
-    from ..bundle import opened_bundle
+    from afx_graph.sharing.bundle import opened_bundle
     drive.check_ray(args.ray)
     with opened_bundle(args.patch) as args.patch:
         return batch(args)

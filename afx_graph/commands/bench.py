@@ -31,16 +31,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import devices, examples
-from ..executor import Executor
-from ..graph import Graph
-from ..errors import AfxError
-from ..patch import load_patch, loads
-from ..plan import Plan
-from ..registry import default_registry
-from ..render import RunOptions, apply_overrides, image_sources, render_graph
-from ..settings import RenderSettings
-from ..wav import write_wav
+from afx_graph.engine import devices
+from afx_graph import examples
+from afx_graph.engine.executor import Executor
+from afx_graph.graph import Graph
+from afx_graph.errors import AfxError
+from afx_graph.patchfile.patch import loads
+from afx_graph.sharing.opening import load_patch
+from afx_graph.engine.plan import Plan
+from afx_graph.registry import default_registry
+from afx_graph.run.render import RunOptions, apply_overrides, image_sources, render_graph
+from afx_graph.settings import RenderSettings
+from afx_graph.media.wav import write_wav
 
 SECTIONS = ("cppn", "render", "memory", "nodes", "embeddings", "script")
 DEMO = examples.find("demo")       # shipped with the package: no checkout needed
@@ -159,7 +161,7 @@ def bench_memory(args) -> list[dict]:
 
 def _write_song(path: Path, seconds: float) -> None:
     """A long track for the memory measurement, from the built-in synth, as a WAV file."""
-    from .gallery import test_song
+    from afx_graph.commands.gallery import test_song
     audio = test_song(seconds)
     write_wav(path, audio.samples, audio.sr)
 

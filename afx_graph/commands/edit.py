@@ -26,7 +26,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..ui.app import main   # the GUI toolkit loads here, and only here
+    from afx_graph.ui.app import main  # the GUI toolkit loads here, and only here
 
     return main(Path(args.patch) if args.patch else None, preview_size=args.preview_size,
                 aspect="square" if args.square else "patch", device=args.device,

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import examples, files
-from ..errors import AfxError, NodeInputError
-from ..patch import load_patch
-from ..paths import typed_output
-from ..render import typed_path
+from afx_graph import examples
+from afx_graph.media import files
+from afx_graph.errors import AfxError, NodeInputError
+from afx_graph.sharing.opening import load_patch
+from afx_graph.media.paths import typed_output
+from afx_graph.run.render import typed_path
 
 
 def register(sub) -> None:

@@ -10,11 +10,12 @@ import os
 import sys
 from pathlib import Path
 
-from .. import embedded, files
-from ..errors import AfxError, NodeInputError
-from ..patch import loads
-from ..paths import typed_output
-from ..render import typed_path
+from afx_graph.sharing import embedded
+from afx_graph.media import files
+from afx_graph.errors import AfxError, NodeInputError
+from afx_graph.patchfile.patch import loads
+from afx_graph.media.paths import typed_output
+from afx_graph.run.render import typed_path
 
 
 def register(sub) -> None:

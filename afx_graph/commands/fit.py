@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import escape_controls
-from ..fitted import BATCH_PER_IMAGE
-from ..looks import (DEFAULT_SIZE, DEFAULT_STEPS, MAX_BUDGET, MAX_SEED, MAX_SIZE, MAX_STEPS,
-                     MIN_SIZE, fit_to_file)
-from .options import number, whole
-from .progress import ProgressLine
+from afx_graph.errors import escape_controls
+from afx_graph.looks.fitted import BATCH_PER_IMAGE
+from afx_graph.looks.fit import (DEFAULT_SIZE, DEFAULT_STEPS, MAX_BUDGET, MAX_SEED, MAX_SIZE,
+    MAX_STEPS, MIN_SIZE, fit_to_file)
+from afx_graph.commands.options import number, whole
+from afx_graph.commands.progress import ProgressLine
 
 
 def register(sub) -> None:

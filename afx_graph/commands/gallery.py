@@ -9,19 +9,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import embedded
-from ..errors import AfxError, PatchError
-from ..executor import Executor
-from ..graph import Graph
-from ..patch import load_patch
-from ..plan import Plan
-from ..png import text_chunk, write_png
-from ..registry import default_registry
-from ..render import RunOptions, apply_overrides, image_sources
-from ..settings import RenderSettings
-from ..wav import write_wav
-from .options import number
-from .options import parse_size
+from afx_graph.sharing import embedded
+from afx_graph.errors import AfxError, PatchError
+from afx_graph.engine.executor import Executor
+from afx_graph.graph import Graph
+from afx_graph.sharing.opening import load_patch
+from afx_graph.engine.plan import Plan
+from afx_graph.media.png import text_chunk, write_png
+from afx_graph.registry import default_registry
+from afx_graph.run.render import RunOptions, apply_overrides, image_sources
+from afx_graph.settings import RenderSettings
+from afx_graph.media.wav import write_wav
+from afx_graph.commands.options import number
+from afx_graph.commands.options import parse_size
 
 ROOT = Path(__file__).resolve().parents[2]
 MOMENTS = (1.0, 3.5, 6.0, 8.5)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 import textwrap
 
-from ..errors import AfxError
-from ..registry import UnknownNodeType, default_registry
-from ..schema import patch_schema
+from afx_graph.errors import AfxError
+from afx_graph.registry import UnknownNodeType, default_registry
+from afx_graph.patchfile.schema import patch_schema
 
 
 def register_nodes(sub) -> None:

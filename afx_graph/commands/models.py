@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ..errors import AfxError
-from ..registry import default_registry
+from afx_graph.errors import AfxError
+from afx_graph.registry import default_registry
 
 
 def register(sub) -> None:

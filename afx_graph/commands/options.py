@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from ..errors import AfxError, escape_controls
-from ..settings import MAX_DURATION, MAX_FPS, check_size
+from afx_graph.errors import AfxError, escape_controls
+from afx_graph.settings import MAX_DURATION, MAX_FPS, check_size
 
 MAX_BATCH = 1024
 # --ray of the commands that render one job per cell or song (afx sweep, afx batch)

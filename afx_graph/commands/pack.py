@@ -6,13 +6,13 @@ import os
 import sys
 from pathlib import Path
 
-from ..bundle import SUFFIX, folder_name, size_text, unpack_bundle, write_bundle
-from ..errors import PatchError, escape_controls
-from ..graph import Graph
-from ..patch import load_patch
-from ..paths import typed_output
-from ..registry import default_registry
-from ..render import set_audio
+from afx_graph.sharing.bundle import SUFFIX, folder_name, size_text, unpack_bundle, write_bundle
+from afx_graph.errors import PatchError, escape_controls
+from afx_graph.graph import Graph
+from afx_graph.sharing.opening import load_patch
+from afx_graph.media.paths import typed_output
+from afx_graph.registry import default_registry
+from afx_graph.run.render import set_audio
 
 
 def register(sub) -> None:

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import sys
 
-from ..bundle import running_bundles
-from ..errors import AfxError, escape_controls
-from ..graph import Graph
-from ..patch import load_patch
-from ..registry import default_registry
-from ..render import RunOptions, render_graph
-from ..requires import graph_warnings
-from ..settings import MAX_DURATION
-from .options import add_render_options, number
-from .progress import ProgressLine
+from afx_graph.sharing.bundle import running_bundles
+from afx_graph.errors import AfxError, escape_controls
+from afx_graph.graph import Graph
+from afx_graph.sharing.opening import load_patch
+from afx_graph.registry import default_registry
+from afx_graph.run.render import RunOptions, render_graph
+from afx_graph.patchfile.requires import graph_warnings
+from afx_graph.settings import MAX_DURATION
+from afx_graph.commands.options import add_render_options, number
+from afx_graph.commands.progress import ProgressLine
 
 MIN_CHUNK = 0.1
 
@@ -74,8 +74,8 @@ def run(args) -> int:
 
 
 def _render_on_ray(graph, opts, args):
-    from ..chunks import render_split
-    from ..jobs import RayRunner
+    from afx_graph.run.chunks import render_split
+    from afx_graph.run.jobs import RayRunner
     if args.chunk is not None and not MIN_CHUNK <= args.chunk <= MAX_DURATION:
         raise AfxError(f"must be from {MIN_CHUNK:g} to {MAX_DURATION:g} seconds", field="--chunk")
     runner = RayRunner(args.ray)

@@ -25,15 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import drive, embedded, files, sheet
-from ..errors import AfxError, escape_controls
-from ..graph import Graph
-from ..jobs import Job, JobResult
-from ..patch import read_capped
-from ..png import read_png, text_chunk, write_png
-from ..render import set_output, set_param_from_text
-from ..safe_yaml import YamlRejected, load as yaml_load
-from .options import RAY_JOBS_HELP, add_render_options
+from afx_graph.run import drive
+from afx_graph.sharing import embedded
+from afx_graph.media import files, sheet
+from afx_graph.errors import AfxError, escape_controls
+from afx_graph.graph import Graph
+from afx_graph.run.jobs import Job, JobResult
+from afx_graph.patchfile.patch import read_capped
+from afx_graph.media.png import read_png, text_chunk, write_png
+from afx_graph.run.render import set_output, set_param_from_text
+from afx_graph.patchfile.safe_yaml import YamlRejected, load as yaml_load
+from afx_graph.commands.options import RAY_JOBS_HELP, add_render_options
 
 FORMAT = 1
 DEFAULT_STILL = 2.0
@@ -571,7 +573,7 @@ figcaption {{ font-family: monospace; margin-top: 4px; }}
 
 # -- the command --------------------------------------------------------------------------------
 def run(args) -> int:
-    from ..bundle import opened_bundle
+    from afx_graph.sharing.bundle import opened_bundle
     drive.check_ray(args.ray)
     shown = args.patch
     with opened_bundle(args.patch) as args.patch:
@@ -636,7 +638,7 @@ def export(plan: Plan, args) -> int:
         sys.stdout.write(drive.patch_text(g))
         sys.stdout.flush()
         return 0
-    from ..render import typed_path
+    from afx_graph.run.render import typed_path
     target = Path(typed_path(args.output, "-o"))
     drive.refuse_reads(target, [plan.patch] + drive.files_read(g))
     if Path(os.path.realpath(target.parent)) != Path(os.path.realpath(g.base_dir)):

@@ -10,15 +10,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..bundle import opened_bundle
-from ..errors import AfxError, Issue, PatchError, escape_controls
-from ..graph import Graph
-from ..patch import load_patch
-from ..plan import Plan
-from ..registry import default_registry
-from ..render import plan_issues, set_audio
-from ..requires import graph_warnings
-from .. import embedded, settings as settings_mod
+from afx_graph.sharing.bundle import opened_bundle
+from afx_graph.errors import AfxError, Issue, PatchError, escape_controls
+from afx_graph.graph import Graph
+from afx_graph.sharing.opening import load_patch
+from afx_graph.engine.plan import Plan
+from afx_graph.registry import default_registry
+from afx_graph.run.render import plan_issues, set_audio
+from afx_graph.patchfile.requires import graph_warnings
+from afx_graph.sharing import embedded
+from afx_graph import settings as settings_mod
 
 NO_LENGTH = settings_mod.NO_LENGTH
 
@@ -46,7 +47,7 @@ def render_issues(graph: Graph, out_dir: Path | None = None) -> list[Issue]:
 
 def subpatch_issues(graph: Graph, registry) -> list[Issue]:
     """A subpatch file as a patch using it sees it: what it exposes must exist and be typed."""
-    from .. import subpatch
+    from afx_graph.subpatches import definitions as subpatch
     lib = subpatch.Library({}, graph.base_dir, graph.file)
     try:
         d = lib.resolve(graph.path.name if graph.path else "")

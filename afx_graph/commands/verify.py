@@ -33,18 +33,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import AfxError, escape_controls
-from ..executor import Executor
-from ..graph import Graph
-from ..video import to_uint8
-from ..patch import load_patch, read_capped
-from ..plan import Plan
-from ..png import encode_png, read_png
-from ..registry import default_registry
-from ..render import RunOptions, apply_overrides, image_sources
-from ..requires import afx_version, graph_warnings
-from ..settings import MAX_DURATION, MAX_FPS, MIN_SIDE, check_size
-from .options import parse_size
+from afx_graph.errors import AfxError, escape_controls
+from afx_graph.engine.executor import Executor
+from afx_graph.graph import Graph
+from afx_graph.media.video import to_uint8
+from afx_graph.patchfile.patch import read_capped
+from afx_graph.sharing.opening import load_patch
+from afx_graph.engine.plan import Plan
+from afx_graph.media.png import encode_png, read_png
+from afx_graph.registry import default_registry
+from afx_graph.run.render import RunOptions, apply_overrides, image_sources
+from afx_graph.patchfile.requires import afx_version, graph_warnings
+from afx_graph.settings import MAX_DURATION, MAX_FPS, MIN_SIDE, check_size
+from afx_graph.commands.options import parse_size
 
 EXIT_DIFFERENT = 3
 DEFAULT_FRAMES = 4

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from afx_graph import GraphEditError, Link, default_registry, dumps, load_graph, load_patch
-from afx_graph.patch import to_data
+from afx_graph.patchfile.patch import to_data
 from afx_graph.ui.controller import EditorController
 
 
@@ -232,7 +232,7 @@ def test_save_load_round_trip_is_byte_identical(controller, demo, tmp_path):
 
 def test_what_the_editor_saves_renders(controller, tmp_path, monkeypatch):
     from afx_graph import Graph
-    from afx_graph.render import RunOptions, render_graph
+    from afx_graph.run.render import RunOptions, render_graph
     controller.add_node("field.coords", (20, 20), node_id="grid")
     controller.add_node("cppn", (300, 20), node_id="field")
     controller.add_node("output.frames", (600, 20), node_id="frames")

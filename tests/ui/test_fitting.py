@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from afx_graph.fitted import load_look
-from afx_graph.png import write_png
+from afx_graph.looks.fitted import load_look
+from afx_graph.media.png import write_png
 from afx_graph.ui.fitting import FitJob, apply_look, default_look_path
 
 

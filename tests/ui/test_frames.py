@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 
 from afx_graph import load_patch
-from afx_graph.patch import dumps, loads
+from afx_graph.patchfile.patch import dumps, loads
 from afx_graph.ui.frames import clip, frame_rect, frames_of
 
 
@@ -76,7 +76,7 @@ def test_the_schema_takes_frames_and_refuses_a_bad_one():
     import yaml
 
     from afx_graph import default_registry
-    from afx_graph.schema import patch_schema
+    from afx_graph.patchfile.schema import patch_schema
     v = jsonschema.Draft202012Validator(patch_schema(default_registry()))
     base = ("afx: 1\nnodes:\n  music: audio.synth\n  field: cppn\n"
             "  video: {type: output.video, inputs: {image: field.image, audio: music.audio}}\n")

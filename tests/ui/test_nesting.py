@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 
 from afx_graph import load_patch
-from afx_graph.patch import dumps
+from afx_graph.patchfile.patch import dumps
 
 RHYTHM = ["beats", "walk", "shift"]
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from afx_graph import Graph, default_registry, load_patch
-from afx_graph.png import read_png
-from afx_graph.render import RunOptions, render_graph
+from afx_graph.media.png import read_png
+from afx_graph.run.render import RunOptions, render_graph
 from afx_graph.ui.preview import PreviewWorker
 
 ROOT = Path(__file__).resolve().parents[2]

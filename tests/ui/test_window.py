@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from afx_graph import load_patch
-from afx_graph.png import read_png, write_png
+from afx_graph.media.png import read_png, write_png
 
 PREVIEW = 64
 

@@ -18,13 +18,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from . import devices, memory
-from .context import FrameContext
-from .errors import AfxError, Issue, NodeCrash, NodeFailure, NodeInputError, PatchError
-from .graph import Graph
-from .plan import Plan, Step
-from .settings import NO_LENGTH, RenderSettings, past_end
-from .types import AUDIO, NORMALISE, Audio
+from afx_graph.engine import devices, memory
+from afx_graph.context import FrameContext
+from afx_graph.errors import AfxError, Issue, NodeCrash, NodeFailure, NodeInputError, PatchError
+from afx_graph.graph import FlatGraph, Graph
+from afx_graph.engine.plan import Plan, Step
+from afx_graph.settings import NO_LENGTH, RenderSettings, past_end
+from afx_graph.types import AUDIO, NORMALISE, Audio
 
 STATIC_CACHE_ENTRIES = 128
 
@@ -95,7 +95,7 @@ class Executor:
 
     def _use(self, plan: Plan) -> None:
         """A plan of a patch with subpatches runs on the flattened graph it was made from."""
-        if getattr(plan.graph, "flattened_from", None) is not None:
+        if isinstance(plan.graph, FlatGraph):
             self.graph = plan.graph
 
     def set_graph(self, graph: Graph) -> None:

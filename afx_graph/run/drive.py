@@ -13,15 +13,16 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from . import files
-from .errors import AfxError, PatchError, escape_controls
-from .graph import Graph
-from .errors import NodeCrash
-from .jobs import Job, JobResult, LocalRunner, run_job
-from .patch import dumps, load_patch
-from .registry import default_registry
-from .render import RunOptions, apply_overrides
-from .requires import graph_warnings
+from afx_graph.media import files
+from afx_graph.errors import AfxError, PatchError, escape_controls
+from afx_graph.graph import Graph
+from afx_graph.errors import NodeCrash
+from afx_graph.run.jobs import Job, JobResult, LocalRunner, run_job
+from afx_graph.patchfile.patch import dumps
+from afx_graph.sharing.opening import load_patch
+from afx_graph.registry import default_registry
+from afx_graph.run.render import RunOptions, apply_overrides
+from afx_graph.patchfile.requires import graph_warnings
 
 RAY_ADDRESS = re.compile(r"^(ray://)?[^\s/]+:\d{1,5}$")
 # a job that ran out of memory (sweep and batch both have these options)
@@ -174,7 +175,7 @@ def remove_stale(folder: Path, names: list[str]) -> None:
 
 def output_folder(text: str) -> Path:
     """``-o DIR``: made absolute; refused when it is something other than a folder."""
-    from .render import typed_path
+    from afx_graph.run.render import typed_path
     path = Path(typed_path(text, "-o"))
     if os.path.lexists(path) and not path.is_dir():
         raise AfxError(f"{text} is not a folder", field="-o")
@@ -185,7 +186,7 @@ def output_folder(text: str) -> Path:
 
 
 def runner(address: str | None):
-    from .jobs import runner_for
+    from afx_graph.run.jobs import runner_for
     return runner_for(address)
 
 

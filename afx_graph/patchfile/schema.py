@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import sys
 
-from .patch import FORMAT_VERSION
-from .registry import Registry
-from .settings import MAX_DURATION, MAX_FPS, MAX_PIXELS, MAX_SIDE, MIN_SIDE
-from .spec import NodeSpec, Param
+from afx_graph.patchfile.patch import FORMAT_VERSION
+from afx_graph.registry import Registry
+from afx_graph.settings import MAX_DURATION, MAX_FPS, MAX_PIXELS, MAX_SIDE, MIN_SIDE
+from afx_graph.spec import NodeSpec, Param
 
 # '$' in a Python regex (which Python validators use) also matches before a final newline;
 # '(?![\s\S])' means "end of text" in both Python and ECMA-262 regexes.
@@ -188,7 +188,7 @@ def _loose(node_schema: dict) -> dict:
 
 _VERSION = {"type": ["string", "number"], "pattern": r"\S",
             "description": "a version such as '1.2.0'"}
-# what afx_graph.requires reads: written on save, optional on load
+# what afx_graph.patchfile.requires reads: written on save, optional on load
 _REQUIRES = {
     "type": ["object", "null"], "additionalProperties": False,
     "description": "written on save: the afx version that saved the patch and the node packs "

@@ -18,7 +18,7 @@ import stat
 import unicodedata
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from .errors import AfxError, escape_controls
+from afx_graph.errors import AfxError, escape_controls
 
 # Characters no output name may hold: C0 and C1 controls and DEL (a newline splits a name in
 # two in every listing, ESC starts terminal escape sequences), line and paragraph separators,
@@ -93,7 +93,7 @@ def resolve_asset(value: str, base_dir: Path) -> Path:
 def input_problem(path: Path) -> str | None:
     """Why an input file named in a patch cannot be read, or None (checked without opening
     it, so a FIFO or device never blocks validation)."""
-    from .files import what_is
+    from afx_graph.media.files import what_is
 
     if "\x00" in str(path):
         return "the path contains a NUL character"
@@ -146,7 +146,7 @@ def output_problem(value: str, out_dir: Path, *, folder: bool, from_patch: bool,
     output folder once symbolic links are resolved; a frames folder must not be (or contain)
     the output folder, the patch's folder or the home folder; and whatever is on disk there
     must be something afx may write (see files.target_problem)."""
-    from .files import target_problem
+    from afx_graph.media.files import target_problem
 
     if "\x00" in value:
         return "the path contains a NUL character"

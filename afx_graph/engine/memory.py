@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from .errors import AfxError
-from .plan import FRAME, Plan
-from .settings import RenderSettings
-from .types import COORDS, IMAGE
+from afx_graph.errors import AfxError
+from afx_graph.engine.plan import FRAME, Plan
+from afx_graph.settings import RenderSettings
+from afx_graph.types import COORDS, IMAGE
 
 BUDGET_SHARE = 0.6            # of the free memory: the rest is for torch, Python, the encoder
 DEFAULT_FRAME_FLOATS = 4      # an RGB(A) output per pixel

@@ -40,10 +40,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import AfxError, Issue, PatchError
-from .spec import In, NodeSpec, Out, Param, ParamValueError
+from afx_graph.errors import PatchError
+from afx_graph.patchfile.patch import SUBPATCH_TYPE
+from afx_graph.spec import In, NodeSpec, Out, Param, ParamValueError
 
-TYPE = "subpatch"
+TYPE = SUBPATCH_TYPE
 SEP = "/"
 SOURCE = "source"
 MAX_DEPTH = 8
@@ -127,10 +128,10 @@ class Library:
         return d
 
     def _file(self, path: Path, source: str):
-        from .patch import load_patch
+        from afx_graph.patchfile.patch import read_patch
         if str(path) not in self.cache:
             try:
-                p = load_patch(path)
+                p = read_patch(path)
             except PatchError as e:
                 self.cache[str(path)] = SubpatchError(f"subpatch file {source}: {e.lines[0]}")
             else:
@@ -157,7 +158,7 @@ def _name(key: tuple) -> str:
 
 
 def _definition(source, where, base, raw, library, key, meta) -> Definition:
-    from .patch import NodeEntry, from_data
+    from afx_graph.patchfile.patch import NodeEntry, from_data
     if not isinstance(raw, dict):
         raise SubpatchError(f"subpatch {where}: a definition is a mapping with 'expose' and 'nodes'")
     nodes = raw.get("nodes")
@@ -334,167 +335,14 @@ def _work_out(d: Definition, registry, chain: tuple) -> _Shape:
 
 
 # -- flattening --------------------------------------------------------------------------------
-def inline_types(subpatches) -> list[str]:
-    """The node types the inline definitions use (for ``requires``: a pack used only inside
-    a subpatch is needed all the same)."""
-    out = []
-    for raw in (subpatches or {}).values() if isinstance(subpatches, dict) else ():
-        nodes = raw.get("nodes") if isinstance(raw, dict) else None
-        for e in (nodes or {}).values() if isinstance(nodes, dict) else ():
-            t = e.get("type") if isinstance(e, dict) else e if isinstance(e, str) else None
-            if isinstance(t, str) and t != TYPE:
-                out.append(t)
-    return out
-
-
 def has_subpatches(graph) -> bool:
     return any(n.type == TYPE for n in graph.nodes.values())
-
-
-def flatten(graph):
-    """A graph with every subpatch node replaced by its nodes (ids ``outer/inner``), for
-    planning and validation. Raises PatchError naming the node when one cannot be used."""
-    from .graph import Graph
-    from .patch import parse_link
-    flat = Graph(graph.registry, path=graph.path)
-    flat.meta, flat.settings = dict(graph.meta), dict(graph.settings)
-    flat.user_outputs = set(graph.user_outputs)
-    flat.requires = graph.requires
-    flat.revision = graph.revision
-    flat.flattened_from = graph
-    library = graph.library()
-    outs: dict[tuple[str, str], tuple[str, str]] = {}     # (subpatch, output) -> inner source
-    ins: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (subpatch, input) -> inner targets
-    count = [0]
-    subpatch_specs: dict[str, NodeSpec] = {}      # the subpatch nodes flattened away, by path
-    inside: dict[str, tuple[str, list[str]]] = {}   # their prefix -> (definition, its node ids)
-
-    def add(nid: str, entry, lib: Library, base: Path, chain: tuple, prefix: str) -> None:
-        count[0] += 1
-        if count[0] > MAX_NODES:
-            raise SubpatchError(f"more than {MAX_NODES} nodes once subpatches are expanded")
-        full = prefix + nid
-        if entry.type != TYPE:
-            e = copy.copy(entry)
-            e.params = _absolute_paths(entry, graph.registry, base, graph.base_dir)
-            flat._insert(full, e)
-            return
-        d = lib.resolve(entry.params.get(SOURCE), chain)
-        spec = spec_for(d, graph.registry, chain + (d.key,))      # checks what it exposes
-        subpatch_specs[full] = spec
-        inside[full + SEP] = (d.where, list(d.nodes))
-        overrides: dict[str, dict] = {}      # the values this node sets on exposed params
-        for name, pairs in d.params.items():
-            if name in entry.params:
-                for node, pname in pairs:
-                    overrides.setdefault(node, {})[pname] = entry.params[name]
-        for inner_id, inner in d.nodes.items():
-            if inner_id in overrides:
-                inner = copy.copy(inner)
-                inner.params = {**inner.params, **overrides[inner_id]}
-            add(inner_id, inner, d.library, d.base_dir, chain + (d.key,), full + SEP)
-        for name, (node, port) in d.outputs.items():
-            outs[(full, name)] = (full + SEP + node, port)
-        for name, pairs in d.inputs.items():
-            ins[(full, name)] = [(full + SEP + n, p) for n, p in pairs]
-        for name, pairs in d.params.items():       # a link into an exposed (linkable) param
-            if spec.params[name].linkable:
-                ins[(full, name)] = [(full + SEP + n, p) for n, p in pairs]
-        links.extend((full + SEP + dst, port, src_text, full + SEP)
-                     for dst, e in d.nodes.items() for port, src_text in e.inputs.items())
-
-    total, over = 0, None       # the size from each definition's, before expanding any
-    for nid, n in graph.nodes.items():
-        try:
-            total += expanded_size(_entry_of(n), library, graph.registry) \
-                if n.type == TYPE else 1
-        except SubpatchError as e:
-            raise PatchError([Issue(str(e), graph.file, nid, f"params.{SOURCE}")]) from None
-        if total > MAX_NODES and over is None:
-            over = nid
-    if over is not None:
-        raise PatchError([Issue(f"more than {MAX_NODES} nodes once subpatches are expanded "
-                                f"({total} in all)", graph.file, over, f"params.{SOURCE}")])
-    links: list[tuple[str, str, str, str]] = []          # (dst, port, "src.port", prefix)
-    for nid, n in graph.nodes.items():
-        if n.type == TYPE:
-            entry = _entry_of(n)
-            try:
-                add(nid, entry, library, graph.base_dir, (), "")
-            except SubpatchError as e:
-                raise PatchError([Issue(str(e), graph.file, nid, f"params.{SOURCE}")]) from None
-        else:
-            flat._insert(nid, _entry_of(n))
-    for l in graph.links():
-        links.append((l.dst, l.dst_port, f"{l.src}.{l.src_port}", ""))
-
-    def source(node: str, port: str) -> tuple[str, str]:
-        seen = 0
-        while (node, port) in outs:
-            node, port = outs[(node, port)]
-            seen += 1
-            if seen > MAX_NODES:
-                break
-        return node, port
-
-    def targets(node: str, port: str) -> list[tuple[str, str]]:
-        if (node, port) not in ins:
-            return [(node, port)]
-        out = []
-        for n, p in ins[(node, port)]:
-            out += targets(n, p)
-        return out
-
-    flat.exposed = {k: source(*v) for k, v in outs.items()}    # (subpatch, output) -> inner
-    flat.feeds = ins                        # (subpatch, input or param) -> what it feeds
-    hinted = 0
-    for dst, port, text, prefix in links:
-        # a link inside a definition that leads nowhere is the flat graph's to report (by its
-        # path: node 'halo/blur' inputs.radius), as the same link outside would be; links of
-        # the patch itself were checked on it
-        parsed = parse_link(text) if prefix else tuple(text.rsplit(".", 1))
-        problem = None
-        if parsed is None:
-            problem = f"{text!r} is not of the form node.port (e.g. music.audio)"
-        elif prefix and (prefix + parsed[0]) not in flat.nodes \
-                and (prefix + parsed[0]) not in subpatch_specs:
-            where, names = inside[prefix]
-            hinted += 1         # a hint costs a pass over the names: the first few (linear)
-            hint = _closest(parsed[0], names) if hinted <= 20 else None
-            problem = (f"links to '{text}' but subpatch {where} has no node '{parsed[0]}'" +
-                       (f" (did you mean '{hint}'?)" if hint else
-                        " (a subpatch links only its own nodes; expose an input for the rest)"
-                        if hinted <= 20 else ""))
-        if problem:
-            flat.file_issues.append(Issue(problem, graph.file, dst, f"inputs.{port}"))
-            continue
-        src_node, src_port = source(prefix + parsed[0], parsed[1])
-        if src_node not in flat.nodes:
-            if prefix and src_node in subpatch_specs:
-                outs_ = ", ".join(subpatch_specs[src_node].outputs) or "none"
-                flat.file_issues.append(Issue(
-                    f"'{parsed[0]}' (subpatch) has no output '{src_port}' (outputs: {outs_})",
-                    graph.file, dst, f"inputs.{port}"))
-            continue
-        for d_node, d_port in targets(dst, port):
-            if d_node in flat.nodes:
-                flat.g.add_edge(src_node, d_node, key=d_port, src_port=src_port)
-            elif prefix and d_node in subpatch_specs:
-                ports = ", ".join(subpatch_specs[d_node].input_ports()) or "none"
-                flat.file_issues.append(Issue(f"unknown input port (inputs: {ports})",
-                                              graph.file, d_node, f"inputs.{d_port}"))
-    return flat
 
 
 def _closest(name: str, options) -> str | None:
     import difflib
     best = difflib.get_close_matches(name, list(options)[:1000], n=1, cutoff=0.6)
     return best[0] if best else None
-
-
-def _entry_of(n):
-    from .patch import NodeEntry
-    return NodeEntry(n.type, dict(n.params), {}, dict(n.ui), n.version)
 
 
 def _absolute_paths(entry, registry, base: Path, top: Path) -> dict:
@@ -514,27 +362,6 @@ def _absolute_paths(entry, registry, base: Path, top: Path) -> dict:
     return params
 
 
-def flattened_with_targets(graph, targets):
-    """:func:`flatten`, and ``targets`` in it: a subpatch node stands for the nodes its
-    outputs come from."""
-    flat = flatten(graph)
-    if targets is None:
-        return flat, None
-    out = []
-    for t in targets:
-        if t in graph.nodes and graph.nodes[t].type == TYPE:
-            out += [n for (s, _), (n, _) in flat.exposed.items() if s == t and n in flat.nodes]
-        else:
-            out.append(t)
-    return flat, list(dict.fromkeys(out))
-
-
-def inner_source(flat, node: str, port: str) -> tuple[str, str]:
-    """Where an output of a (top-level) subpatch node comes from in the flattened graph."""
-    return flat.exposed.get((node, port), (node, port))
-
-
-# -- grouping ----------------------------------------------------------------------------------
 def _unique(base: str, taken) -> str:
     if base not in taken:
         return base
@@ -542,187 +369,6 @@ def _unique(base: str, taken) -> str:
     while f"{base}{i}" in taken:
         i += 1
     return f"{base}{i}"
-
-
-def _split(text) -> tuple[str, str] | None:
-    if isinstance(text, str) and "." in text:
-        node, port = text.rsplit(".", 1)
-        return node, port
-    return None
-
-
-def group(patch, ids, registry, name: str = "group"):
-    """``patch`` with the nodes ``ids`` moved into a new inline subpatch ``#name`` and one
-    subpatch node in their place: a link from outside into them becomes an exposed input,
-    a link from them to outside an exposed output. Returns (new patch, the node's id).
-    Output nodes stay outside (a subpatch holds no render target)."""
-    from .patch import NodeEntry, node_data
-    p = copy.deepcopy(patch)
-    ids = [i for i in dict.fromkeys(ids) if i in p.nodes]
-    if not ids:
-        raise SubpatchError("select the nodes to group")
-    for i in ids:
-        e = p.nodes[i]
-        try:
-            spec = entry_spec(e, Library(p.subpatches, p.base_dir, p.file), registry)
-        except (SubpatchError, AfxError, KeyError, TypeError):   # a broken node: not an output
-            spec = None
-        if spec is not None and spec.sink:
-            raise SubpatchError(f"'{i}' is an output: a subpatch holds no output node")
-    inside = set(ids)
-    name = _unique(name, set(p.subpatches))
-    nid = _unique(name, set(p.nodes))
-    expose_in: dict[str, list[str]] = {}
-    by_source: dict[str, str] = {}
-    outer_inputs: dict[str, str] = {}
-    inner_nodes = {}
-    for i in ids:
-        e = copy.deepcopy(p.nodes[i])
-        kept = {}
-        for port, text in e.inputs.items():
-            src = _split(text)
-            if src and src[0] in inside:
-                kept[port] = text
-                continue
-            if text not in by_source:
-                by_source[text] = _unique(port, set(expose_in))
-                outer_inputs[by_source[text]] = text
-            expose_in.setdefault(by_source[text], []).append(f"{i}.{port}")
-        e.inputs = kept
-        inner_nodes[i] = node_data(e)
-    expose_out: dict[str, str] = {}
-    by_inner: dict[str, str] = {}
-    for j, e in p.nodes.items():
-        if j in inside:
-            continue
-        for port, text in list(e.inputs.items()):
-            src = _split(text)
-            if src and src[0] in inside:
-                if text not in by_inner:
-                    by_inner[text] = _unique(src[1], set(expose_out))
-                    expose_out[by_inner[text]] = text
-                e.inputs[port] = f"{nid}.{by_inner[text]}"
-    positions = [p.nodes[i].ui.get("pos") for i in ids]
-    positions = [q for q in positions if isinstance(q, list) and len(q) == 2
-                 and all(isinstance(v, (int, float)) for v in q)]
-    ui = {"pos": [round(sum(q[0] for q in positions) / len(positions)),
-                  round(sum(q[1] for q in positions) / len(positions))]} if positions else {}
-    expose_params: dict[str, list[str]] = {}
-    if isinstance(p.expose, dict):
-        # grouping inside a subpatch: what it exposes of these nodes goes through the group
-        for kind, table in p.expose.items():
-            if not isinstance(table, dict):
-                continue
-            for name_, targets in table.items():
-                many = isinstance(targets, list)
-                new_targets = []
-                for t in targets if many else [targets]:
-                    src = _split(t)
-                    if not (src and src[0] in inside):
-                        new_targets.append(t)
-                        continue
-                    if kind == "outputs":
-                        if t not in by_inner:
-                            by_inner[t] = _unique(src[1], set(expose_out))
-                            expose_out[by_inner[t]] = t
-                        new_targets.append(f"{nid}.{by_inner[t]}")
-                    else:
-                        bucket = expose_in if kind == "inputs" else expose_params
-                        inner_name = _unique(src[1], set(expose_in) | set(expose_params))
-                        bucket[inner_name] = [t]
-                        new_targets.append(f"{nid}.{inner_name}")
-                table[name_] = new_targets if many else new_targets[0]
-    expose: dict[str, Any] = {}
-    if expose_in:
-        expose["inputs"] = {k: v[0] if len(v) == 1 else v for k, v in expose_in.items()}
-    if expose_out:
-        expose["outputs"] = dict(expose_out)
-    if expose_params:
-        expose["params"] = {k: v[0] if len(v) == 1 else v for k, v in expose_params.items()}
-    p.subpatches[name] = {"expose": expose, "nodes": inner_nodes}
-    node = NodeEntry(TYPE, {SOURCE: f"#{name}"}, outer_inputs, ui)
-    first = ids[0]
-    p.nodes = {k: (node if k == first else v) for k, v in p.nodes.items() if k not in inside or k == first}
-    p.nodes = {(nid if k == first else k): v for k, v in p.nodes.items()}
-    from .graph import Graph, cycle_issues
-    loops = cycle_issues(Graph.from_patch(p, registry).g, p.file)
-    if loops:
-        between = sorted({l.src for l in Graph.from_patch(patch, registry).links()
-                          if l.dst in inside and l.src not in inside} &
-                         {l.dst for l in Graph.from_patch(patch, registry).links()
-                          if l.src in inside and l.dst not in inside})
-        raise SubpatchError("grouping these would make a loop through the subpatch"
-                            + (f": {', '.join(between)} takes from them and feeds them; group "
-                               "it too" if between else ""))
-    return p, nid
-
-
-def ungroup(patch, nid: str, registry):
-    """``patch`` with the subpatch node ``nid`` replaced by the nodes of its definition
-    (their own ids where free), linked as the subpatch was, its param values set on the
-    nodes they drive. An inline definition no other node uses goes too. Returns (new patch,
-    the new ids)."""
-    p = copy.deepcopy(patch)
-    entry = p.nodes.get(nid)
-    if entry is None or entry.type != TYPE:
-        raise SubpatchError(f"'{nid}' is not a subpatch")
-    lib = Library(p.subpatches, p.base_dir, p.file)
-    d = lib.resolve(entry.params.get(SOURCE))
-    spec = spec_for(d, registry, (d.key,))
-    taken = set(p.nodes) - {nid}
-    new_id = {}
-    for i in d.nodes:
-        new_id[i] = _unique(i if i not in taken else f"{nid}_{i}", taken)
-        taken.add(new_id[i])
-    overrides: dict[str, dict] = {}
-    for name, pairs in d.params.items():
-        if name in entry.params:
-            for node, pname in pairs:
-                overrides.setdefault(node, {})[pname] = entry.params[name]
-    feeds: dict[str, list[tuple[str, str]]] = {k: list(v) for k, v in d.inputs.items()}
-    for name, pairs in d.params.items():
-        if spec.params[name].linkable:
-            feeds[name] = list(pairs)
-    pos = entry.ui.get("pos") if isinstance(entry.ui.get("pos"), list) else None
-    inner_pos = [e.ui.get("pos") for e in d.nodes.values() if isinstance(e.ui.get("pos"), list)]
-    shift = None
-    if pos and inner_pos:
-        cx = sum(q[0] for q in inner_pos) / len(inner_pos)
-        cy = sum(q[1] for q in inner_pos) / len(inner_pos)
-        shift = (pos[0] - cx, pos[1] - cy)
-    added = {}
-    for i, e in d.nodes.items():
-        e = copy.deepcopy(e)
-        e.params = {**_relative_paths(e, registry, d.base_dir, p.base_dir),
-                    **overrides.get(i, {})}
-        e.inputs = {port: f"{new_id[s[0]]}.{s[1]}" if (s := _split(t)) and s[0] in new_id else t
-                    for port, t in e.inputs.items()}
-        if shift and isinstance(e.ui.get("pos"), list):
-            e.ui["pos"] = [round(e.ui["pos"][0] + shift[0]), round(e.ui["pos"][1] + shift[1])]
-        added[new_id[i]] = e
-    for port, text in entry.inputs.items():
-        for node, inner_port in feeds.get(port, []):
-            added[new_id[node]].inputs[inner_port] = text
-    for j, e in p.nodes.items():
-        if j == nid:
-            continue
-        for port, text in list(e.inputs.items()):
-            s = _split(text)
-            if s and s[0] == nid and s[1] in d.outputs:
-                node, out = d.outputs[s[1]]
-                e.inputs[port] = f"{new_id[node]}.{out}"
-    nodes = {}
-    for k, v in p.nodes.items():
-        if k == nid:
-            nodes.update(added)
-        else:
-            nodes[k] = v
-    p.nodes = nodes
-    source = entry.params.get(SOURCE)
-    if isinstance(source, str) and source.startswith("#") and not any(
-            e.type == TYPE and e.params.get(SOURCE) == source for e in p.nodes.values()):
-        p.subpatches.pop(source[1:], None)
-    return p, list(added)
 
 
 def _relative_paths(entry, registry, base: Path, top: Path) -> dict:
@@ -757,7 +403,7 @@ def self_contained(patch, registry):
     needs no other patch file (what ``afx pack`` stores). Raises SubpatchError."""
     import re
 
-    from .patch import node_data
+    from afx_graph.patchfile.patch import node_data
     p = copy.deepcopy(patch)
     top = Library(p.subpatches, p.base_dir, p.file)
     defs: dict[str, Any] = {}

@@ -9,14 +9,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from . import embedded, files, settings as settings_mod
-from .errors import AfxError, Issue, NodeInputError, PatchError
-from .executor import Executor, Progress, RenderStats
-from .graph import Graph
-from .paths import typed_output
-from .plan import Plan
-from .safe_yaml import YamlRejected, load as yaml_load
-from .types import AUDIO, IMAGE
+from afx_graph.sharing import embedded
+from afx_graph.media import files
+from afx_graph import settings as settings_mod
+from afx_graph.errors import AfxError, Issue, NodeInputError, PatchError
+from afx_graph.engine.executor import Executor, Progress, RenderStats
+from afx_graph.graph import Graph
+from afx_graph.media.paths import typed_output
+from afx_graph.engine.plan import Plan
+from afx_graph.patchfile.safe_yaml import YamlRejected, load as yaml_load
+from afx_graph.types import AUDIO, IMAGE
 
 AUDIO_FILE = "audio.file"
 

@@ -18,7 +18,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from .errors import NodeInputError
+from afx_graph.errors import NodeInputError
 
 # errno values that describe the user's machine (disk, permissions, names), not a bug of ours
 ENVIRONMENT_ERRNOS = {

@@ -31,12 +31,12 @@ import av
 import numpy as np
 import torch
 
-from . import embedded, files, scratch
-from .errors import AfxError, Issue, PatchError
-from .executor import Executor
-from .graph import Graph
-from .plan import Plan
-from .types import IMAGE
+from afx_graph.sharing import embedded
+from afx_graph.errors import AfxError, Issue, PatchError
+from afx_graph.engine.executor import Executor
+from afx_graph.graph import Graph
+from afx_graph.engine.plan import Plan
+from afx_graph.types import IMAGE
 
 MIN_CHUNK_SECONDS = 2.0          # shorter chunks cost more in pre-roll and start-up than they win
 
@@ -47,7 +47,7 @@ class Renderable:
     its settings and the frame count: what chunks and the driver share."""
 
     def __init__(self, graph: Graph, opts, *, device: str | None = None, applied: bool = False):
-        from .render import apply_overrides
+        from afx_graph.run.render import apply_overrides
         if not applied:
             graph = apply_overrides(graph, opts)
             graph.check()
@@ -143,7 +143,7 @@ def fading_lead(r: "Renderable", nid: str, start: int) -> int | None:
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
-    from .video import to_uint8
+    from afx_graph.media.video import to_uint8
     return to_uint8(image)
 
 
@@ -203,7 +203,7 @@ class SegmentEncoder:
     """The output node's encoder settings, for one chunk (no audio, no patch tag)."""
 
     def __init__(self, path: Path, r: Renderable):
-        from .video import pick_codec
+        from afx_graph.media.video import pick_codec
         p = r.params
         w, h = r.settings.width, r.settings.height
         self.pad = (h % 2, w % 2)
@@ -255,7 +255,7 @@ def spans(total: int, fps: float, workers: int, *, chunk_seconds: float | None =
 def join(segments: list[Path], out: Path, r: Renderable, *, patch_text: str | None) -> int:
     """The chunks' packets one after another into ``out`` (written to a partial file; the
     caller commits it), the audio encoded once over the whole length. Returns the frames."""
-    from .video import AudioTrack
+    from afx_graph.media.video import AudioTrack
     container = av.open(str(out), "w", format="mp4",
                         options={"movflags": "+faststart+use_metadata_tags"})
     try:
@@ -299,85 +299,10 @@ def join(segments: list[Path], out: Path, r: Renderable, *, patch_text: str | No
 # -- one picture -------------------------------------------------------------------------------
 def still(graph: Graph, opts, seconds: float, out: Path, *, preroll: bool = True) -> Path:
     """The render's frame at ``seconds`` as a PNG carrying its patch (a sweep's cell)."""
-    from .png import text_chunk, write_png
+    from afx_graph.media.png import text_chunk, write_png
     r = Renderable(graph, opts)
     frame = min(max(0, int(round(seconds * r.settings.fps))), max(0, r.total - 1))
     [img] = list(render_frames(r, frame, frame + 1, preroll=preroll, batch=1))
     text = embedded.patch_text(embedded.patch_of(r.graph), r.settings, r.total)
     write_png(out, img[0], extra=text_chunk(embedded.KEY, text))
     return out
-
-
-# -- the driver ----------------------------------------------------------------------------------
-def render_split(graph: Graph, opts, runner, *, chunk_seconds: float | None = None,
-                 shared: str | None = None, preroll: bool = True, on_chunk=None):
-    """``afx run --ray``: the render cut into chunks run by ``runner`` (jobs.py), joined into
-    the patch's video output with the rules of a local render (checked before any work, a
-    partial file renamed at the end, nothing overwritten without --force). Returns
-    (RenderStats, [output path])."""
-    import shutil
-    import time
-
-    from .executor import RenderStats
-    from .jobs import Job
-    from .patch import dumps
-    from .render import output_targets, prepare
-    t0 = time.perf_counter()
-    graph, plan, _ = prepare(graph, opts)          # overrides, checks, no-overwrite: up front
-    targets = output_targets(graph, plan, opts.out_dir or Path.cwd())
-    r = Renderable(graph, opts, applied=True, device="cpu")
-    [(sink, param, out)] = targets
-    job_patch = graph.to_patch()            # the chunks write no file of the patch's own
-    job_patch.nodes[sink].params[param] = "chunk.mp4"
-    text = dumps(job_patch)
-    chunks = spans(r.total, r.settings.fps, getattr(runner, "workers", 1),
-                   chunk_seconds=chunk_seconds)
-    options = {"device": opts.device, "precision": opts.precision}
-    jobs = [Job(f"chunk{i:04d}", text, str(graph.base_dir), kind="chunk", options=options,
-                frames=span, preroll=preroll, shared=shared) for i, span in enumerate(chunks)]
-    created = files.make_folders(out.parent)
-    work = scratch.make(f".{out.name}.chunks-", out.parent)
-    results, failures = {}, []
-
-    def done(job, result):
-        if result.error is not None:
-            failures.append((job, result))
-            return
-        seg = work / f"{job.key}.mp4"
-        if result.path is not None:
-            shutil.move(result.path, seg)
-        else:
-            seg.write_bytes(result.data)
-        results[job.key] = (seg, result)
-        if on_chunk is not None:
-            on_chunk(job, result, len(results), len(jobs))
-
-    try:
-        with files.writing(out):
-            runner.run(jobs, done)
-            if failures:
-                job, res = failures[0]
-                where = f"frames {job.frames[0]}..{job.frames[1]}"
-                if res.internal:
-                    raise RuntimeError(f"chunk {job.key} ({where}) {res.error}")
-                raise AfxError(f"chunk {job.key} ({where}): {res.error}", file=graph.file)
-            tmp = files.partial_path(out)
-            try:
-                frames_done = join([results[j.key][0] for j in jobs], tmp, r,
-                                   patch_text=embedded.patch_text(embedded.patch_of(graph),
-                                                                  r.settings, r.total))
-                files.commit_file(tmp, out, overwrite=opts.force)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-    except BaseException:
-        files.remove_created_folders(created)
-        raise
-    finally:
-        scratch.remove(work)
-    elapsed = time.perf_counter() - t0
-    stats = RenderStats(frames_done, frames_done / r.settings.fps, elapsed, 0,
-                        sink_stats={"chunks": {"count": len(jobs),
-                                               "seconds": [res.seconds for _, res in results.values()],
-                                               "hosts": sorted({res.host for _, res in results.values()})}})
-    return stats, [out]

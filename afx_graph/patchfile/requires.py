@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import Issue
+from afx_graph.errors import Issue
 
 DISTRIBUTION = "afx"          # afx's own distribution name (pyproject.toml [project] name)
 PACK_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")   # PEP 508 names
@@ -62,7 +62,7 @@ def afx_version() -> str:
                 return found.group(1)
     except (OSError, IndexError, UnicodeDecodeError):
         pass
-    from . import __version__
+    from afx_graph import __version__
     return __version__
 
 
@@ -270,6 +270,6 @@ def warnings(requires: Requires | None, registry,
 def graph_warnings(graph) -> list[str]:
     """:func:`warnings` for a loaded graph, each line naming its file (escaped: the versions
     come from the file)."""
-    from .errors import escape_controls
+    from afx_graph.errors import escape_controls
     found = warnings(graph.requires, graph.registry, [n.type for n in graph.nodes.values()])
     return [escape_controls(f"{graph.file}: {line}") for line in found]

@@ -6,11 +6,12 @@ from typing import Callable
 
 import networkx as nx
 
-from .errors import Issue, PatchError
-from . import subpatch
-from .graph import Graph
-from .spec import NodeSpec, Param
-from .types import converted_per_frame, converter
+from afx_graph.errors import Issue, PatchError
+from afx_graph.subpatches import definitions as subpatch
+from afx_graph.subpatches import flatten
+from afx_graph.graph import Graph
+from afx_graph.spec import NodeSpec, Param
+from afx_graph.types import converted_per_frame, converter
 
 STATIC, FRAME = "static", "frame"
 
@@ -50,7 +51,7 @@ class Plan:
 
     def __init__(self, graph: Graph, targets: list[str] | None = None):
         if subpatch.has_subpatches(graph):     # planned as the nodes they hold
-            graph, targets = subpatch.flattened_with_targets(graph, targets)
+            graph, targets = flatten.flattened_with_targets(graph, targets)
         self.graph = graph
         if targets is None:
             targets = [n for n, gn in graph.nodes.items() if gn.spec and gn.spec.sink]

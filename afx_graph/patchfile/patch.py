@@ -29,7 +29,7 @@ the types each gives the patch::
 
 Built-in nodes need no pack entry. Reading it, checking it and the messages it gives (a node
 of a pack that is not installed names the pack; a patch saved by a newer afx gets a warning)
-are in :mod:`afx_graph.requires`. A patch saved before ``requires`` existed gains it the
+are in :mod:`afx_graph.patchfile.requires`. A patch saved before ``requires`` existed gains it the
 first time it is saved again.
 """
 from __future__ import annotations
@@ -44,9 +44,10 @@ from typing import Any, Callable
 
 import yaml
 
-from . import files, requires as _requires, safe_yaml
-from .errors import Issue, PatchError
-from .settings import whole
+from afx_graph.media import files
+from afx_graph.patchfile import requires as _requires, safe_yaml
+from afx_graph.errors import Issue, PatchError
+from afx_graph.settings import whole
 
 FORMAT_VERSION = 1
 TOP_KEYS = ("afx", "meta", "requires", "settings", "expose", "subpatches", "nodes", "ui")
@@ -103,18 +104,28 @@ def parse_link(text: Any) -> tuple[str, str] | None:
     return node, port
 
 
+SUBPATCH_TYPE = "subpatch"      # a node that holds a subpatch (afx_graph.subpatches)
+
+
+def inline_types(subpatches) -> list[str]:
+    """The node types the inline definitions use (for ``requires``: a pack used only inside
+    a subpatch is needed all the same)."""
+    out = []
+    for raw in (subpatches or {}).values() if isinstance(subpatches, dict) else ():
+        nodes = raw.get("nodes") if isinstance(raw, dict) else None
+        for e in (nodes or {}).values() if isinstance(nodes, dict) else ():
+            t = e.get("type") if isinstance(e, dict) else e if isinstance(e, str) else None
+            if isinstance(t, str) and t != SUBPATCH_TYPE:
+                out.append(t)
+    return out
+
+
 # -- loading ----------------------------------------------------------------------------------
-def load_patch(path: str | os.PathLike) -> Patch:
-    """Read a patch file. Raises PatchError for a file that cannot be a patch at all;
-    smaller structural problems are collected in ``patch.issues`` for validation to report."""
+def read_patch(path: str | os.PathLike) -> Patch:
+    """Read a patch file (YAML). Raises PatchError for a file that cannot be a patch at all;
+    smaller structural problems are collected in ``patch.issues`` for validation to report.
+    A render or a bundle given as a patch: ``afx_graph.sharing.opening.load_patch``."""
     path = Path(path)
-    from . import embedded            # a render (MP4, PNG) carries its patch inside it
-    if embedded.media_kind(path):
-        return embedded.load(path)
-    from .bundle import is_bundle
-    if is_bundle(path) and os.path.isfile(path):
-        raise PatchError([Issue(f"an afx bundle, not a patch file: unpack it first (afx unpack "
-                                f"{path} -o DIR) and give this command DIR/patch.yaml", str(path))])
     raw = read_capped(path, safe_yaml.MAX_BYTES)
     try:
         text = raw.decode("utf-8")
@@ -313,7 +324,6 @@ def to_data(patch: Patch) -> dict:
     data: dict[str, Any] = {"afx": FORMAT_VERSION}
     if patch.meta:
         data["meta"] = {k: _plain(v) for k, v in patch.meta.items()}
-    from .subpatch import inline_types
     used = [e.type for e in patch.nodes.values()] + inline_types(patch.subpatches)
     data["requires"] = _requires.to_data(patch.requires, used)
     if patch.settings:

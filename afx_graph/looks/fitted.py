@@ -92,7 +92,7 @@ class Look:
         return sum(t.numel() for t in self.tensors.values())
 
     def metadata(self) -> dict[str, str]:
-        from . import __version__
+        from afx_graph import __version__
         meta = {
             "format": FORMAT, "format_version": str(FORMAT_VERSION),
             "architecture": ARCHITECTURE, "width": str(self.width), "layers": str(self.layers),

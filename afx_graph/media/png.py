@@ -50,7 +50,7 @@ def read_png(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     """A PNG (or any image PyAV reads) -> (H, W, 3) uint8. An image larger than
     ``max_pixels`` (default: the largest frame afx renders) is refused from its header with
     :class:`ImageTooLarge`, before a pixel is decoded."""
-    from .settings import MAX_PIXELS
+    from afx_graph.settings import MAX_PIXELS
     limit = MAX_PIXELS if max_pixels is None else max_pixels
     size = image_size(path)
     if size is not None and size[0] * size[1] > limit:

@@ -1,5 +1,5 @@
 """Fitting a look: the work of ``afx fit`` for every caller (the command line and the
-editor's Fit dialog), below both. Images are read and scaled, :func:`afx_graph.fitted.fit_look`
+editor's Fit dialog), below both. Images are read and scaled, :func:`afx_graph.looks.fitted.fit_look`
 fits the network, and the look file is written safely. Everything that can be refused is
 refused before any work, as an :class:`AfxError` naming the option or the file."""
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .errors import AfxError, NodeInputError, escape_controls
-from .files import check_target, what_is, write_file
-from .paths import typed_output
-from .png import image_size
+from afx_graph.errors import AfxError, NodeInputError, escape_controls
+from afx_graph.media.files import check_target, what_is, write_file
+from afx_graph.media.paths import typed_output
+from afx_graph.media.png import image_size
 
 if TYPE_CHECKING:
-    from .fitted import FitProgress, Look
+    from afx_graph.looks.fitted import FitProgress, Look
 
 MIN_SIZE, MAX_SIZE = 8, 1024
 MAX_STEPS = 1_000_000
@@ -162,8 +162,8 @@ def fit_to_file(args, *, on_progress: Callable[[FitProgress], None] | None = Non
     file under a temporary name beside it, put in place at the end (never replacing a file
     without ``force``). ``should_stop`` returning True ends it with KeyboardInterrupt; then,
     as after any failure, nothing is left at the output path."""
-    from .devices import pick_device
-    from .fitted import fit_look
+    from afx_graph.engine.devices import pick_device
+    from afx_graph.looks.fitted import fit_look
 
     def stop_now() -> None:
         if should_stop is not None and should_stop():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import AfxError
+from afx_graph.errors import AfxError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Callable
 
-from . import subpatch
-from .errors import AfxError, Issue, PatchError
+from afx_graph.subpatches import definitions as subpatch
+from afx_graph.subpatches import flatten
+from afx_graph.errors import AfxError, Issue, PatchError
 
 MAX_FILES = 1000                 # subpatch files followed (a bundle holds at most 1000 files)
 
@@ -92,12 +93,13 @@ def _migrated(spec, params: dict, version) -> dict:
 def _read(path: Path):
     """A subpatch file as a patch, without the checks a render's patch gets on loading
     (this walk makes them, against the outer folder)."""
-    from . import embedded
-    from .patch import load_patch, loads
+    from afx_graph.sharing import embedded
+    from afx_graph.patchfile.patch import loads
+    from afx_graph.patchfile.patch import read_patch
     if embedded.media_kind(path):
         text, _ = embedded.read_text(path)
         return loads(text, path=path)
-    return load_patch(path)
+    return read_patch(path)
 
 
 def outside_files(patch, folder: str | os.PathLike, registry,
@@ -154,12 +156,12 @@ def outside_files(patch, folder: str | os.PathLike, registry,
 def _flattened(patch, folder: Path, registry) -> list[Outside]:
     """What the nodes inside subpatches read once the values their subpatch nodes give them
     are in (every subpatch file is known to be inside by now)."""
-    from .graph import Graph
+    from afx_graph.graph import Graph
     try:
         graph = Graph.from_patch(patch, registry)
         if not subpatch.has_subpatches(graph) or graph.subpatch_problems:
             return []
-        flat = subpatch.flatten(graph)
+        flat = flatten.flatten(graph)
     except (AfxError, PatchError, subpatch.SubpatchError, RecursionError):
         return []                        # validation says what is wrong; nothing is read
     out = []

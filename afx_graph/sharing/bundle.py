@@ -45,9 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from . import confine, files, paths, safe_yaml, subpatch
-from .errors import AfxError, Issue, PatchError, escape_controls
-from .patch import Patch, dumps, load_patch
+from afx_graph.sharing import confine
+from afx_graph.media import files, paths
+from afx_graph.patchfile import safe_yaml
+from afx_graph.subpatches import definitions as subpatch
+from afx_graph.errors import AfxError, Issue, PatchError, escape_controls
+from afx_graph.patchfile.patch import Patch, dumps
+from afx_graph.patchfile.patch import read_patch
 
 FORMAT = 1                       # "afx_bundle" in the manifest
 MANIFEST = "manifest.json"
@@ -96,7 +100,7 @@ def _file_params(patch: Patch, registry) -> Iterator[_Named]:
     """Every input-file param (kind "path") with a value, in patch order, after each node's
     migration (so an old patch's renamed params are found too), a subpatch node's exposed
     ones included; then those inside the patch's inline definitions."""
-    from .graph import Graph
+    from afx_graph.graph import Graph
     graph = Graph.from_patch(patch, registry)
     defs = patch.subpatches or {}
     for nid, n in graph.nodes.items():
@@ -336,7 +340,7 @@ class _Names:
 def rewritten_patch(patch: Patch, registry, assets: list[tuple[str, Path]]) -> Patch:
     """The patch with every file param named in ``assets`` pointing at its bundle name
     (in its subpatch definitions too)."""
-    from .graph import Graph
+    from afx_graph.graph import Graph
     graph = Graph.from_patch(patch, registry)
     base = Path(os.path.abspath(patch.base_dir))
     name_of = {src: name for name, src in assets}
@@ -806,7 +810,7 @@ def _check_patch_inside(folder: Path, patch_name: str, registry, shown: str) -> 
     """A bundle's patch reads only the bundle's own files: every file it can reach, through
     any depth of subpatch files (confine.py)."""
     try:
-        patch = load_patch(folder / patch_name)
+        patch = read_patch(folder / patch_name)
         found = confine.outside_files(patch, folder, registry)
         if found:
             raise PatchError([o.issue(f"'{o.value}' is outside the bundle ({o.why}); a "
@@ -840,7 +844,7 @@ def opened_bundle(path: str, registry=None) -> Iterator[str]:
         yield path
         return
     if registry is None:
-        from .registry import default_registry
+        from afx_graph.registry import default_registry
         registry = default_registry()
     with tempfile.TemporaryDirectory(prefix="afx-bundle-") as tmp:
         folder = Path(tmp) / (_safe_part(Path(path).stem) or "piece")

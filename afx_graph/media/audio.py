@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from afx_graph.errors import NodeInputError
-from afx_graph.files import what_is
+from afx_graph.media.files import what_is
 from afx_graph.types import Audio
 
 MAX_SECONDS = 21600.0   # six hours: the longest start/duration a patch may ask for

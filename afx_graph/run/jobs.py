@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import scratch
-from .errors import AfxError
+from afx_graph.media import scratch
+from afx_graph.errors import AfxError
 
 RETRIES = 2
 
@@ -75,15 +75,15 @@ def run_job(job: Job) -> JobResult:
 
 
 def _graph(job: Job):
-    from .graph import Graph
-    from .patch import loads
-    from .registry import default_registry
+    from afx_graph.graph import Graph
+    from afx_graph.patchfile.patch import loads
+    from afx_graph.registry import default_registry
     patch = loads(job.patch, path=Path(job.base_dir) / "patch.yaml")
     return Graph.from_patch(patch, default_registry())
 
 
 def _options(job: Job, out: Path | None, out_dir: Path):
-    from .render import RunOptions
+    from afx_graph.run.render import RunOptions
     o = dict(job.options)
     return RunOptions(output=str(out) if out else None, audio=job.audio,
                       size=tuple(o["size"]) if o.get("size") else None, fps=o.get("fps"),
@@ -95,17 +95,17 @@ def _options(job: Job, out: Path | None, out_dir: Path):
 def _render(job: Job, tmp: Path) -> tuple[Path, int]:
     graph = _graph(job)
     if job.kind == "video":
-        from .render import render_graph
+        from afx_graph.run.render import render_graph
         out = tmp / "out.mp4"
         stats, _ = render_graph(graph, _options(job, out, tmp))
         return out, stats.frames
     if job.kind == "still":
-        from .chunks import still
+        from afx_graph.run.chunks import still
         out = tmp / "still.png"
         still(graph, _options(job, None, tmp), job.still_time, out, preroll=job.preroll)
         return out, 1
     if job.kind == "chunk":
-        from .chunks import render_segment
+        from afx_graph.run.chunks import render_segment
         out = tmp / "chunk.mp4"
         n = render_segment(graph, _options(job, None, tmp), job.frames, out, preroll=job.preroll)
         return out, n

@@ -30,16 +30,15 @@ from __future__ import annotations
 import os
 import stat
 import struct
-import threading
 import zlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import paths, safe_yaml
-from .errors import Issue, PatchError
-from .patch import Patch, dumps, loads
-from .settings import KEYS as SETTING_KEYS
+from afx_graph.patchfile import safe_yaml
+from afx_graph.errors import Issue, PatchError
+from afx_graph.patchfile.patch import Patch, dumps
+from afx_graph.settings import KEYS as SETTING_KEYS
 
 KEY = "afx-patch"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -55,7 +54,7 @@ NO_PATCH = "no afx patch inside (was it written by afx?)"
 def patch_of(graph) -> Patch:
     """``graph`` (a :class:`~afx_graph.graph.Graph`, overrides applied) as the patch to embed:
     absolute paths (typed on a command line) keep only their file name."""
-    from . import subpatch
+    from afx_graph.subpatches import definitions as subpatch
     patch = graph.to_patch()
     try:        # subpatch files go in as definitions: the render alone re-renders
         patch = subpatch.self_contained(patch, graph.registry)
@@ -159,11 +158,11 @@ def _open(path) -> BinaryIO:
 def read_text(path: str | os.PathLike) -> tuple[str, str]:
     """(the patch text inside the render at ``path``, 'png' or 'mp4'). Raises PatchError:
     not a render, no patch inside, a patch over the size limit, damaged."""
-    text, kind, _ = _read(Path(path))
+    text, kind, _ = read_render(Path(path))
     return text, kind
 
 
-def _read(path: Path) -> tuple[str, str, bool]:
+def read_render(path: Path) -> tuple[str, str, bool]:
     file = str(path)
     try:
         with _open(path) as f:
@@ -348,76 +347,3 @@ def _mdta_value(w: _Walk, start: int, end: int, file: str) -> bytes | None:
                     raise _damaged(file, "a short data box")
                 return w.read(ds + 8, n)
     return None
-
-
-def load(path: str | os.PathLike) -> Patch:
-    """The patch inside a render, as a Patch whose folder is the render's (so relative
-    paths resolve beside it), held to what a render's patch may read (see the module's
-    text). From an MP4, an ``audio.file`` whose file is not there, or not beside the video,
-    takes its sound from the video itself (said in ``patch.warnings``)."""
-    path = Path(path)
-    text, kind, sound = _read(path)
-    patch = loads(text, path=path)
-    key = os.path.realpath(path)
-    if key in _loading.__dict__.setdefault("paths", set()):
-        raise PatchError([Issue("a render's patch uses this render as a subpatch file",
-                                str(path))])
-    _loading.paths.add(key)
-    try:
-        outside = _outside(patch, path)
-    finally:
-        _loading.paths.discard(key)
-    moved = _sound_from_video(patch, path, outside) if kind == "mp4" and sound else set()
-    rule = ("a patch taken from a render reads only files beside the render: copy the file "
-            f"into {Path(os.path.abspath(path)).parent}")
-    issues = [o.issue(f"'{o.value}' is outside the render's folder ({o.why}); {rule}")
-              for o in outside if not o.top]
-    if issues:
-        raise PatchError(issues)
-    for o in outside:
-        param = o.field.split(".", 1)[1]
-        if (o.node, param) not in moved:
-            patch.outside[(o.node, param)] = (o.value, (
-                f"'{o.value}' is outside the render's folder ({o.why}); {rule}, or name one "
-                f"on the command line (--audio FILE, --set {o.node}.{param}=FILE)"))
-    return patch
-
-
-_loading = threading.local()         # renders being checked (one using itself as a subpatch)
-
-
-def _outside(patch: Patch, render: Path) -> list:
-    from . import confine
-    from .registry import default_registry
-    return confine.outside_files(patch, Path(os.path.abspath(render)).parent, default_registry())
-
-
-def _sound_from_video(patch: Patch, video: Path, outside: list) -> set[tuple[str, str]]:
-    """Point each ``audio.file`` whose file is missing or outside the folder at the video;
-    the (node, param) pairs it changed."""
-    far = {o.node for o in outside if o.top and o.field == "params.path"}
-    moved = set()
-    for nid, entry in patch.nodes.items():
-        if entry.type != AUDIO_FILE:
-            continue
-        value = entry.params.get("path", "")
-        if not isinstance(value, str):
-            continue                                 # validation names what is wrong
-        if value and nid not in far \
-                and paths.input_problem(paths.resolve_asset(value, patch.base_dir)) is None:
-            continue
-        entry.params["path"] = os.path.abspath(video)
-        entry.params.pop("start", None)              # the video's sound is already the span
-        entry.params.pop("duration", None)
-        shown = f"'{value}'" if value else "its audio file"
-        patch.warnings.append(f"{video}: node '{nid}': {shown} is not beside the video; "
-                              f"its sound comes from the video itself (through AAC: the pictures "
-                              f"may differ a little)")
-        moved.add((nid, "path"))
-    start = patch.settings.get("start")
-    if moved and isinstance(start, (int, float)) and not isinstance(start, bool) and start > 0:
-        patch.settings["start"] = 0
-        patch.warnings.append(
-            f"{video}: the video's sound begins {start:g} s into the original track, so this "
-            f"render starts at 0 s (give --audio TRACK --start {start:g} for the same frames)")
-    return moved

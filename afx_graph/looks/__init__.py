@@ -1,0 +1,1 @@
+"""Fitted looks: the field fitted to pictures (``fitted``) and the fit pipeline (``fit``)."""
