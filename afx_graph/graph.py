@@ -19,7 +19,7 @@ from afx_graph.patchfile import requires as requires_mod
 from afx_graph import settings as settings_mod
 from afx_graph.subpatches import definitions as subpatch_mod, flatten as flatten_mod
 from afx_graph.errors import AfxError, GraphEditError, Issue, PatchError
-from afx_graph.patchfile.patch import NODE_ID, NodeEntry, Patch, parse_link
+from afx_graph.patchfile.patch import NODE_ID, NodeEntry, Patch, inline_types, parse_link
 from afx_graph.registry import Registry, UnknownNodeType
 from afx_graph.spec import NodeSpec, ParamValueError
 
@@ -372,7 +372,7 @@ class Graph:
                 inputs[p] = texts[p]
             nodes[nid] = NodeEntry(n.type, params, inputs, dict(n.ui), n.version)
         inner = [(t, self.registry.get(t) if t in self.registry else None)
-                 for t in subpatch_mod.inline_types(self.subpatches)]
+                 for t in inline_types(self.subpatches)]
         needs = requires_mod.of_nodes([(n.type, n.spec) for n in self.nodes.values()] + inner,
                                       self.registry, self.requires)
         return Patch(nodes, dict(self.settings), dict(self.meta), self.path, requires=needs,

@@ -74,7 +74,7 @@ def run(args) -> int:
 
 
 def _render_on_ray(graph, opts, args):
-    from afx_graph.run.chunks import render_split
+    from afx_graph.run.split import render_split
     from afx_graph.run.jobs import RayRunner
     if args.chunk is not None and not MIN_CHUNK <= args.chunk <= MAX_DURATION:
         raise AfxError(f"must be from {MIN_CHUNK:g} to {MAX_DURATION:g} seconds", field="--chunk")
