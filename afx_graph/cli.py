@@ -16,7 +16,9 @@ import sys
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def build_parser():
+def build_parser(only: str | None = None):
+    """The argument parser: every command in full, or (``only``) that command in full and
+    the others by name (only its module is imported)."""
     import argparse
 
     from afx_graph import commands
@@ -31,9 +33,13 @@ def build_parser():
     p.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for register in commands.ALL:
-        register(sub)
+    commands.register(sub, only)
     return p
+
+
+def command_of(argv) -> str | None:
+    """The command an ``afx`` command line names (its first word that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def command_parser(parser, name: str):
@@ -72,10 +78,9 @@ _MEMORY_OPTIONS = (("--size", "a smaller --size"), ("--batch", "a smaller --batc
 def memory_advice(argv) -> str:
     """The out-of-memory message for the command line ``argv`` (or a command's name): it
     names only options that command has (afx analyze has --seconds, not --size)."""
-    name = argv if isinstance(argv, str) else next(
-        (a for a in argv if not a.startswith("-")), "")
+    name = argv if isinstance(argv, str) else command_of(argv) or ""
     try:
-        sub = command_parser(build_parser(), name)
+        sub = command_parser(build_parser(name), name)
     except Exception:         # noqa: BLE001 (a message while memory is short: never fail)
         sub = None
     has = _options(sub) if sub is not None else set()
@@ -171,8 +176,9 @@ def _main(argv: list[str], debug: bool) -> int:
     except KeyboardInterrupt as e:
         return _interrupted(e)
     try:        # --debug is taken anywhere: `afx run p.yaml --debug` as `afx --debug run ...`
-        parser = build_parser()
-        args = parser.parse_args([a for a in argv if a != "--debug"])
+        argv = [a for a in argv if a != "--debug"]
+        parser = build_parser(command_of(argv))
+        args = parser.parse_args(argv)
         check_outputs(parser, args)
         return int(args.func(args) or 0)
     except AfxError as e:

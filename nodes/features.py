@@ -15,9 +15,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.fft
-import scipy.signal
-from scipy.ndimage import maximum_filter1d
 
 from afx_graph.errors import NodeInputError
 from afx_graph.spec import In, Out, Param, node
@@ -66,6 +63,7 @@ def smooth(values: np.ndarray, fps: float, attack: float, release: float) -> np.
     """Attack/release one-pole smoothing of each column of ``(T, D)`` values at the frame
     rate: a rising column follows with time constant ``attack``, a falling one with
     ``release``. Starts at the first row. The output stays within the input's range."""
+    import scipy.signal      # 1 s of imports: only when it runs
     up, down = one_pole_coeff(attack, fps), one_pole_coeff(release, fps)
     if up == 1.0 and down == 1.0 or len(values) < 2:
         return values
@@ -165,6 +163,7 @@ def spectrum_weights(freqs: np.ndarray, bands: int, fmin: float, fmax: float) ->
 def windowed_power(frames: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Power spectra of ``(S, n_fft)`` frames, scaled so a full-scale sine peaks near 1, and
     each frame's mean-square level (so a full-scale sine has 0.5)."""
+    import scipy.fft
     windowed = frames * window
     spec = scipy.fft.rfft(windowed, axis=1, workers=-1)
     scale = (2.0 / window.sum()) ** 2
@@ -200,6 +199,7 @@ def analyse_spectrum(y: np.ndarray, sr: int, fps: float, n_frames: int,
     raw per-frame values of :func:`frame_descriptors` plus mean-square level and flux.
 
     ``weights_for(freqs)`` gives the band weight matrix for the FFT's bin frequencies."""
+    import scipy.signal
     n_fft = fft_size(sr)
     per_frame = max(1, math.ceil(ANALYSIS_RATE / fps))
     centres = window_centres(n_frames, fps, per_frame, sr)
@@ -270,6 +270,7 @@ def envelope_at_frames(env: np.ndarray, rate: float, n_frames: int, fps: float) 
     """The envelope at each video frame: the peak within about one frame period around the
     frame's time (so a short onset between two frames is not missed), scaled to [0, 1] by
     the track's strongest onset (or by ``MIN_ONSET_DB`` where all are weaker)."""
+    from scipy.ndimage import maximum_filter1d
     pooled = maximum_filter1d(env, size=max(1, round(rate / fps)), mode="nearest")
     out = np.interp(frame_times(n_frames, fps), np.arange(len(env)) / rate, pooled)
     top = max(float(out.max(initial=0.0)), MIN_ONSET_DB)
