@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import json
 import math
-import stat
 import sys
 from array import array
 from dataclasses import dataclass
@@ -65,7 +64,7 @@ import av
 import numpy as np
 
 from afx_graph.errors import AfxError, NodeInputError, escape_controls
-from afx_graph.media.files import what_is
+from afx_graph.media import container as media
 from afx_graph.commands.options import number
 
 MOTION_WIDTH = 160      # px: frames are scaled down to this width for the picture change
@@ -86,7 +85,6 @@ DOMINANT_SHARE = 0.05   # a hue sector is dominant with >= this share of the col
 HUE_SECTORS = 12
 CLIP_LOW, CLIP_HIGH = 1, 254
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)   # BT.601 weights for grey
-_AV_ERRORS = (av.error.FFmpegError, OSError, ValueError)
 _IMAGE_FORMATS = frozenset({"image2", "gif", "apng", "webp"})
 
 
@@ -201,7 +199,7 @@ def analyze_video(path, seconds: float | None = None) -> dict:
     there is no readable track). Raises :class:`AfxError` naming the file when there is
     nothing to measure: missing or unreadable file, no video stream, too few frames.
     """
-    file = _checked_file(path)
+    file = media.checked_file(path, WHAT, _error)
     video = _read_video(file, seconds)
     res = {"file": str(path), **video.facts(), **video.look(), **video.motion_stats()}
     audio, problem = _read_audio(file, video, seconds)
@@ -213,27 +211,11 @@ def analyze_video(path, seconds: float | None = None) -> dict:
     return res
 
 
-def _bad(file: Path, message: str) -> AfxError:
-    return AfxError(message, file=str(file))
+def _error(message: str) -> AfxError:
+    return AfxError(message)
 
 
-def _checked_file(path) -> Path:
-    if path is None or not str(path).strip():
-        raise AfxError("no video file given")
-    file = Path(path).expanduser()
-    try:
-        if not file.exists():
-            raise _bad(file, "file not found")
-        st = file.stat()
-        if stat.S_ISDIR(st.st_mode):
-            raise _bad(file, "is a folder, not a video file")
-        if not stat.S_ISREG(st.st_mode):
-            raise _bad(file, f"is {what_is(st)}, not a video file")
-        if st.st_size == 0:
-            raise _bad(file, "is empty (0 bytes)")
-    except (OSError, ValueError) as e:      # ValueError: a NUL byte in the name
-        raise _bad(file, f"cannot read it: {getattr(e, 'strerror', None) or e}") from None
-    return file
+WHAT = "video file"
 
 
 class _Video:
@@ -343,21 +325,17 @@ def _scaled(width: int, height: int, most: int) -> tuple[int, int]:
 
 
 def _read_video(file: Path, seconds: float | None) -> _Video:
-    try:
-        container = av.open(str(file), metadata_errors="replace")
-    except _AV_ERRORS as e:
-        raise _unreadable(file, e) from None
-    with container:
+    with media.open_container(file, WHAT, _error) as container:
         if not container.streams.video:
             fmt = container.format.name
             if fmt == "tty":
-                raise _bad(file, "is a text file, not a video")
+                raise _error(f"'{file.name}' is a text file, not a video")
             what = " (it is a sound file)" if container.streams.audio else ""
-            raise _bad(file, f"has no video stream{what}")
+            raise _error(f"'{file.name}' has no video stream{what}")
         if container.format.name.removesuffix("_pipe") in _IMAGE_FORMATS or \
                 container.format.name.endswith("_pipe"):
-            raise _bad(file, f"is an image ({container.format.name.removesuffix('_pipe')}), "
-                             "not a video")
+            kind = container.format.name.removesuffix("_pipe")
+            raise _error(f"'{file.name}' is an image ({kind}), not a video")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -366,7 +344,7 @@ def _read_video(file: Path, seconds: float | None) -> _Video:
         start = None
         stride = 1
         index = 0
-        for frame in _frames(container, stream, file):
+        for frame in media.decoded(container, stream, file, _error):
             t = frame.time
             if video is None:
                 w, h = frame.width, frame.height
@@ -390,36 +368,9 @@ def _read_video(file: Path, seconds: float | None) -> _Video:
     if video is None or video.frames < MIN_FRAMES:
         n = 0 if video is None else video.frames
         span = "" if seconds is None else f" in the first {seconds:g} s"
-        raise _bad(file, f"too short to analyse: {n} frame{'s' if n != 1 else ''}{span} "
+        raise _error(f"'{file.name}' too short to analyse: {n} frame{'s' if n != 1 else ''}{span} "
                          f"(at least {MIN_FRAMES} are needed)")
     return video
-
-
-def _frames(container, stream, file: Path):
-    frames = container.decode(stream)
-    while True:
-        try:
-            frame = next(frames)
-        except StopIteration:
-            return
-        except _AV_ERRORS as e:
-            reason = getattr(e, "strerror", None) or str(e)
-            raise _bad(file, f"is damaged or truncated: decoding the video failed "
-                             f"({reason})") from None
-        yield frame
-
-
-def _unreadable(file: Path, e: Exception) -> AfxError:
-    if isinstance(e, FileNotFoundError):
-        return _bad(file, "file not found")
-    if isinstance(e, PermissionError):
-        return _bad(file, "cannot read it: permission denied")
-    if isinstance(e, EOFError):
-        return _bad(file, "is truncated or damaged (it ends too early)")
-    if isinstance(e, av.error.InvalidDataError):
-        return _bad(file, "is not a video file that can be read (unknown format, or the file "
-                          "is damaged)")
-    return _bad(file, f"cannot read it: {getattr(e, 'strerror', None) or e}")
 
 
 @dataclass
@@ -446,7 +397,7 @@ def _read_audio(file: Path, video: _Video, seconds: float | None):
             a = c.streams.audio[0]
             offset = float(a.start_time * a.time_base) if a.start_time is not None and \
                 a.time_base is not None else 0.0
-    except _AV_ERRORS as e:
+    except media.AV_ERRORS as e:
         return None, f"the audio track cannot be read ({getattr(e, 'strerror', None) or e})"
     video.audio_offset = offset
     # the span analysed, plus a second for the onset analysis at its end: a sound track

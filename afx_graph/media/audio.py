@@ -10,7 +10,6 @@ message a person can act on; no raw ffmpeg exception leaves this module.
 from __future__ import annotations
 
 import re
-import stat
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -19,7 +18,7 @@ import av
 import numpy as np
 
 from afx_graph.errors import NodeInputError
-from afx_graph.media.files import what_is
+from afx_graph.media import container as media
 from afx_graph.types import Audio
 
 MAX_SECONDS = 21600.0   # six hours: the longest start/duration a patch may ask for
@@ -33,7 +32,7 @@ MARGIN_AFTER = 2.0
 
 # What PyAV raises when ffmpeg cannot open, demux or decode something (its errors subclass
 # FFmpegError; a few checks raise plain ValueError / OSError).
-_AV_ERRORS = (av.error.FFmpegError, OSError, ValueError)
+WHAT = "audio file"
 
 # Containers whose demuxer reports exact timestamps after a seek. Others (MP3 seeks through
 # an approximate table of contents; Matroska stamps milliseconds, not samples) are decoded
@@ -60,7 +59,7 @@ def decode_audio(path, start: float = 0.0, duration: float | None = None) -> Aud
     only that part is decoded where the format can seek exactly. Raises
     :class:`NodeInputError` (field ``path``) for anything wrong with the file.
     """
-    file = _checked_file(path)
+    file = media.checked_file(path, WHAT, _bad)
     start = max(0.0, float(start))
     duration = float(duration) if duration else None
     try:
@@ -76,8 +75,8 @@ def audio_chunks(path, duration: float | None = None):
     frame, ``duration`` seconds in all (``None`` or 0: to the end). The checks and messages
     are :func:`decode_audio`'s (NodeInputError, field ``path``), without its size cap, which
     is for holding a whole span at once."""
-    file = _checked_file(path)
-    with _open(file) as container:
+    file = media.checked_file(path, WHAT, _bad)
+    with media.open_container(file, WHAT, _bad) as container:
         stream = _audio_stream(container, file)
         convert, pos, end, held, count = None, 0, None, [], 0
         for frame in _frames(container, stream, file):
@@ -120,28 +119,13 @@ class PastEnd(NodeInputError):
         self.length = length
 
 
+def _frames(container, stream, file: Path):
+    """The decoded frames of ``stream`` that hold samples."""
+    return (f for f in media.decoded(container, stream, file, _bad) if f.samples)
+
+
 def _bad(message: str) -> NodeInputError:
     return NodeInputError(message, field="path")
-
-
-def _checked_file(path) -> Path:
-    """The file to read, after the checks that need no decoder."""
-    if path is None or not str(path).strip():
-        raise _bad("no audio file given")
-    file = Path(path).expanduser()
-    try:
-        if file.is_dir():
-            raise _bad(f"'{file}' is a folder, not an audio file")
-        if not file.exists():
-            raise _bad(f"file not found: {file}")
-        st = file.stat()
-        if not stat.S_ISREG(st.st_mode):
-            raise _bad(f"'{file}' is {what_is(st)}, not an audio file")
-        if st.st_size == 0:
-            raise _bad(f"'{file.name}' is empty (0 bytes)")
-    except (OSError, ValueError) as e:      # ValueError: a NUL byte in the name
-        raise _bad(f"cannot read '{file.name}': {getattr(e, 'strerror', None) or e}") from None
-    return file
 
 
 class _SeekMissed(Exception):
@@ -199,7 +183,7 @@ def _too_long(file: Path, sr: int, channels: int, seconds: float | None) -> Node
 
 
 def _decode(file: Path, start: float, duration: float | None, seek: bool) -> Audio:
-    with _open(file) as container:
+    with media.open_container(file, WHAT, _bad) as container:
         stream = _audio_stream(container, file)
         _check_size(container, stream, file, start, duration)
         seek = seek and _seeks_exactly(container, stream)
@@ -231,28 +215,6 @@ def _check_size(container, stream, file: Path, start: float, duration: float | N
         span = min(span, duration)
     if span and sr and channels and span * sr * channels * 4 > MAX_DECODED_BYTES:
         raise _too_long(file, sr, channels, declared)
-
-
-def _open(file: Path):
-    try:
-        return av.open(str(file), metadata_errors="replace")
-    except _AV_ERRORS as e:
-        raise _unreadable(file, e) from None
-
-
-def _unreadable(file: Path, e: Exception) -> NodeInputError:
-    """A plain message for a file ffmpeg could not open."""
-    name = file.name
-    if isinstance(e, FileNotFoundError):
-        return _bad(f"file not found: {file}")
-    if isinstance(e, PermissionError):
-        return _bad(f"cannot read '{name}': permission denied")
-    if isinstance(e, EOFError):
-        return _bad(f"'{name}' is truncated or damaged (it ends too early)")
-    if isinstance(e, av.error.InvalidDataError):
-        return _bad(f"'{name}' is not an audio file that can be read "
-                    "(unknown format, or the file is damaged)")
-    return _bad(f"cannot read '{name}': {getattr(e, 'strerror', None) or e}")
 
 
 def _audio_stream(container, file: Path):
@@ -314,7 +276,7 @@ def _seek(container, stream, seconds: float) -> None:
     offset = int(seconds / stream.time_base) + (stream.start_time or 0)
     try:
         container.seek(offset, stream=stream)
-    except _AV_ERRORS:
+    except media.AV_ERRORS:
         raise _SeekMissed from None
 
 
@@ -326,28 +288,6 @@ def _position(frame, stream, sr: int) -> int | None:
     if stream.start_time is not None and stream.time_base is not None:
         t -= stream.start_time * stream.time_base
     return round(float(t) * sr)
-
-
-def _frames(container, stream, file: Path):
-    """The decoded frames of ``stream``; a decoding failure becomes a NodeInputError."""
-    frames = container.decode(stream)
-    decoded = 0.0
-    while True:
-        try:
-            frame = next(frames)
-        except StopIteration:
-            return
-        except _AV_ERRORS as e:
-            raise _damaged(file, decoded, e) from None
-        if frame.samples:
-            decoded = float(frame.time or 0.0)
-            yield frame
-
-
-def _damaged(file: Path, seconds: float, e: Exception) -> NodeInputError:
-    reason = getattr(e, "strerror", None) or str(e)
-    where = f" after {seconds:.1f} s" if seconds > 0 else ""
-    return _bad(f"'{file.name}' is damaged or truncated: decoding failed{where} ({reason})")
 
 
 # sample formats -> (numpy dtype, scale to [-1, 1], offset) for our own conversion
@@ -374,7 +314,7 @@ class _Converter:
         try:
             data = frame_to_array(frame)
         except (KeyError, ValueError) as e:
-            raise _damaged(self.file, at, e) from None
+            raise media.damaged(self.file, at, e, _bad) from None
         if data.shape[0] != self.channels:          # a stream that changes its channels
             mono = data.mean(axis=0, keepdims=True)
             data = np.repeat(mono, self.channels, axis=0)
@@ -471,6 +411,6 @@ def _layout_name(layout) -> str:
     if m:
         try:
             return av.AudioLayout(f"{m.group(1)}c").name
-        except _AV_ERRORS:
+        except media.AV_ERRORS:
             pass
     return layout.name
