@@ -22,6 +22,12 @@ class RenderSettings:
     fps: float = DEFAULT_FPS
     duration: float | None = None            # None: the length of the patch's audio
     start: float = 0.0                       # seconds into the audio where frame 0 sits
+    # "offline": the feature nodes analyse the whole track (look-ahead, per-track ranges);
+    # "causal": they see only past audio, fed in blocks as a live input feeds it
+    analysis: str = "offline"
+    # afx live: audio arrives as the show runs; a file source "play"s through the speakers
+    # or stays "silent" (its sound comes from elsewhere); "": a render
+    live: str = ""
 
     @property
     def width(self) -> int:
@@ -38,7 +44,8 @@ class RenderSettings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
 
-KEYS = ("size", "fps", "duration", "start")
+KEYS = ("size", "fps", "duration", "start", "analysis")
+ANALYSES = ("offline", "causal")
 
 
 def whole(value) -> int | None:
@@ -106,4 +113,10 @@ def from_patch(settings: dict, file: str) -> tuple[RenderSettings, list[Issue]]:
                 issues.append(Issue(err, file, field=f"settings.{key}"))
             else:
                 out = replace(out, **{key: v})
+    if settings.get("analysis") is not None:
+        if settings["analysis"] in ANALYSES:
+            out = replace(out, analysis=settings["analysis"])
+        else:
+            issues.append(Issue(f"expected one of {', '.join(ANALYSES)}, got "
+                                f"{settings['analysis']!r}", file, field="settings.analysis"))
     return out, issues

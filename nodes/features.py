@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from afx_graph.errors import NodeInputError
+from afx_graph.nodes import causal
 from afx_graph.spec import In, Out, Param, node
 from afx_graph.types import AUDIO, SCALAR, TIMELINE, Audio, Timeline
 
@@ -394,6 +395,26 @@ def beat_phase(beats: np.ndarray, n_frames: int, fps: float, tempo: float) -> np
     return np.clip(phase, 0.0, 1.0 - 1e-6).astype(np.float32)
 
 
+# -- causal (settings.analysis: causal) ------------------------------------------------------
+CAUSAL_BLOCK = 1024          # samples fed at a time, as a live input's callback would
+
+
+def causal_timeline(analyser, audio: Audio, fps: float, n_frames: int, ctx) -> Timeline:
+    """The track fed to a causal analyser in blocks, in order, and its rows at the video
+    frames: each frame sees the rows of the audio that had arrived by its time. The audio
+    after the render's last frame is never analysed (nothing could see it)."""
+    mono = finite_mono(audio)
+    s = ctx.settings
+    if s.duration is not None:
+        end = int(math.ceil((s.start + s.duration - audio.offset) * audio.sr)) + 1
+        mono = mono[:max(0, end)]
+    for i in range(0, len(mono), CAUSAL_BLOCK):
+        analyser.push(mono[i:i + CAUSAL_BLOCK])
+    times = audio.offset + frame_times(n_frames, fps)
+    values = causal.rows_at(analyser.rows, analyser.rate, times, start=audio.offset)
+    return Timeline(values, fps, analyser.names, audio.offset)
+
+
 # -- nodes ----------------------------------------------------------------------------------
 
 @node("features.spectrum", category="Features", uses=("fps",))
@@ -429,12 +450,27 @@ class Spectrum:
         if top <= fmin:
             raise NodeInputError(f"fmax ({top:g} Hz, at most half the sample rate) must be above "
                                  f"fmin ({fmin:g} Hz)", field="fmax")
+        band_names = tuple(f"band{i}" for i in range(int(bands)))
+        if getattr(audio, "live", False):          # afx live: rows made as the sound arrives
+            tl = causal.LiveTimeline.of(causal.CausalSpectrum(
+                audio.sr, int(bands), float(fmin), top, float(attack), float(release)), audio)
+            return {"features": tl, "band_levels": tl.take(band_names),
+                    **{k: tl.column(k) for k in ("bass", "mid", "treble", "rms", "centroid",
+                                                 "flux")}}
         n_frames = frame_count(audio, fps)
+        if ctx.settings.analysis == "causal":
+            a = causal.CausalSpectrum(audio.sr, int(bands), float(fmin), top, float(attack),
+                                      float(release))
+            tl = causal_timeline(a, audio, fps, n_frames, ctx)
+            return {"features": tl,
+                    "band_levels": Timeline(tl.values[:, 3:3 + len(band_names)], fps,
+                                            band_names, audio.offset),
+                    **{k: tl.column(k) for k in ("bass", "mid", "treble", "rms", "centroid",
+                                                 "flux")}}
         raw = analyse_spectrum(finite_mono(audio), audio.sr, fps, n_frames,
                                lambda freqs: spectrum_weights(freqs, int(bands), fmin, top))
         cols, min_half = spectrum_columns(raw)
         values = smooth(normalise(cols, min_half), fps, attack, release)
-        band_names = tuple(f"band{i}" for i in range(int(bands)))
         names = tuple(n for n, *_ in NAMED_BANDS) + band_names + DESCRIPTORS
         tl = Timeline(values, fps, names, audio.offset)
         out = {"features": tl,
@@ -463,7 +499,22 @@ class Onsets:
 
     def process(self, ctx, audio, decay, tightness):
         fps = float(ctx.fps)
+        if getattr(audio, "live", False):          # afx live: rows made as the sound arrives
+            tl = causal.LiveTimeline.of(causal.CausalOnsets(audio.sr, float(decay)), audio)
+            return {"strength": tl.column("onset"), "beat": tl.column("beat"),
+                    "features": tl.take(("onset", "beat", "beat_phase")),
+                    "tempo": tl.column("tempo")}   # a live scalar: types.NORMALISE samples it
         n_frames = frame_count(audio, fps)
+        if ctx.settings.analysis == "causal":
+            tl = causal_timeline(causal.CausalOnsets(audio.sr, float(decay)), audio, fps,
+                                 n_frames, ctx)
+            # a static output cannot change as the tracker learns: the tempo it had after
+            # its first HISTORY seconds (the one look-ahead left; live, the overlay shows it)
+            tempo = tl.values[:, 3]
+            settled = tempo[min(len(tempo) - 1, int(causal.BeatTracker.HISTORY * fps))]
+            tl = Timeline(tl.values[:, :3], fps, tl.names[:3], tl.start)    # as offline
+            return {"strength": tl.column("onset"), "beat": tl.column("beat"),
+                    "features": tl, "tempo": float(settled)}
         env, rate = onset_envelope(audio)
         tempo, times = track_beats(env, float(tightness))
         beats = beat_frames(times, fps, n_frames)

@@ -21,6 +21,9 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="render a patch to video (or frames)")
     p.add_argument("patch", metavar="PATCH")
     p.add_argument("-o", "--output", metavar="OUT", help="path of the patch's single file output")
+    p.add_argument("--causal", action="store_const", const="causal", dest="analysis",
+                   help="analyse the audio as a live input would: each feature sees only "
+                        "past sound, fed in blocks (settings.analysis: causal)")
     p.add_argument("--audio", metavar="FILE", help="feed this audio file into the patch")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="override a parameter (repeatable)")
@@ -47,7 +50,8 @@ def run(args) -> int:
     for line in graph_warnings(graph):                 # saved by a newer afx or pack
         print(f"warning: {line}", file=sys.stderr)
     opts = RunOptions(output=args.output, audio=args.audio, size=args.size, fps=args.fps,
-                      duration=args.duration, start=args.start, device=args.device,
+                      duration=args.duration, start=args.start, analysis=args.analysis,
+                      device=args.device,
                       precision=args.precision, sets=args.sets, force=args.force, batch=args.batch)
     show = not args.quiet and sys.stderr.isatty()
     if args.ray is not None:

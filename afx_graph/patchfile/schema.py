@@ -37,7 +37,7 @@ import sys
 
 from afx_graph.patchfile.patch import FORMAT_VERSION
 from afx_graph.registry import Registry
-from afx_graph.settings import MAX_DURATION, MAX_FPS, MAX_PIXELS, MAX_SIDE, MIN_SIDE
+from afx_graph.settings import ANALYSES, MAX_DURATION, MAX_FPS, MAX_PIXELS, MAX_SIDE, MIN_SIDE
 from afx_graph.spec import NodeSpec, Param
 
 # '$' in a Python regex (which Python validators use) also matches before a final newline;
@@ -273,6 +273,9 @@ def patch_schema(registry: Registry) -> dict:
                                     description="seconds (default: the length of the audio)"),
                 "start": _number(0, MAX_DURATION,
                                  description="seconds into the audio where the first frame sits"),
+                "analysis": {"enum": list(ANALYSES), "default": "offline",
+                             "description": "offline: features see the whole track; causal: "
+                                            "only past audio, as a live input"},
             }},
             "nodes": {"type": "object",
                       "propertyNames": {"pattern": NODE_ID_PATTERN},

@@ -31,6 +31,7 @@ class RunOptions:
     fps: float | None = None
     duration: float | None = None
     start: float | None = None
+    analysis: str | None = None            # --causal: "causal" (settings.analysis)
     device: str = "auto"
     precision: str = "auto"
     sets: list[str] = field(default_factory=list)   # NODE.PARAM=VALUE
@@ -50,7 +51,7 @@ def apply_overrides(graph: Graph, opts: RunOptions) -> Graph:
     if opts.output is not None:
         set_output(graph, opts.output)
     s = dict(graph.settings)
-    for key in ("fps", "duration", "start"):
+    for key in ("fps", "duration", "start", "analysis"):
         if getattr(opts, key) is not None:
             s[key] = getattr(opts, key)
     if opts.size is not None:
