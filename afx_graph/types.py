@@ -177,9 +177,13 @@ def _rows(timeline: "Timeline", ctx) -> "torch.Tensor":
 
 def _scalars(value, ctx) -> "torch.Tensor":
     """A per-frame scalar in whatever form a producer gave it (a number, a 0-d, (1,) or (B,)
-    tensor) as the ``(B,)`` float32 tensor on the device that a consumer receives."""
+    tensor, or a one-column timeline that a live node's static output grows as the show goes:
+    sampled at the frames' times) as the ``(B,)`` float32 tensor on the device that a consumer
+    receives."""
     import torch
 
+    if hasattr(value, "sample"):
+        return _rows(value, ctx)[:, 0]
     if isinstance(value, torch.Tensor):
         v = value.to(ctx.device, torch.float32)
         if v.numel() == 1:

@@ -18,6 +18,19 @@ from afx_graph.spec import Out, Param, node
 from afx_graph.types import AUDIO, Audio
 
 
+def played_live(audio: Audio, ctx):
+    """The track as it is (a render), or, in ``afx live``, played as a live input: it arrives
+    as it is heard, and the feature nodes analyse it as they would a microphone."""
+    if ctx is None or not ctx.settings.live:
+        return audio
+    from afx_graph.media.stream import FilePlayer, LiveAudio
+    start = max(0, int(round((ctx.settings.start - audio.offset) * audio.sr)))
+    name = audio.source.name if audio.source else "synth"
+    player = FilePlayer(audio.samples[:, start:], audio.sr, name,
+                        play=ctx.settings.live != "silent").start()
+    return LiveAudio(player.read, audio.sr, audio.channels, name, player)
+
+
 @node("audio.file", category="Audio", uses=("span",))
 class AudioFile:
     """Audio file
@@ -61,7 +74,7 @@ class AudioFile:
         audio.offset = lo
         if duration and hi is not None and abs(hi - duration) < 1e-9:
             audio.to_end = True                               # the trimmed track ends here
-        return {"audio": audio}
+        return {"audio": played_live(audio, ctx)}
 
 
 # --------------------------------------------------------------------------------------
@@ -306,7 +319,7 @@ class AudioSynth:
     audio = Out(AUDIO, doc="the generated track")
 
     def process(self, ctx, tempo, seed, length):
-        return {"audio": synth_track(tempo, int(seed), length)}
+        return {"audio": played_live(synth_track(tempo, int(seed), length), ctx)}
 
     @staticmethod
     def audio_length(params: dict) -> float:
@@ -315,4 +328,36 @@ class AudioSynth:
         return max(1, round(float(params["length"]) * SYNTH_RATE)) / SYNTH_RATE
 
 
-NODES = [AudioFile, AudioSynth]
+@node("audio.input", category="Audio", uses=())
+class AudioInput:
+    """Live input
+
+    Captures a microphone, a line-in or what the computer plays (``afx devices`` lists
+    them) while ``afx live`` shows the patch; the feature nodes analyse it as it arrives. A
+    render cannot wait for a live input: ``afx run --audio FILE`` renders the patch with a
+    file in its place (``afx live --input DEVICE`` does the opposite for a patch with a file).
+    A device that vanishes mid-show gives silence and a warning until it returns."""
+
+    device = Param(str, "", doc="an input's index or (part of) its name; empty: the default")
+    rate = Param(int, 0, min=0, max=384000, linkable=False,
+                 doc="sample rate; 0: the device's own (one it refuses: the nearest it takes)")
+    channels = Param(int, 2, min=1, max=64, linkable=False,
+                     doc="channels captured (at most the device's), mixed to mono")
+    gain = Param(float, 1.0, min=0.0, max=64.0, linkable=False, doc="input gain")
+    audio = Out(AUDIO, doc="the sound as it arrives")
+
+    def process(self, ctx, device, rate, channels, gain):
+        if not ctx.settings.live:
+            raise NodeInputError("a live input is played with afx live; to render the patch, "
+                                 "give it a file: afx run PATCH --audio FILE", field="device")
+        from afx_graph.errors import AfxError
+        from afx_graph.media.capture import Capture
+        from afx_graph.media.stream import LiveAudio
+        try:
+            cap = Capture(device or None, int(rate) or None, int(channels), float(gain)).start()
+        except AfxError as e:
+            raise NodeInputError(e.issue.message, field="device") from None
+        return {"audio": LiveAudio(cap.read, cap.rate, cap.channels, cap.device.name, cap)}
+
+
+NODES = [AudioFile, AudioSynth, AudioInput]

@@ -474,7 +474,7 @@ def test_node_declarations():
         assert all(p.doc for p in spec.params.values()), spec.id
         spec.to_dict()
     assert AudioFile.spec.params["path"].kind == "path"
-    assert {c.spec.id for c in audio.NODES} == {"audio.file", "audio.synth"}
+    assert {c.spec.id for c in audio.NODES} == {"audio.file", "audio.synth", "audio.input"}
 
 
 # -- the synth track -------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_the_import_contract_holds(tmp_path):
      "Only the CLI imports the commands"),
     ("engine/executor.py", "from afx_graph.nodes.outputs import VideoOut",
      "Nobody imports a node module"),
-    ("graph.py", "import afx_graph.ui.app", "Only afx edit imports the editor"),
+    ("graph.py", "import afx_graph.ui.app", "Only afx edit and afx live import the editor"),
     ("settings.py", "from afx_graph.engine import executor", "The node API"),
     ("patchfile/patch.py", "from afx_graph.sharing import bundle", "The engine's layers"),
     ("graph.py", "from afx_graph.subpatches import grouping", "The engine's layers"),

@@ -29,6 +29,10 @@ COMMANDS = {
                                    "with a contact sheet and a web page"),
     "batch": ("batch", "register", "render a patch once per song: one video each (an album)"),
     "examples": ("examples", "register", "list the example patches, or copy them into a folder"),
+    "live": ("live", "register", "play a patch live from a microphone, a line-in or its own "
+                                 "music, on a show window"),
+    "devices": ("devices", "register", "list the audio inputs a live patch can capture from "
+                                       "(microphones, line-ins, monitors)"),
 }
 
 

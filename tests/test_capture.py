@@ -1,0 +1,188 @@
+"""Live capture through the real path: a PulseAudio null sink that the test starts, reached by
+PortAudio as the ALSA device 'pulse' (../shared/LIVE-TESTING.md). A click track is played into
+the sink and captured from its monitor; timing is by the wall clock."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from afxcli import run_afx
+from afx_graph.errors import AfxError
+from afx_graph.media import capture
+from afx_graph.nodes.causal import CausalOnsets
+
+pytestmark = pytest.mark.xdist_group("live")        # one PulseAudio server at a time
+SR = 48000
+
+
+class Pulse:
+    """A private PulseAudio server with one null sink (the default sink and source)."""
+
+    def __init__(self):
+        self.runtime = tempfile.mkdtemp(prefix="afx-pulse-run-")
+        self.home = tempfile.mkdtemp(prefix="afx-pulse-home-")
+        self.proc = None
+
+    def start(self) -> "Pulse":
+        env = dict(os.environ, XDG_RUNTIME_DIR=self.runtime, HOME=self.home)
+        self.proc = subprocess.Popen(
+            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1",
+             "-L", "module-native-protocol-unix", "-L", "module-null-sink sink_name=afx_null",
+             "-L", "module-always-sink"], env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        os.environ["XDG_RUNTIME_DIR"] = self.runtime        # the clients (ALSA's pulse plugin)
+        os.environ["HOME"] = self.home
+        deadline = time.monotonic() + 10
+        while not (Path(self.runtime) / "pulse" / "native").exists():
+            assert time.monotonic() < deadline, "PulseAudio did not start"
+            time.sleep(0.05)
+        refresh()
+        warm_up()
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            sock = Path(self.runtime) / "pulse" / "native"
+            sock.unlink(missing_ok=True)
+
+
+def warm_up() -> None:
+    """A fresh server's first streams stall (measured: an output opened first plays nothing
+    for seconds; the capture's watchdog reopens its input, a test's player has none): open a
+    pair and wait until the input flows, so the test's own streams start on a warm server."""
+    import sounddevice as sd
+    got = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        got.clear()
+        with sd.InputStream(device="default", samplerate=SR, channels=1, blocksize=256,
+                            callback=lambda i, f, t, s: got.append(f)):
+            with sd.OutputStream(device="default", samplerate=SR, channels=1, blocksize=256,
+                                 callback=lambda o, f, t, s: o.fill(0)):
+                time.sleep(0.5)
+        if sum(got) > 0.3 * SR:
+            return
+    raise AssertionError("the PulseAudio null sink never delivered sound")
+
+
+def refresh() -> None:
+    import sounddevice as sd
+    sd._terminate()
+    sd._initialize()
+
+
+@pytest.fixture
+def pulse(monkeypatch):
+    if shutil.which("pulseaudio") is None:
+        pytest.fail("pulseaudio is not installed (.ci/run installs it: apt-get install "
+                    "pulseaudio alsa-utils libasound2-plugins)")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", os.environ.get("XDG_RUNTIME_DIR", ""))
+    monkeypatch.setenv("HOME", os.environ.get("HOME", ""))
+    server = Pulse().start()
+    yield server
+    server.stop()
+
+
+def click_track(bpm: float, seconds: float) -> tuple[np.ndarray, float]:
+    y = 0.005 * np.random.default_rng(0).standard_normal(int(seconds * SR)).astype(np.float32)
+    t = np.arange(int(0.04 * SR)) / SR
+    kick = (0.8 * np.sin(2 * np.pi * 90 * t) * np.exp(-t * 70)).astype(np.float32)
+    for b in np.arange(0.25, seconds, 60.0 / bpm):
+        i = int(b * SR)
+        y[i:i + len(kick)] += kick[:max(0, len(y) - i)]
+    return y, 60.0 / bpm
+
+
+def play(y: np.ndarray, stop: threading.Event) -> threading.Thread:
+    """Play ``y`` into the null sink in real time: a callback OutputStream on ALSA 'pulse'
+    (a blocking write there fails in PortAudio's ALSA poll). The thread ends with the track."""
+    import sounddevice as sd
+    pos = [0]
+    done = threading.Event()
+
+    def callback(out, frames, time_info, status):
+        chunk = y[pos[0]:pos[0] + frames]
+        out[:len(chunk), 0] = chunk
+        out[len(chunk):] = 0.0
+        pos[0] += frames
+        if pos[0] >= len(y):
+            done.set()
+
+    def run():
+        with sd.OutputStream(device="default", samplerate=SR, channels=1, dtype="float32",
+                             blocksize=256, callback=callback):
+            while not (done.is_set() or stop.is_set()):
+                time.sleep(0.01)
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    return th
+
+
+def test_the_monitor_is_listed_and_found_by_name(pulse):
+    names = [d.name for d in capture.input_devices()]
+    assert "pulse" in names, names
+    assert capture.find_device("pulse").name == "pulse"
+    with pytest.raises(AfxError, match="no input device matches 'no such card'"):
+        capture.find_device("no such card")
+
+
+def test_afx_devices_lists_the_inputs(pulse):
+    r = run_afx("devices")
+    assert r.returncode == 0, r.stderr
+    assert "pulse" in r.stdout and "Hz" in r.stdout
+
+
+def test_a_click_track_played_into_the_sink_gives_onsets_and_beats(pulse):
+    y, period = click_track(120, 9.0)
+    stop = threading.Event()
+    with capture.Capture("default", rate=SR, blocksize=256) as cap:
+        th = play(y, stop)
+        onsets = CausalOnsets(cap.rate)
+        got = []
+        t0 = time.monotonic()
+        while th.is_alive() and time.monotonic() - t0 < 20:
+            time.sleep(0.02)
+            got.append(cap.read())
+        stop.set()
+        heard = np.concatenate(got)
+        assert cap.overflows == 0 and cap.warning is None
+    assert np.abs(heard).max() > 0.3                          # the clicks came through
+    onsets.push(heard)
+    rows = onsets.rows
+    beats = (np.nonzero(rows[:, 1] == 1.0)[0] + 1) / onsets.rate
+    later = beats[beats > beats[0] + 4.0] if len(beats) else beats
+    assert len(later) >= 6, beats
+    assert abs(rows[-1, 3] - 120) < 3, rows[-1, 3]
+    gaps = np.diff(later)
+    assert np.all(abs(gaps - period) < 0.03), gaps           # a flag on every beat
+
+
+def test_a_server_that_vanishes_gives_silence_and_a_warning_then_comes_back(pulse):
+    with capture.Capture("default", rate=SR, blocksize=256) as cap:
+        time.sleep(0.5)
+        assert cap.warning is None
+        pulse.stop()
+        deadline = time.monotonic() + 8
+        while cap.warning is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert cap.warning is not None and "silence" in cap.warning
+        before = cap.seconds
+        time.sleep(2.5)
+        assert cap.seconds > before + 1.0                    # the clock goes on, in silence
+        assert np.isfinite(cap.read()).all()
+        pulse.start()
+        deadline = time.monotonic() + 10
+        while cap.warning is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert cap.warning is None, cap.warning               # picked up again
