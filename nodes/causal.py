@@ -215,8 +215,9 @@ class BeatTracker:
     HISTORY = 8.0                # seconds of onset strength the tempo is read from
     RECENT = 2.5                 # ... weighted by exp(-age / RECENT): a new tempo wins in ~4 s
     EVERY = 0.25                 # seconds between tempo and phase estimates
-    MIN_BPM, MAX_BPM = 60.0, 200.0
+    MIN_BPM, MAX_BPM = 60.0, 180.0     # past 180 BPM (drum and bass) beats read at half tempo
     PRIOR_BPM, PRIOR_OCTAVES = 120.0, 1.0
+    SWITCH = 1.3                 # how much better a new tempo or phase must score to replace it
 
     def __init__(self, rate: float):
         self.rate = rate
@@ -228,6 +229,7 @@ class BeatTracker:
         self.tapped: list[int] = []
         self._tap_hold = 0
         self.lead = 0.0                 # rows a beat is flagged early (afx live --offset < 0)
+        self._pending: float | None = None      # a new phase seen once, waiting to be seen again
 
     @property
     def bpm(self) -> float:
@@ -287,6 +289,10 @@ class BeatTracker:
         if score.max() <= 0:
             return
         k = int(np.argmax(score))
+        if self.period is not None:          # hysteresis: the current tempo holds unless the
+            cur = int(np.clip(round(self.period) - lo, 0, len(score) - 1))    # new one is
+            if score[k] < self.SWITCH * score[cur]:                             # clearly better
+                k = cur
         if 0 < k < len(score) - 1:           # the peak between two lags (a parabola)
             a, b, c = score[k - 1], score[k], score[k + 1]
             d = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
@@ -296,24 +302,35 @@ class BeatTracker:
         if self.period is not None and abs(period - self.period) < 0.04 * self.period:
             period = 0.8 * self.period + 0.2 * period        # steady: small moves only
         self.period = period
-        # the phase: the offset whose comb over the last 4 s catches the most onset strength
-        span = min(seen, int(4.0 * self.rate))
-        recent = self.env[-span:]
-        best, best_off = -1.0, 0
-        p = period
-        for off in range(int(round(p))):
-            idx = np.arange(span - 1 - off, -1, -p).round().astype(np.int64)
-            s = float(recent[idx[idx >= 0]].sum())
-            if s > best:
-                best, best_off = s, off
+        # the phase: the offset whose comb over the history catches the most onset strength
+        span = seen
+        recent = self.env[-span:] * np.exp(-np.arange(span)[::-1] / (2 * self.RECENT * self.rate))
+
+        def comb(off: float) -> float:
+            idx = np.arange(span - 1 - off, -1, -period).round().astype(np.int64)
+            return float(recent[idx[idx >= 0]].sum())
+
+        best_off = max(range(int(round(period))), key=comb)
+        if self.next_beat is not None:       # the phase holds unless the new one is clearly
+            cur = (self.n - 1 - (self.next_beat - period)) % period    # better (no flips to
+            if comb(best_off) < self.SWITCH * comb(cur):                 # the off-beat)
+                best_off = cur
         last = self.n - 1 - best_off                       # row of the latest comb tooth
         nxt = last + period
         while nxt <= self.n - 1:
             nxt += period
-        if self.next_beat is None or abs(nxt - self.next_beat) > 0.15 * period:
-            self.next_beat = nxt
+        moved = self.next_beat is not None and abs(nxt - self.next_beat) > 0.15 * period
+        if self.next_beat is None or (moved and self._pending is not None and
+                                      abs((nxt - self._pending) % period) < 0.15 * period):
+            self.next_beat = nxt               # a new phase, found twice running
+            self._pending = None
             if self.last_beat is None:
                 self.last_beat = last
+        elif moved:
+            self._pending = nxt
+        else:                                   # the same phase: follow it (a phase-locked
+            self._pending = None                # loop), so a tempo a hair off does not drift
+            self.next_beat += 0.5 * (nxt - self.next_beat)
 
 
 # -- live: timelines that grow as the audio arrives -------------------------------------------

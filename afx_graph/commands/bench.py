@@ -42,9 +42,10 @@ from afx_graph.engine.plan import Plan
 from afx_graph.registry import default_registry
 from afx_graph.run.render import RunOptions, apply_overrides, image_sources, render_graph
 from afx_graph.settings import RenderSettings
+from afx_graph.types import Audio
 from afx_graph.media.wav import write_wav
 
-SECTIONS = ("cppn", "render", "memory", "nodes", "embeddings", "script")
+SECTIONS = ("cppn", "render", "memory", "nodes", "embeddings", "script", "live")
 DEMO = examples.find("demo")       # shipped with the package: no checkout needed
 PLAIN_SCRIPT = Path(__file__).with_name("bench_plain.py")
 
@@ -66,6 +67,8 @@ def register(sub) -> None:
     p.add_argument("--seconds", type=float, default=8.0, help="script: seconds of video")
     p.add_argument("--repeat", type=int, default=1,
                    help="script: runs of each (alternating which goes first); medians shown")
+    p.add_argument("--live-seconds", type=float, default=20.0,
+                   help="live: seconds the demo is played live for the latency figures")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -252,6 +255,102 @@ def bench_script(args) -> dict:
     return result
 
 
+LIVE_SONGS = ((96.0, 11), (110.0, 12), (128.0, 13), (140.0, 14))   # tempo, seed: no example's
+BEAT_WINDOW = 0.07            # a beat within 70 ms of the truth counts (the usual F-measure)
+
+
+def _f_measure(found: np.ndarray, truth: np.ndarray, window: float = BEAT_WINDOW) -> float:
+    """Beat F-measure: each true beat matched to at most one found beat within ``window``."""
+    if not len(found) or not len(truth):
+        return 0.0
+    used, hits = set(), 0
+    for t in truth:
+        j = int(np.argmin(abs(found - t)))
+        if abs(found[j] - t) <= window and j not in used:
+            used.add(j)
+            hits += 1
+    precision, recall = hits / len(found), hits / len(truth)
+    return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)
+
+
+def bench_live(args) -> dict:
+    """Causal analysis against the truth and against librosa's offline beats, on synth songs
+    at tempos and seeds no example uses; onset delay on a click track fed in 256-sample
+    blocks; then the demo played live (its synth on the clock, no sound card needed) for the
+    software latency."""
+    from afx_graph.context import FrameContext
+    from afx_graph.engine.executor import call_node
+    from afx_graph.run.live import LiveShow
+    reg = default_registry()
+    Synth, Onsets = reg.get("audio.synth").cls, reg.get("features.onsets").cls
+    fps = 100.0                                    # 10 ms rows: the timing is the analyser's
+
+    def beats_of(audio, analysis: str) -> np.ndarray:
+        ctx = FrameContext(RenderSettings(fps=fps, analysis=analysis), torch.device("cpu"),
+                           torch.float32, Path.cwd())
+        beat = call_node(Onsets(), ctx, audio=audio, decay=0.25, tightness=100.0)["beat"]
+        return np.nonzero(beat.values[:, 0] >= 0.999)[0] / fps
+
+    songs = []
+    for tempo, seed in LIVE_SONGS:
+        audio = call_node(Synth(), FrameContext(RenderSettings(), torch.device("cpu"),
+                                                torch.float32, Path.cwd()),
+                          tempo=tempo, seed=seed, length=40.0)["audio"]
+        truth = np.arange(0.0, 40.0, 60.0 / tempo)
+        after = 4.0                                   # the causal tracker's time to lock
+        causal = beats_of(audio, "causal")
+        offline = beats_of(audio, "offline")
+        near = [b - truth[np.argmin(abs(truth - b))] for b in causal[causal > after]]
+        songs.append({"tempo": tempo, "seed": seed,
+                      "f_causal": _f_measure(causal[causal > after], truth[truth > after]),
+                      "f_librosa": _f_measure(offline[offline > after], truth[truth > after]),
+                      "beat_error_ms_p50": float(np.median(np.abs(near)) * 1000) if near else None,
+                      "beat_error_ms_p90": float(np.percentile(np.abs(near), 90) * 1000)
+                      if near else None})
+    # onset delay: a click at a known sample, fed in callback-sized blocks, until the onset
+    # strength crosses 0.5 (audio time from the click to the end of that row, plus the time
+    # the analysis of the blocks took)
+    sr, block = 48000, 256
+    rng = np.random.default_rng(0)
+    y = (0.005 * rng.standard_normal(sr * 30)).astype(np.float32)
+    t = np.arange(int(0.04 * sr)) / sr
+    kick = (0.8 * np.sin(2 * np.pi * 90 * t) * np.exp(-t * 70)).astype(np.float32)
+    clicks = np.arange(1.0, 29.0, 0.5)
+    for c in clicks:
+        i = int(c * sr)
+        y[i:i + len(kick)] += kick
+    audio = Audio(y[None], sr)
+    ctx = FrameContext(RenderSettings(fps=fps, analysis="causal"), torch.device("cpu"),
+                       torch.float32, Path.cwd())
+    t0 = time.perf_counter()
+    onset = call_node(Onsets(), ctx, audio=audio, decay=0.25, tightness=100.0)["strength"]
+    compute_per_block = (time.perf_counter() - t0) / (len(y) / block)
+    rows = onset.values[:, 0]
+    delays = []
+    for c in clicks:
+        k = int(c * fps)
+        hit = np.nonzero(rows[k:k + 20] >= 0.5)[0]
+        if len(hit):
+            delays.append((k + hit[0] + 1) / fps - c + compute_per_block)
+    # the demo live, on its synth's clock
+    graph = Graph.from_patch(load_patch(args.patch), reg)
+    with LiveShow(graph, size=(640, 360), fps=30, sound=False, device=args.device,
+                  precision=args.precision) as show:
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < args.live_seconds and not show.ended:
+            show.next_frame(wait=0.1)
+        p50, p95 = show.latency()
+        shown, clock = show.shown, show.clock
+    return {"songs": songs, "onset_delay_ms_p50": float(np.median(delays) * 1000),
+            "onset_delay_ms_p90": float(np.percentile(delays, 90) * 1000),
+            "onsets_found": f"{len(delays)}/{len(clicks)}",
+            "analysis_ms_per_block": compute_per_block * 1000,
+            "show": {"size": "640x360", "fps": 30, "seconds": clock, "shown": shown,
+                     "shown_fps": shown / max(clock, 1e-9), "latency_ms_p50":
+                     None if p50 is None else p50 * 1000,
+                     "latency_ms_p95": None if p95 is None else p95 * 1000}}
+
+
 def _timed_process(name: str, cmd: list[str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one child process; raises if it fails."""
     with open(cwd / "stdout", "w+") as out, open(cwd / "stderr", "w+") as err:
@@ -290,10 +389,27 @@ def run(args) -> int:
         result["script"] = bench_script(args)
     if "embeddings" in sections:
         result["embeddings"] = bench_embeddings(args)
+    if "live" in sections:
+        result["live"] = bench_live(args)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     print(f"machine: {result['machine']}")
+    if "live" in result:
+        r = result["live"]
+        for x in r["songs"]:
+            print(f"live beats: synth {x['tempo']:g} BPM seed {x['seed']}: F causal "
+                  f"{x['f_causal']:.3f}, librosa offline {x['f_librosa']:.3f}; causal beat "
+                  f"error p50 {x['beat_error_ms_p50'] or 0:.0f} ms, p90 "
+                  f"{x['beat_error_ms_p90'] or 0:.0f} ms (after 4 s)")
+        print(f"live onsets: {r['onsets_found']} clicks, delay p50 {r['onset_delay_ms_p50']:.1f} "
+              f"ms, p90 {r['onset_delay_ms_p90']:.1f} ms (analysis {r['analysis_ms_per_block']:.2f}"
+              f" ms per 256-sample block)")
+        sh = r["show"]
+        lat = "no latency" if sh["latency_ms_p50"] is None else \
+            f"latency p50 {sh['latency_ms_p50']:.0f} ms, p95 {sh['latency_ms_p95']:.0f} ms"
+        print(f"live show: demo {sh['size']} at {sh['fps']} fps for {sh['seconds']:.0f} s: "
+              f"{sh['shown_fps']:.1f} frames shown a second, {lat}")
     for r in result.get("cppn", []):
         print(f"cppn {r['size']:>9} {r['device']}/{r['dtype']} batch {r['batch']:>2}, "
               f"{r['hidden']}x{r['layers']} ({r['params']} params): {r['fps']:7.1f} fps "
