@@ -52,6 +52,9 @@ MODALS = (dialogs.CONFIRM, dialogs.RECOVER, dialogs.FD_OPEN, dialogs.FD_SAVE, di
           dialogs.FD_RENDER, fit_dialog.FD_IMAGES, error_dialog.OPEN_ERROR)
 
 
+LIVE_MENU = "afx.menu.live"
+
+
 class EditorApp:
     def __init__(self, path: str | Path | None = None, *, registry: Registry | None = None,
                  recovery: str | Path | None = None, preview_size: int = DEFAULT_SIZE,
@@ -212,6 +215,8 @@ class EditorApp:
                 dpg.add_menu_item(label="Back to start", callback=lambda: self.worker.seek(0.0))
                 dpg.add_menu_item(label="Performance view", shortcut="F5",
                                   callback=lambda: self.performance.open())
+                dpg.add_menu_item(label="Live input (the default device)", shortcut="F6",
+                                  check=True, tag=LIVE_MENU, callback=lambda: self.toggle_live())
             with dpg.menu(label="Help"):
                 dpg.add_menu_item(label="Keyboard and mouse",
                                   callback=lambda: dpg.configure_item(dialogs.SHORTCUTS, show=True))
@@ -369,6 +374,17 @@ class EditorApp:
         return self.modal_shown() or self.add_menu.shown or self.frames.editing_shown
 
     # -- status ------------------------------------------------------------------------------
+    def toggle_live(self, device: str | None = "default") -> None:
+        """Switch the preview's audio between the patch's file and a live input (the patch
+        is not changed: afx live --input does the same for a show)."""
+        live = None if self.worker.live_input is not None else device
+        self.worker.set_live_input(live)
+        if dpg.does_item_exist(LIVE_MENU):
+            dpg.set_value(LIVE_MENU, live is not None)
+        self.worker.play()
+        self.status("preview: live input " + ("on (" + live + ")" if live else
+                                              "off: the patch's own audio"))
+
     def status(self, text: str, level: str = "info", *, toast: bool = True) -> None:
         """A message in the status bar (an error also pops up by the mouse)."""
         self.status_bar.show(text, level, toast=toast)

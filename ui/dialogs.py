@@ -39,7 +39,8 @@ Right-click a param: back to default.
 Middle mouse drag, or the wheel (Shift+wheel: sideways): pan the editor.
 Ctrl+wheel  zoom about the mouse    + / -  zoom          Home / F  fit the patch to the view
 F2  show / hide the palette          F3  show / hide the preview and inspector
-F5  performance view: the preview alone, full size, with the music (Esc: back; F11: full screen)"""
+F5  performance view: the preview alone, full size, with the music (Esc: back; F11: full screen)
+F6  live input on / off: the preview's audio from the default input, analysed as it arrives"""
 
 
 def center(tag: str, w: int, h: int) -> None:

@@ -58,6 +58,9 @@ class Keys:
         if key == dpg.mvKey_F12:
             app.save_screenshot()
             return
+        if key == dpg.mvKey_F6:         # live input on / off, in the performance view too
+            app.toggle_live()
+            return
         if app.performance.press(key):
             return                      # the performance view is up: the editor is hidden
         if app.open_error.showing and (key in ENTER or key == dpg.mvKey_Escape):
@@ -93,6 +96,7 @@ class Keys:
             app.delete_selected()
         elif key == dpg.mvKey_F5:
             app.performance.open()
+
         elif key == dpg.mvKey_Spacebar:
             app.panel.toggle()
         elif key == dpg.mvKey_Escape:

@@ -61,7 +61,8 @@ class PerformanceView:
                         pos=(0, 0), width=dpg.get_viewport_client_width(),
                         height=dpg.get_viewport_client_height()):
             dpg.add_image(TEX, tag=IMAGE, pos=(0, 0))
-            dpg.add_text("Esc: back to the editor   Space: play / pause   F11: full screen",
+            dpg.add_text("Esc: back to the editor   Space: play / pause   F6: live input   "
+                         "F11: full screen",
                          tag=HINT, pos=(12, 8), color=(160, 160, 170))
         dpg.bind_item_theme(WINDOW, THEME)
         dpg.focus_item(WINDOW)
@@ -87,7 +88,7 @@ class PerformanceView:
 
     def press(self, key: int) -> bool:
         """Keys while the view is open; True when the view used the key."""
-        if not self.showing:
+        if not self.showing or key == dpg.mvKey_F6:     # F6 (live input) is the editor's
             return False
         if key in (dpg.mvKey_Escape, dpg.mvKey_F5):
             self.close()
@@ -95,6 +96,7 @@ class PerformanceView:
             self.panel.toggle()
         elif key == dpg.mvKey_F11:
             self.toggle_fullscreen()
+
         return True            # the editor underneath gets no keys while the view is up
 
     def update(self) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -34,7 +34,9 @@ from afx_graph import (AUDIO, COORDS, IMAGE, SCALAR, VECTOR, AfxError, Audio, Ex
 from afx_graph.subpatches import definitions as subpatch
 from afx_graph.subpatches import flatten
 from afx_graph.engine.executor import Run
+from afx_graph.run.live import with_input
 from afx_graph.run.render import audio_sources
+from afx_graph.settings import MAX_DURATION
 
 from afx_graph.ui.clock import AudioOut, PreviewClock, find_sound_output
 
@@ -84,6 +86,7 @@ class _Request:
     target: tuple[str | None, str | None] = (None, None)
     size: int = DEFAULT_SIZE
     aspect: str = "patch"
+    live: str | None = None        # a device: the patch's audio comes from that live input
     serial: int = 0
 
 
@@ -114,6 +117,7 @@ class PreviewWorker:
         self.frames_rendered = 0
         self.executor: Executor | None = None
         self.exception: BaseException | None = None   # an internal fault of the worker itself
+        self._live_sources: list = []            # the LiveAudio values of a live preview
 
     # -- the UI side -------------------------------------------------------------------------
     def start(self) -> "PreviewWorker":
@@ -130,6 +134,13 @@ class PreviewWorker:
             self._thread.join(timeout)
             self._thread = None
         self.clock.set_audio(None)
+        self._close_live()
+
+    def _close_live(self) -> None:
+        sources, self._live_sources = self._live_sources, []
+        for s in sources:
+            if getattr(s, "device", None) is not None:
+                s.device.close()
 
     @property
     def alive(self) -> bool:
@@ -176,6 +187,29 @@ class PreviewWorker:
     @property
     def size(self) -> int:
         return self._req.size
+
+    def set_live_input(self, device: str | None) -> None:
+        """Take the patch's audio from a live input (``device``: an index or part of a name,
+        "default"), analysed as it arrives, or (None) from its file again. The patch itself is
+        not changed."""
+        with self._lock:
+            if self._req.live != device:
+                self._req.live = device
+                self._req.serial += 1
+        self._wake.set()
+
+    @property
+    def live_input(self) -> str | None:
+        return self._req.live
+
+    @property
+    def live_level(self) -> float:
+        """The live input's level (0 when the preview plays the file)."""
+        return max((getattr(s.device, "level", 0.0) for s in self._live_sources), default=0.0)
+
+    @property
+    def live_warnings(self) -> list[str]:
+        return [w for s in self._live_sources if (w := getattr(s.device, "warning", None))]
 
     @property
     def aspect(self) -> str:
@@ -233,6 +267,7 @@ class PreviewWorker:
                 if changed:
                     st.serial = req.serial
                     st.graph, st.target, st.size, st.aspect = req.graph, req.target, req.size, req.aspect
+                    st.live = req.live
             if changed:
                 st.plan = None
                 st.failed = False
@@ -246,8 +281,15 @@ class PreviewWorker:
                 if not self._prepare(st):
                     st.failed = True
                     continue
-            t = self.clock.now(st.duration)
-            frame = min(int(t * st.settings.fps + 1e-6), st.total - 1)
+            if self._live_sources:                # live: the frame of the audio's clock
+                for src in self._live_sources:
+                    src.pull()
+                t = self._live_sources[0].seconds
+                frame = int(t * st.settings.fps + 1e-6)
+                st.run.next = max(st.run.next, frame)    # stateful nodes step per frame shown
+            else:
+                t = self.clock.now(st.duration)
+                frame = min(int(t * st.settings.fps + 1e-6), st.total - 1)
             if frame == st.frame and not st.dirty:
                 self._idle(0.25 / st.settings.fps if self.clock.playing else 0.05)
                 continue
@@ -288,7 +330,14 @@ class PreviewWorker:
 
     def _prepare(self, st: "_State") -> bool:
         """Plan, settings, static values and duration for the current graph and target."""
+        self._close_live()
         g = st.graph
+        if st.live is not None:                   # the patch's audio from a live input
+            try:
+                st.graph = g = with_input(g, st.live)
+            except AfxError as e:
+                self._fail(st, e)
+                return False
         if self.executor is None:
             self.executor = Executor(g, device=self.device)
         else:
@@ -316,6 +365,9 @@ class PreviewWorker:
             self._fail(st, e)
             return False
         st.settings = settings.with_(size=preview_size(settings.size, st.size, st.aspect))
+        if st.live is not None or any(n.type == "audio.input" for n in g.nodes.values()):
+            st.settings = replace(st.settings, live="silent", analysis="causal",
+                                  duration=MAX_DURATION)
         try:
             st.plan = Plan(g, targets=[st.node])
         except AfxError as e:            # a cycle in a patch as loaded
@@ -343,7 +395,14 @@ class PreviewWorker:
             st.plan = None
             self._fail(st, e)
             return False
-        st.duration, audio = self._duration_and_audio(st)
+        self._live_sources = [v for outs in st.static.values() for v in outs.values()
+                              if getattr(v, "live", False)]
+        if self._live_sources:
+            st.duration, audio = MAX_DURATION, None
+            self.clock.set_audio(None)
+            st.audio = None
+        else:
+            st.duration, audio = self._duration_and_audio(st)
         st.total = st.settings.frame_count(st.duration)
         st.run = Run(st.plan, st.settings, st.static, st.duration, st.total)
         self.duration = st.duration
@@ -430,6 +489,7 @@ class _State:
     frame: int = -1
     dirty: bool = True
     audio: Audio | None = None
+    live: str | None = None          # the live input the patch's audio comes from, if any
     data_serial: int = 0
     series_cache: tuple | None = None
     side_errors: dict = field(default_factory=dict)

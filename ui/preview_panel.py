@@ -131,11 +131,21 @@ class PreviewPanel:
         playing = w.clock.playing
         dpg.configure_item(PLAY, label="Pause" if playing else "Play")
         duration = max(w.duration, 1e-3)
-        dpg.configure_item(TIME, max_value=float(duration))
         now = f.time if f is not None else w.clock.now()
-        if not dpg.is_item_active(TIME):
-            dpg.set_value(TIME, float(min(now, duration)))
-        dpg.set_value(f"{TIME}.text", f"{_clock(now)} / {_clock(duration)}")
+        live = w.live_input
+        dpg.configure_item(TIME, max_value=float(duration), show=live is None)
+        if live is not None:          # a live input has no length to scrub: its level instead
+            level = w.live_level
+            meter = "|" * int(round(min(level, 1.0) * 24))
+            dpg.set_value(f"{TIME}.text", f"LIVE {_clock(now)}  {live}  {meter}")
+        else:
+            if not dpg.is_item_active(TIME):
+                dpg.set_value(TIME, float(min(now, duration)))
+            dpg.set_value(f"{TIME}.text", f"{_clock(now)} / {_clock(duration)}")
+        warnings = w.live_warnings
+        note = w.sound_note + "; the preview runs on the wall clock" if w.sound_note else ""
+        dpg.set_value(SOUND, warnings[0] if warnings else note)
+        dpg.configure_item(SOUND, show=bool(warnings) or (bool(note) and live is None))
         if f is not None and f.image is not None:
             size = f"{f.image.shape[1]}x{f.image.shape[0]}"
         else:
