@@ -30,6 +30,7 @@ MIN_RANGE_DB = 12.0             # a column that moves less than this is not stre
 NAMED_BANDS = (("bass", 30.0, 250.0), ("mid", 250.0, 4000.0), ("treble", 4000.0, math.inf))
 DESCRIPTORS = ("rms", "centroid", "rolloff", "flux")
 ROLLOFF = 0.85
+LIVE_KEEP_SECONDS = 60.0         # rows a live timeline keeps (its picture needs the last one)
 
 
 def hop_size(sr: int) -> int:
@@ -49,13 +50,17 @@ class Analyser:
 
     names: tuple[str, ...] = ()
 
+    keep: int | None = None      # rows kept (live: the last minute); None: all
+
     def __init__(self, sr: int):
         self.sr = int(sr)
         self.hop = hop_size(self.sr)
         self.window = window_size(self.sr)
         self._buf = np.zeros(self.window, np.float32)   # the last ``window`` samples
         self._pending = np.zeros(0, np.float32)          # samples not yet a whole hop
-        self._rows: list[np.ndarray] = []
+        self._store: np.ndarray | None = None      # rows, made on the first (width known)
+        self._count = 0                  # rows in the store
+        self.first = 0                   # row number of the store's first row
 
     @property
     def rate(self) -> float:
@@ -73,7 +78,7 @@ class Analyser:
             block = data[i:i + self.hop]
             self._buf = np.concatenate([self._buf[self.hop:], block]) if self.hop < self.window \
                 else block[-self.window:].copy()
-            self._rows.append(np.asarray(self.step(self._buf), np.float32))
+            self._add(np.asarray(self.step(self._buf), np.float32))
             i += self.hop
             made += 1
         self._pending = data[i:].copy()
@@ -82,20 +87,43 @@ class Analyser:
     def step(self, window: np.ndarray) -> np.ndarray:      # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _add(self, row: np.ndarray) -> None:
+        if self._store is None:
+            self._store = np.zeros((256, len(row)), np.float32)
+        if self._count == len(self._store):
+            if self.keep is not None and self._count >= 2 * self.keep:   # drop the oldest
+                drop = self._count - self.keep
+                self._store[:self.keep] = self._store[drop:self._count]
+                self._count -= drop
+                self.first += drop
+            else:                                                        # grow (amortised)
+                grown = np.zeros((2 * len(self._store), self._store.shape[1]), np.float32)
+                grown[:self._count] = self._store[:self._count]
+                self._store = grown
+        self._store[self._count] = row
+        self._count += 1
+
+    @property
+    def made(self) -> int:
+        """Rows made since the start."""
+        return self.first + self._count
+
     @property
     def rows(self) -> np.ndarray:
-        """All rows so far, ``(K, len(names))``."""
-        if not self._rows:
+        """The rows kept, ``(K, len(names))`` (all of them, unless ``keep``): row ``i`` here
+        is row ``first + i`` since the start. A view: valid until the next push."""
+        if self._store is None:
             return np.zeros((0, len(self.names)), np.float32)
-        return np.stack(self._rows)
+        return self._store[:self._count]
 
 
-def rows_at(rows: np.ndarray, rate: float, times: np.ndarray, start: float = 0.0) -> np.ndarray:
+def rows_at(rows: np.ndarray, rate: float, times: np.ndarray, start: float = 0.0,
+            first: int = 0) -> np.ndarray:
     """For each time (seconds, on the clock whose 0 is ``start``), the last row whose audio
-    had ended by then (row ``k`` covers the audio up to ``(k + 1) / rate``); before the first
-    row, zeros."""
+    had ended by then (row ``k`` covers the audio up to ``(k + 1) / rate``; ``rows`` begins
+    at row ``first``); before the first row, zeros."""
     t = (np.asarray(times, np.float64) - start) * rate
-    idx = np.floor(t + 1e-9).astype(np.int64) - 1
+    idx = np.floor(t + 1e-9).astype(np.int64) - 1 - first
     out = np.zeros((len(idx), rows.shape[1]), np.float32)
     ok = (idx >= 0) & (len(rows) > 0)
     if len(rows):
@@ -364,6 +392,7 @@ class LiveTimeline:
 
     @classmethod
     def of(cls, analyser: Analyser, audio) -> "LiveTimeline":
+        analyser.keep = int(LIVE_KEEP_SECONDS * analyser.rate)   # a show runs for hours
         return cls(_Feed(analyser, audio))
 
     @property
@@ -376,9 +405,10 @@ class LiveTimeline:
 
     def sample(self, times: np.ndarray) -> np.ndarray:
         self.feed.update()
-        rows = self.feed.analyser.rows
-        return rows_at(rows, self.fps, times)[:, list(self.columns)] if len(rows) else \
-            np.zeros((len(np.atleast_1d(times)), self.dims), np.float32)
+        a = self.feed.analyser
+        rows = a.rows
+        return rows_at(rows, self.fps, times, first=a.first)[:, list(self.columns)] \
+            if len(rows) else np.zeros((len(np.atleast_1d(times)), self.dims), np.float32)
 
     def column(self, name: str) -> "LiveTimeline":
         return LiveTimeline(self.feed, (self.columns[self.names.index(name)],))

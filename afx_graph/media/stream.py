@@ -28,14 +28,14 @@ class LiveAudio:
         # what feeds it, for the show's overlay and its end: a Capture (level, warning,
         # overflows, arrivals, close) or a file's player; None for a plain source
         self.device = device
-        self._keep = np.zeros(0, np.float32)
-        self._first = 0                   # sample number of _keep[0]
+        self._ring = np.zeros(int(KEEP_SECONDS * self.sr), np.float32)
+        self._received = 0                # samples received since the start
         self._lock = threading.Lock()
 
     @property
     def received(self) -> int:
         """Samples received since the start."""
-        return self._first + len(self._keep)
+        return self._received
 
     @property
     def seconds(self) -> float:
@@ -44,18 +44,29 @@ class LiveAudio:
     def pull(self) -> None:
         """Take what the source has delivered since the last pull."""
         new = np.asarray(self.source(), np.float32).reshape(-1)
+        n = len(self._ring)
         if not len(new):
             return
+        new = new[-n:]
         with self._lock:
-            keep = np.concatenate([self._keep, new])
-            cut = max(0, len(keep) - int(KEEP_SECONDS * self.sr))
-            self._keep, self._first = keep[cut:], self._first + cut
+            at = self._received % n
+            first = min(len(new), n - at)
+            self._ring[at:at + first] = new[:first]
+            self._ring[:len(new) - first] = new[first:]
+            self._received += len(new)
 
     def since(self, position: int) -> tuple[np.ndarray, int]:
         """The samples from ``position`` on (those still kept) and the position after them."""
         with self._lock:
-            start = max(position, self._first) - self._first
-            return self._keep[start:].copy(), self.received
+            n = len(self._ring)
+            start = max(position, self._received - n)
+            count = self._received - start
+            at = start % n
+            if at + count <= n:
+                out = self._ring[at:at + count].copy()
+            else:
+                out = np.concatenate([self._ring[at:], self._ring[:at + count - n]])
+            return out, self._received
 
 
 class FilePlayer:
