@@ -34,6 +34,7 @@ from afx_graph import (AUDIO, COORDS, IMAGE, SCALAR, VECTOR, AfxError, Audio, Ex
 from afx_graph.subpatches import definitions as subpatch
 from afx_graph.subpatches import flatten
 from afx_graph.engine.executor import Run
+from afx_graph.media.stream import input_level, input_warnings
 from afx_graph.run.live import with_input
 from afx_graph.run.render import audio_sources
 from afx_graph.settings import MAX_DURATION
@@ -205,11 +206,11 @@ class PreviewWorker:
     @property
     def live_level(self) -> float:
         """The live input's level (0 when the preview plays the file)."""
-        return max((getattr(s.device, "level", 0.0) for s in self._live_sources), default=0.0)
+        return input_level(self._live_sources)
 
     @property
     def live_warnings(self) -> list[str]:
-        return [w for s in self._live_sources if (w := getattr(s.device, "warning", None))]
+        return input_warnings(self._live_sources)
 
     @property
     def aspect(self) -> str:

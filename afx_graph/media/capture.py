@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from afx_graph.errors import AfxError
+from afx_graph.media.stream import close_stream
 
 RETRY_SECONDS = 1.0
 RING_SECONDS = 10.0                # what is kept for a reader that fell behind
@@ -202,12 +203,7 @@ class Capture:
 
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.abort()
-                stream.close()
-            except Exception:          # noqa: BLE001 (a dead device's stream may fail to close)
-                pass
+        close_stream(stream)
 
     def _watchdog(self) -> None:
         """Notices a stream that stopped (the device went away, or delivers nothing) and

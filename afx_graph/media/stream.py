@@ -69,6 +69,27 @@ class LiveAudio:
             return out, self._received
 
 
+def input_level(sources) -> float:
+    """The loudest level (0..1) among live audio values' devices."""
+    return max((getattr(s.device, "level", 0.0) for s in sources), default=0.0)
+
+
+def input_warnings(sources) -> list[str]:
+    """What the devices of live audio values warn of now (a device gone, no sound)."""
+    return [w for s in sources if (w := getattr(s.device, "warning", None))]
+
+
+def close_stream(stream) -> None:
+    """Stop and close a PortAudio stream, whatever state a vanished device left it in."""
+    if stream is None:
+        return
+    try:
+        stream.abort()
+        stream.close()
+    except Exception:          # noqa: BLE001 (a dead device's stream may fail to close)
+        pass
+
+
 class FilePlayer:
     """A decoded track played as a live input would arrive: through the speakers when there
     is an output device (the samples are handed to the analysis as they are handed to the
@@ -138,9 +159,4 @@ class FilePlayer:
 
     def close(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.abort()
-                stream.close()
-            except Exception:          # noqa: BLE001
-                pass
+        close_stream(stream)

@@ -21,6 +21,7 @@ from afx_graph.engine.executor import Executor
 from afx_graph.engine.plan import Plan
 from afx_graph.errors import AfxError
 from afx_graph.graph import Graph
+from afx_graph.media.stream import input_level, input_warnings
 from afx_graph.media.video import to_uint8
 from afx_graph.run.render import RunOptions, apply_overrides
 from afx_graph.settings import MAX_DURATION
@@ -99,11 +100,11 @@ class LiveShow:
 
     @property
     def level(self) -> float:
-        return max((getattr(s.device, "level", 0.0) for s in self.sources), default=0.0)
+        return input_level(self.sources)
 
     @property
     def warnings(self) -> list[str]:
-        return [w for s in self.sources if (w := getattr(s.device, "warning", None))]
+        return input_warnings(self.sources)
 
     @property
     def overflows(self) -> int:
