@@ -29,7 +29,7 @@ RATES = ("static", "frame")
 # What of the render's context a static node's result can depend on (see NodeSpec.uses):
 # the frame size, the frame rate, the span rendered (start and duration), the device/precision.
 CONTEXT = ("size", "fps", "span", "device")
-PARAM_KINDS = (None, "path", "output", "color", "text")
+PARAM_KINDS = (None, "path", "output", "color", "text", "device")   # device: an audio input
 
 
 class ParamValueError(ValueError):

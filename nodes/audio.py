@@ -338,7 +338,8 @@ class AudioInput:
     file in its place (``afx live --input DEVICE`` does the opposite for a patch with a file).
     A device that vanishes mid-show gives silence and a warning until it returns."""
 
-    device = Param(str, "", doc="an input's index or (part of) its name; empty: the default")
+    device = Param(str, "", kind="device",
+                   doc="an input's index or (part of) its name; empty: the default")
     rate = Param(int, 0, min=0, max=384000, linkable=False,
                  doc="sample rate; 0: the device's own (one it refuses: the nearest it takes)")
     channels = Param(int, 2, min=1, max=64, linkable=False,

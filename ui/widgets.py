@@ -24,7 +24,7 @@ from afx_graph.spec import Param
 WIDTH = 112
 SLIDER_SPAN = {float: 1000.0, int: 256}
 LIVE_KINDS = {"slider_float", "drag_float", "slider_int", "drag_int", "tuple", "color"}
-TEXT_KINDS = {"text", "path", "output", "tuple_text"}
+TEXT_KINDS = {"text", "path", "output", "tuple_text", "device"}
 
 
 @dataclass
@@ -44,7 +44,7 @@ def kind_of(p: Param) -> str:
     if p.type is str:
         if p.kind == "color":
             return "color"
-        if p.kind in ("path", "output"):
+        if p.kind in ("path", "output", "device"):
             return p.kind
         return "text"
     if p.type is tuple:
@@ -97,6 +97,10 @@ def build(p: Param, value, *, tag: str, label: str, callback, user_data, width: 
         choices = [str(c) for c in p.choices]
         common["width"], arrow = combo_width(choices, width)
         dpg.add_combo(choices, default_value=v, no_arrow_button=not arrow, **common)
+    elif k == "device":               # the inputs this machine has (afx devices), and the value
+        choices = list(dict.fromkeys(["", v, *input_names()]))
+        common["width"], arrow = combo_width(choices, width)
+        dpg.add_combo(choices, default_value=v, no_arrow_button=not arrow, **common)
     elif k == "checkbox":
         common.pop("width")
         dpg.add_checkbox(default_value=v, **common)
@@ -126,6 +130,16 @@ def build(p: Param, value, *, tag: str, label: str, callback, user_data, width: 
                     dpg.add_text("choose a file" if k == "path" else "choose where to write")
                 return ParamWidget(tag, k, p, b, width=field + 28)
     return ParamWidget(tag, k, p, width=common.get("width", width))
+
+
+def input_names() -> list[str]:
+    """The names of the audio inputs (empty where PortAudio is missing or lists none)."""
+    from afx_graph.errors import AfxError
+    from afx_graph.media.capture import input_devices
+    try:
+        return [d.name for d in input_devices()]
+    except AfxError:
+        return []
 
 
 COMBO_MAX = WIDTH + 40          # a node stays within the examples' 240 px columns
