@@ -382,6 +382,8 @@ class LiveTimeline:
     arrived by then (:func:`rows_at`). Looks like a :class:`~afx_graph.types.Timeline` to the
     links that read it (``sample``, ``column``, ``names``, ``dims``, ``values``)."""
 
+    live = True                  # a running thing: the executor does not cache it
+
     def __init__(self, feed: _Feed, columns: tuple[int, ...] | None = None):
         self.feed = feed
         names = feed.analyser.names

@@ -65,7 +65,7 @@ SLOW_FILES = {
     "test_fuzz.py", "test_batch.py", "test_run.py", "test_output_safety.py",
     "test_examples_follow_music.py", "test_sharing_hostile.py", "test_fit.py", "test_requires.py",
     "test_imports.py", "test_embeddings.py", "test_analyze.py", "test_graphs.py",
-    "test_live.py", "test_capture.py",          # real time: they play sound for seconds
+    "test_live.py", "test_capture.py", "test_preview_live.py",   # real time: sound for seconds
 }
 
 

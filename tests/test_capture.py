@@ -49,6 +49,7 @@ class Pulse:
         return self
 
     def stop(self) -> None:
+        stop_players()        # a stream left open on a server that dies spins in PortAudio
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait()
@@ -104,6 +105,18 @@ def click_track(bpm: float, seconds: float) -> tuple[np.ndarray, float]:
     return y, 60.0 / bpm
 
 
+PLAYERS: list[tuple[threading.Thread, threading.Event]] = []
+
+
+def stop_players() -> None:
+    """Stop and wait for every player a test started (before its server goes away)."""
+    while PLAYERS:
+        th, stop = PLAYERS.pop()
+        stop.set()
+        th.join(10)
+        assert not th.is_alive(), "a player did not stop"
+
+
 def play(y: np.ndarray, stop: threading.Event) -> threading.Thread:
     """Play ``y`` into the null sink in real time: a callback OutputStream on ALSA 'pulse'
     (a blocking write there fails in PortAudio's ALSA poll). The thread ends with the track."""
@@ -125,6 +138,7 @@ def play(y: np.ndarray, stop: threading.Event) -> threading.Thread:
             while not (done.is_set() or stop.is_set()):
                 time.sleep(0.01)
     th = threading.Thread(target=run, daemon=True)
+    PLAYERS.append((th, stop))
     th.start()
     return th
 

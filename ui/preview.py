@@ -34,7 +34,8 @@ from afx_graph import (AUDIO, COORDS, IMAGE, SCALAR, VECTOR, AfxError, Audio, Ex
 from afx_graph.subpatches import definitions as subpatch
 from afx_graph.subpatches import flatten
 from afx_graph.engine.executor import Run
-from afx_graph.media.stream import input_level, input_warnings
+from afx_graph.media.capture import close_all
+from afx_graph.media.stream import LiveAudio, input_level, input_warnings
 from afx_graph.run.live import with_input
 from afx_graph.run.render import audio_sources
 from afx_graph.settings import MAX_DURATION
@@ -142,6 +143,7 @@ class PreviewWorker:
         for s in sources:
             if getattr(s, "device", None) is not None:
                 s.device.close()
+        close_all()         # any input opened by a preparation that failed after it
 
     @property
     def alive(self) -> bool:
@@ -397,7 +399,7 @@ class PreviewWorker:
             self._fail(st, e)
             return False
         self._live_sources = [v for outs in st.static.values() for v in outs.values()
-                              if getattr(v, "live", False)]
+                              if isinstance(v, LiveAudio)]
         if self._live_sources:
             st.duration, audio = MAX_DURATION, None
             self.clock.set_audio(None)

@@ -136,7 +136,10 @@ class Executor:
             hit = self._cache.get(key)
             if hit is None:
                 hit = self._run(nid, ctx.for_node(nid), self._gather(step, values, ctx))
-                self._cache[key] = hit
+                # a live value (an input capturing, a timeline growing with it) is a running
+                # thing, not a result: each preparation makes its own, and closes the last
+                if not any(getattr(v, "live", False) for v in hit.values()):
+                    self._cache[key] = hit
                 while len(self._cache) > STATIC_CACHE_ENTRIES:
                     self._cache.popitem(last=False)
             else:
@@ -160,7 +163,7 @@ class Executor:
         context = {"size": s.size, "fps": s.fps, "span": (s.start, s.duration),
                    "device": (str(self.device), str(self.dtype))}
         text = repr((n.spec.id, n.spec.version, sorted(params.items()), stamp, srcs,
-                     [(k, context[k]) for k in uses]))
+                     [(k, context[k]) for k in uses], s.analysis, s.live))
         return hashlib.sha1(text.encode()).hexdigest()
 
     # -- per-frame part -------------------------------------------------------------------

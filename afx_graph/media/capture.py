@@ -9,8 +9,10 @@ and the capture opens it again when it returns (checked every :data:`RETRY_SECON
 Overflows (the show read too slowly) are counted, not raised."""
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,7 @@ from afx_graph.errors import AfxError
 from afx_graph.media.stream import close_stream
 
 RETRY_SECONDS = 1.0
+_OPEN: "weakref.WeakSet[Capture]" = weakref.WeakSet()      # every capture not yet closed
 RING_SECONDS = 10.0                # what is kept for a reader that fell behind
 COMMON_RATES = (48000, 44100, 96000, 88200, 32000, 22050, 16000, 8000)
 
@@ -123,6 +126,10 @@ class Capture:
         self.arrivals: list[tuple[int, float]] = []     # (samples written, perf_counter) lately
         self._stream = None
         self._closed = False
+        # opening and closing streams, by the show and by the watchdog: never a stream opened
+        # after close() (it would be left running, and spins in PortAudio once its server dies)
+        self._streams = threading.RLock()
+        self._stopping = threading.Event()          # wakes the watchdog to end
         self._watch = threading.Thread(target=self._watchdog, name="afx-capture", daemon=True)
 
     # -- the audio clock -----------------------------------------------------------------------
@@ -137,6 +144,7 @@ class Capture:
         return next((at for written, at in list(self.arrivals) if written >= sample), None)
 
     def start(self) -> "Capture":
+        _OPEN.add(self)
         self._open()
         self._watch.start()
         return self
@@ -156,8 +164,13 @@ class Capture:
         return out
 
     def close(self) -> None:
-        self._closed = True
-        self._close_stream()
+        _OPEN.discard(self)
+        with self._streams:
+            self._closed = True
+            self._close_stream()
+        self._stopping.set()
+        if self._watch.is_alive() and self._watch is not threading.current_thread():
+            self._watch.join(2 * RETRY_SECONDS)
 
     def __enter__(self):
         return self.start()
@@ -188,6 +201,12 @@ class Capture:
 
     def _open(self) -> bool:
         sd = _sd()
+        with self._streams:
+            if self._closed:
+                return False
+            return self._open_locked(sd)
+
+    def _open_locked(self, sd) -> bool:
         try:
             stream = sd.InputStream(device=self.device.index, samplerate=self.rate,
                                     channels=self.channels, dtype="float32",
@@ -214,17 +233,19 @@ class Capture:
         that restarts and for a card that comes back on the same ALSA name."""
         last = self._written
         while not self._closed:
-            time.sleep(RETRY_SECONDS)
-            if self._closed:
-                return
-            alive = self._stream is not None and self._stream.active and self._written != last
-            last = self._written
-            if alive:
-                continue
-            if self._stream is not None:
-                self.warning = f"audio input '{self.device.name}' stopped: silence until it " \
-                               f"comes back"
-                self._close_stream()
+            self._stopping.wait(RETRY_SECONDS)
+            with self._streams:
+                if self._closed:
+                    return
+                alive = self._stream is not None and self._stream.active \
+                    and self._written != last
+                last = self._written
+                if alive:
+                    continue
+                if self._stream is not None:
+                    self.warning = f"audio input '{self.device.name}' stopped: silence until " \
+                                   f"it comes back"
+                    self._close_stream()
             self._silence(RETRY_SECONDS)
             if self._open():
                 last = self._written
@@ -232,6 +253,15 @@ class Capture:
     def _silence(self, seconds: float) -> None:
         self._callback(np.zeros((int(seconds * self.rate), 1), np.float32), 0, None,
                        _NoStatus())
+
+
+@atexit.register
+def close_all() -> None:
+    """Close every capture this process still has open (a show that ends, a preview that
+    leaves live input, or a start that failed after an input was opened): a stream left open
+    keeps PortAudio's thread running after its device or server is gone."""
+    for cap in list(_OPEN):
+        cap.close()
 
 
 class _NoStatus:

@@ -21,7 +21,8 @@ from afx_graph.engine.executor import Executor
 from afx_graph.engine.plan import Plan
 from afx_graph.errors import AfxError
 from afx_graph.graph import Graph
-from afx_graph.media.stream import input_level, input_warnings
+from afx_graph.media.capture import close_all
+from afx_graph.media.stream import LiveAudio, input_level, input_warnings
 from afx_graph.media.video import to_uint8
 from afx_graph.run.render import RunOptions, apply_overrides
 from afx_graph.settings import MAX_DURATION
@@ -81,9 +82,13 @@ class LiveShow:
         self.settings = settings
         self.offset = float(offset)        # seconds the pictures wait for the sound (>= 0)
         self.ex = Executor(graph, device=device, precision=precision)
-        self.run = self.ex.prepare(self.plan, settings)
+        try:
+            self.run = self.ex.prepare(self.plan, settings)
+        except BaseException:
+            close_all()             # an input opened before a later node failed
+            raise
         self.sources = [v for outs in self.run.static.values() for v in outs.values()
-                        if getattr(v, "live", False)]
+                        if isinstance(v, LiveAudio)]
         if not self.sources:
             self.close()
             raise AfxError("the patch has no audio source to play live", file=graph.file)
@@ -170,8 +175,9 @@ class LiveShow:
         for outs in self.run.static.values() if hasattr(self, "run") else ():
             for v in outs.values():
                 dev = getattr(v, "device", None)
-                if getattr(v, "live", False) and dev is not None:
+                if isinstance(v, LiveAudio) and dev is not None:
                     dev.close()
+        close_all()                 # and any an unfinished start opened
 
     def __enter__(self):
         return self
