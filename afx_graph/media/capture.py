@@ -167,7 +167,8 @@ class Capture:
         _OPEN.discard(self)
         with self._streams:
             self._closed = True
-            self._close_stream()
+            stream, self._stream = self._stream, None
+        close_stream(stream)                 # never under the lock (it may block)
         self._stopping.set()
         if self._watch.is_alive() and self._watch is not threading.current_thread():
             self._watch.join(2 * RETRY_SECONDS)
@@ -198,6 +199,8 @@ class Capture:
             self.arrivals.append((self._written, now))
             del self.arrivals[:-64]
         self.level = float(np.abs(mono).max(initial=0.0))
+        if self.warning is not None and not isinstance(status, _NoStatus):
+            self.warning = None          # sound from the device again
 
     def _open(self) -> bool:
         sd = _sd()
@@ -217,12 +220,7 @@ class Capture:
                            f"until it comes back"
             return False
         self._stream = stream
-        self.warning = None
-        return True
-
-    def _close_stream(self) -> None:
-        stream, self._stream = self._stream, None
-        close_stream(stream)
+        return True                  # the warning goes when sound comes (_callback)
 
     def _watchdog(self) -> None:
         """Notices a stream that stopped (the device went away, or delivers nothing) and
@@ -242,10 +240,11 @@ class Capture:
                 last = self._written
                 if alive:
                     continue
-                if self._stream is not None:
+                stream, self._stream = self._stream, None
+                if stream is not None:
                     self.warning = f"audio input '{self.device.name}' stopped: silence until " \
                                    f"it comes back"
-                    self._close_stream()
+            close_stream(stream, wait=0.0)       # never under the lock (it may block)
             self._silence(RETRY_SECONDS)
             if self._open():
                 last = self._written

@@ -79,15 +79,23 @@ def input_warnings(sources) -> list[str]:
     return [w for s in sources if (w := getattr(s.device, "warning", None))]
 
 
-def close_stream(stream) -> None:
-    """Stop and close a PortAudio stream, whatever state a vanished device left it in."""
+def close_stream(stream, wait: float = 2.0) -> None:
+    """Stop and close a PortAudio stream, whatever state a vanished device left it in, on a
+    thread of its own: closing a stream whose sound server died can block for ever inside
+    PortAudio (measured with PulseAudio killed under an ALSA 'pulse' stream), and neither a
+    show nor the caller's locks may wait on that. Waits ``wait`` seconds at most."""
     if stream is None:
         return
-    try:
-        stream.abort()
-        stream.close()
-    except Exception:          # noqa: BLE001 (a dead device's stream may fail to close)
-        pass
+
+    def close():
+        try:
+            stream.abort()
+            stream.close()
+        except Exception:      # noqa: BLE001 (a dead device's stream may fail to close)
+            pass
+    reaper = threading.Thread(target=close, name="afx-close-stream", daemon=True)
+    reaper.start()
+    reaper.join(wait)
 
 
 class FilePlayer:
