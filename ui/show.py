@@ -45,8 +45,18 @@ class ShowWindow:
         with dpg.window(tag=WINDOW, no_title_bar=True, no_move=True, no_resize=True,
                         no_collapse=True, no_scrollbar=True, no_saved_settings=True):
             dpg.add_image(TEX, tag=IMAGE)
-            dpg.add_text("", tag=OVERLAY, pos=(12, 8), color=(235, 235, 240))
         dpg.bind_item_theme(WINDOW, theme)
+        # the overlay on a dark translucent panel of its own: readable over a white frame
+        with dpg.theme() as panel:
+            with dpg.theme_component(dpg.mvAll):
+                dpg.add_theme_color(dpg.mvThemeCol_WindowBg, (0, 0, 0, 170))
+                dpg.add_theme_style(dpg.mvStyleVar_WindowPadding, 10, 8)
+                dpg.add_theme_style(dpg.mvStyleVar_WindowBorderSize, 0)
+        with dpg.window(tag=f"{OVERLAY}.panel", no_title_bar=True, no_move=True,
+                        no_resize=True, no_collapse=True, no_scrollbar=True, autosize=True,
+                        no_saved_settings=True, no_focus_on_appearing=True, pos=(8, 8)):
+            dpg.add_text("", tag=OVERLAY, color=(235, 235, 240))
+        dpg.bind_item_theme(f"{OVERLAY}.panel", panel)
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self._key)
         x = screen_origin(screen)
@@ -86,6 +96,7 @@ class ShowWindow:
             del self.frames_shown[:-120]
         self._layout()
         dpg.set_value(OVERLAY, self.overlay_text() if self.overlay else "")
+        dpg.configure_item(f"{OVERLAY}.panel", show=self.overlay)
         dpg.render_dearpygui_frame()
         return not self.quit and dpg.is_dearpygui_running()
 
