@@ -212,3 +212,17 @@ def test_an_input_that_stops_gives_silence_and_a_warning_then_comes_back(pulse):
         assert cap.warning is None, cap.warning               # picked up again
         t0 = time.monotonic()
     assert time.monotonic() - t0 < 3                          # and closed without a wait
+
+
+def test_an_eight_channel_input_is_mixed_to_mono_and_a_rate_it_refuses_falls_back(pulse):
+    """The ALSA 'default' device offers 32 channels here: 8 are captured and mixed (the
+    sound reaches the analysis); a sample rate no device takes becomes the nearest it does."""
+    y, _ = click_track(120, 2.0)
+    with capture.Capture("default", rate=SR, channels=8, blocksize=256) as cap:
+        assert cap.channels == 8
+        th = play(y, threading.Event())
+        th.join(10)
+        heard = cap.read()
+    assert np.abs(heard).max() > 0.1
+    with capture.Capture("default", rate=1, channels=1) as cap:
+        assert cap.rate != 1 and cap.rate in (*capture.COMMON_RATES, int(cap.device.rate))
