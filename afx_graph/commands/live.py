@@ -50,10 +50,7 @@ def run(args) -> int:
     graph = Graph.from_patch(load_patch(args.patch), default_registry())
     offset = args.offset / 1000.0
     show = LiveShow(graph, input=args.input, size=args.size, fps=args.fps, device=args.device,
-                    precision=args.precision, sound=not args.no_sound, offset=max(0.0, offset))
-    if offset < 0:
-        for tracker in show._trackers():
-            tracker.lead = -offset * tracker.rate
+                    precision=args.precision, sound=not args.no_sound, offset=offset)
     stop_at = None if args.seconds is None else time.perf_counter() + args.seconds
     if args.headless:
         return _headless(show, stop_at)

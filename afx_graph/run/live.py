@@ -80,7 +80,9 @@ class LiveShow:
         settings = replace(graph.render_settings(), live="play" if sound else "silent",
                            analysis="causal", duration=MAX_DURATION)
         self.settings = settings
-        self.offset = float(offset)        # seconds the pictures wait for the sound (>= 0)
+        # seconds the pictures wait for the sound (a room whose speakers are late); a negative
+        # offset cannot show sound before it comes: the beats are flagged that much early
+        self.offset = max(0.0, float(offset))
         self.ex = Executor(graph, device=device, precision=precision)
         try:
             self.run = self.ex.prepare(self.plan, settings)
@@ -92,6 +94,8 @@ class LiveShow:
         if not self.sources:
             self.close()
             raise AfxError("the patch has no audio source to play live", file=graph.file)
+        for tracker in self.trackers() if offset < 0 else ():
+            tracker.lead = -float(offset) * tracker.rate
         self.last = -1
         self.latencies: list[float] = []
         self.shown = 0
@@ -120,7 +124,7 @@ class LiveShow:
         return all(getattr(s.device, "ended", False) for s in self.sources)
 
     def tempo(self) -> float:
-        for a in self._trackers():
+        for a in self.trackers():
             if a.bpm:
                 return a.bpm
         return 0.0
@@ -168,7 +172,7 @@ class LiveShow:
 
     def tap(self) -> None:
         """A tap-tempo key: every beat tracker takes the taps' tempo at once."""
-        for a in self._trackers():
+        for a in self.trackers():
             a.tap()
 
     def close(self) -> None:
@@ -193,7 +197,8 @@ class LiveShow:
         want = int(math.ceil((frame / self.settings.fps + self.offset) * src.sr))
         return None if arrival is None else arrival(want)
 
-    def _trackers(self):
+    def trackers(self):
+        """The beat trackers of the patch's onset nodes (tap tempo, lead)."""
         seen = []
         for outs in self.run.static.values():
             for v in outs.values():
