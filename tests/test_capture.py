@@ -175,11 +175,16 @@ def test_a_click_track_played_into_the_sink_gives_onsets_and_beats(pulse):
     onsets.push(heard)
     rows = onsets.rows
     beats = (np.nonzero(rows[:, 1] == 1.0)[0] + 1) / onsets.rate
-    later = beats[beats > beats[0] + 4.0] if len(beats) else beats
-    assert len(later) >= 6, beats
+    # the clicks as they arrived (the capture starts before the player, by a varying delay)
+    first = np.argmax(np.abs(heard) > 0.3) / cap.rate
+    end = len(heard) / cap.rate - 0.05
+    due = first + np.arange(int(4.0 / period), int((end - first) / period) + 1) * period
+    assert len(due) >= 6, (first, end)                       # locked within 4 s, then ...
+    miss = [b for b in due if np.min(np.abs(beats - b)) > 0.03]
+    assert not miss, (miss, beats)                           # ... a flag on every beat
+    later = beats[beats > due[0] - period / 2]
+    assert len(later) <= len(due) + 1, beats                 # and none between them
     assert abs(rows[-1, 3] - 120) < 3, rows[-1, 3]
-    gaps = np.diff(later)
-    assert np.all(abs(gaps - period) < 0.03), gaps           # a flag on every beat
 
 
 def pactl(*args) -> None:
