@@ -1,4 +1,6 @@
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -33,6 +35,8 @@ from afx_graph import Registry
 
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
+
+import livesound  # noqa: E402 (a test helper module, found through the line above)
 
 
 @pytest.fixture
@@ -82,3 +86,40 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group("ui"))
         if "ui" in path.parent.parts[-1:] or path.name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
+
+
+# -- live sound: one PulseAudio null sink per worker (tests/livesound.py) ------------------------
+@pytest.fixture(scope="session")
+def pulse_server():
+    """One PulseAudio server per test worker (starting one and warming it up costs ~2.6 s);
+    the live tests share an xdist group, so they run on one worker, one after another."""
+    if shutil.which("pulseaudio") is None:
+        pytest.fail("pulseaudio is not installed (.ci/run installs it: apt-get install "
+                    "pulseaudio alsa-utils libasound2-plugins)")
+    home, runtime = os.environ.get("HOME"), os.environ.get("XDG_RUNTIME_DIR")
+    server = livesound.Pulse().start()
+    _restore_env(HOME=home, XDG_RUNTIME_DIR=runtime)      # each test sets them (`pulse`)
+    yield server
+    server.stop()
+
+
+def _restore_env(**values) -> None:
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture
+def pulse(pulse_server, monkeypatch):
+    """The shared server, reached by this test's PortAudio (the environment the ALSA pulse
+    plugin reads is set for this test only); its sink running and no player left after."""
+    assert pulse_server.proc is not None and pulse_server.proc.poll() is None, \
+        "the PulseAudio server of this worker died"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", pulse_server.runtime)
+    monkeypatch.setenv("HOME", pulse_server.home)
+    livesound.refresh()
+    yield pulse_server
+    livesound.stop_players()
+    subprocess.run(["pactl", "suspend-sink", "afx_null", "0"], capture_output=True, timeout=10)

@@ -13,7 +13,7 @@ from afxcli import run_afx
 from afx_graph import Graph, default_registry, examples, load_patch
 from afx_graph.errors import AfxError
 from afx_graph.run.live import LiveShow
-from test_capture import SR, click_track, play, pulse  # noqa: F401 (the fixture)
+from livesound import click_track, play
 
 pytestmark = pytest.mark.xdist_group("live")
 
@@ -46,7 +46,7 @@ def test_the_demo_plays_live_on_the_clock_of_its_own_music(tmp_path):
     assert abs(tempo - 120) < 3, tempo
 
 
-def test_a_click_track_into_the_sink_drives_the_patch_live(pulse, tmp_path):  # noqa: F811
+def test_a_click_track_into_the_sink_drives_the_patch_live(pulse, tmp_path):
     y, period = click_track(120, 10.0)
     stop = threading.Event()
     graph = Graph.from_patch(load_patch(small(tmp_path)), default_registry())
@@ -85,7 +85,7 @@ def test_a_live_input_is_not_rendered_but_named(tmp_path):
     assert "Traceback" not in r.stderr
 
 
-def test_an_input_that_is_not_there_is_named_with_what_there_is(pulse, tmp_path):  # noqa: F811
+def test_an_input_that_is_not_there_is_named_with_what_there_is(pulse, tmp_path):
     r = run_afx("live", small(tmp_path), "--input", "no such card", "--headless",
                 "--seconds", "1")
     assert r.returncode == 2, r.stderr

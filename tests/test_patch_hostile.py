@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from afxcli import run_afx
 from afx_graph import Graph, PatchError, default_registry, load_patch, loads
 from afx_graph.patchfile import patch as patch_mod
 from afx_graph.patchfile.safe_yaml import MAX_BYTES, MAX_DEPTH
@@ -35,9 +36,17 @@ class Result:
         return [line for line in self.stderr.splitlines() if line.startswith("error:")]
 
 
-def afx(*args, cwd=None, timeout=120) -> Result:
+def afx(*args, cwd=None) -> Result:
+    """``afx ARGS`` in this process (tests/afxcli.py): for the answers to bad input."""
+    t0 = time.monotonic()
+    r = run_afx(*args, cwd=cwd)
+    return Result(r.returncode, r.stdout, r.stderr, time.monotonic() - t0, None)
+
+
+def afx_process(*args, cwd=None, timeout=120) -> Result:
     """Run the installed CLI as a user would, measuring its wall time and peak memory (the
-    child's own rusage, so other tests do not count). Killed after ``timeout`` seconds."""
+    child's own rusage, so other tests do not count). Killed after ``timeout`` seconds: for
+    the patches that could hang a reader or fill its memory."""
     exe = shutil.which("afx") or str(Path(sys.executable).parent / "afx")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile("r") as peak_file:
@@ -82,7 +91,7 @@ def refused(r: Result, n_errors: int = 1) -> None:
 def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
     fifo = tmp_path / "patch.yaml"
     os.mkfifo(fifo)
-    r = afx("validate", fifo, timeout=60)
+    r = afx_process("validate", fifo, timeout=60)
     refused(r)
     assert f"error: {fifo}: is a FIFO (named pipe), not a patch file" in r.errors
     with pytest.raises(PatchError, match="FIFO"):
@@ -93,7 +102,7 @@ def test_devices_are_refused_not_read_forever():
     devices = [d for d in ("/dev/zero", "/dev/urandom") if os.path.exists(d)]
     if not devices:
         pytest.skip("no /dev/zero here")
-    r = afx("validate", *devices, timeout=60)
+    r = afx_process("validate", *devices, timeout=60)
     refused(r, len(devices))
     assert r.errors == [f"error: {d}: is a character device, not a patch file" for d in devices]
     if r.peak_rss is not None:
@@ -104,7 +113,7 @@ def test_a_file_over_the_cap_is_refused_from_its_size(tmp_path):
     big = tmp_path / "big.yaml"
     with open(big, "wb") as f:
         f.truncate(10 * 1024 ** 3)         # claims 10 GiB (sparse: costs no disk)
-    r = afx("validate", big, timeout=60)
+    r = afx_process("validate", big, timeout=60)
     refused(r)
     assert "a patch is at most 2048 KiB" in r.errors[0]
 
@@ -167,7 +176,7 @@ def test_a_dense_cycle_is_one_error_found_fast():
 
 def test_a_dense_cycle_through_the_cli(tmp_path):
     (tmp_path / "dense.yaml").write_text(dense_combine_patch())
-    r = afx("validate", "dense.yaml", cwd=tmp_path, timeout=120)
+    r = afx_process("validate", "dense.yaml", cwd=tmp_path, timeout=120)
     refused(r)
     assert "30 nodes feed each other in cycles" in r.errors[0]
     if r.peak_rss is not None:

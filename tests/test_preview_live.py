@@ -10,12 +10,12 @@ import pytest
 
 from afx_graph import Graph, default_registry, examples, load_patch
 from afx_graph.ui.preview import PreviewWorker
-from test_capture import click_track, play, pulse  # noqa: F401 (the fixture)
+from livesound import click_track, play
 
 pytestmark = pytest.mark.xdist_group("live")
 
 
-def test_the_preview_switches_to_a_live_input_and_back(pulse):  # noqa: F811
+def test_the_preview_switches_to_a_live_input_and_back(pulse):
     graph = Graph.from_patch(load_patch(examples.find("demo")), default_registry())
     before = graph.to_patch()
     w = PreviewWorker(size=48, audio=False, device="cpu").start()
