@@ -31,20 +31,39 @@ nodes:
 """
 
 
-@pytest.fixture
-def afx(tmp_path):
-    """Run `python -m afx_graph.cli` with the fixture pack installed as an entry point."""
-    site = tmp_path / "site"
+def install_fixture_pack(site: Path) -> Path:
+    """A dist-info folder that declares the fixture pack under afx's entry-point group."""
     dist = site / "afx_fixture-1.0.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: afx-fixture\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[afx.nodes]\nfixture = fixture_pack\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(TESTS)]))
+    return site
 
-    def run(*args):
-        return subprocess.run([sys.executable, "-m", "afx_graph.cli", *map(str, args)],
-                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
-    return run
+
+@pytest.fixture
+def afx(tmp_path, monkeypatch):
+    """Run afx (in this process) with the fixture pack installed as an entry point: found on
+    sys.path the way an installed package is, and the node registry built again for it."""
+    import importlib
+
+    from afx_graph.registry import default_registry
+    monkeypatch.syspath_prepend(str(install_fixture_pack(tmp_path / "site")))
+    importlib.invalidate_caches()
+    default_registry.cache_clear()
+    yield lambda *args: run_afx(*args, cwd=tmp_path)
+    monkeypatch.undo()                         # the pack off sys.path before the next registry
+    importlib.invalidate_caches()
+    default_registry.cache_clear()
+
+
+def test_an_installed_node_pack_is_found_by_a_fresh_process(tmp_path):
+    """The entry point itself, as a user's pip-installed pack is found: in a new process."""
+    site = install_fixture_pack(tmp_path / "site")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(TESTS)]))
+    r = subprocess.run([sys.executable, "-m", "afx_graph.cli", "nodes", "test.image"],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "level" in r.stdout and "(linkable)" in r.stdout
 
 
 def test_validate_good_patch(afx, tmp_path):
