@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from afx_graph.errors import NodeInputError
-from afx_graph.nodes import causal
+from afx_graph.nodes import causal, rhythm
 from afx_graph.spec import In, Out, Param, node
 from afx_graph.types import AUDIO, SCALAR, TIMELINE, Audio, Timeline
 
@@ -64,15 +64,11 @@ def smooth(values: np.ndarray, fps: float, attack: float, release: float) -> np.
     """Attack/release one-pole smoothing of each column of ``(T, D)`` values at the frame
     rate: a rising column follows with time constant ``attack``, a falling one with
     ``release``. Starts at the first row. The output stays within the input's range."""
-    import scipy.signal      # 1 s of imports: only when it runs
     up, down = one_pole_coeff(attack, fps), one_pole_coeff(release, fps)
     if up == 1.0 and down == 1.0 or len(values) < 2:
         return values
     x = values.astype(np.float64)
-    if up == down:  # linear: one C call
-        zi = (1.0 - up) * x[:1]
-        y, _ = scipy.signal.lfilter([up], [1.0, up - 1.0], x, axis=0, zi=zi)
-        return y.astype(np.float32)
+    # (scipy.signal.lfilter did the linear case: its import alone cost 0.9 s of start-up)
     out = np.empty_like(x)
     y = x[0].copy()
     for n in range(len(x)):   # one vector step per frame, all columns at once
@@ -200,7 +196,6 @@ def analyse_spectrum(y: np.ndarray, sr: int, fps: float, n_frames: int,
     raw per-frame values of :func:`frame_descriptors` plus mean-square level and flux.
 
     ``weights_for(freqs)`` gives the band weight matrix for the FFT's bin frequencies."""
-    import scipy.signal
     n_fft = fft_size(sr)
     per_frame = max(1, math.ceil(ANALYSIS_RATE / fps))
     centres = window_centres(n_frames, fps, per_frame, sr)
@@ -210,7 +205,7 @@ def analyse_spectrum(y: np.ndarray, sr: int, fps: float, n_frames: int,
     padded = np.pad(y.astype(np.float32), (left, right))
     windows = np.lib.stride_tricks.sliding_window_view(padded, n_fft)
     starts = centres - half + left
-    window = scipy.signal.get_window("hann", n_fft).astype(np.float32)
+    window = rhythm.hann(n_fft).astype(np.float32)
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
     weights = weights_for(freqs)
     step = max(1, CHUNK_WINDOWS // per_frame)
@@ -255,15 +250,14 @@ def spectrum_columns(raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray
 # -- onsets and beats -----------------------------------------------------------------------
 
 def onset_envelope(audio: Audio) -> tuple[np.ndarray, float]:
-    """librosa's onset strength of the mono mixdown at 22.05 kHz, and its frame rate."""
-    import librosa
-
+    """librosa's onset strength of the mono mixdown at 22.05 kHz (as nodes/rhythm.py computes
+    it, without librosa's 2.3 s of imports), and its frame rate."""
     y = finite_mono(audio)
     if audio.sr != ONSET_SR:
-        y = librosa.resample(y, orig_sr=audio.sr, target_sr=ONSET_SR)
+        y = rhythm.resample(y, audio.sr, ONSET_SR)
     if len(y) < ONSET_MIN_SAMPLES:
         y = np.pad(y, (0, ONSET_MIN_SAMPLES - len(y)))
-    env = librosa.onset.onset_strength(y=y, sr=ONSET_SR, hop_length=ONSET_HOP)
+    env = rhythm.onset_strength(y, ONSET_SR, ONSET_HOP)
     return np.nan_to_num(env.astype(np.float64)), ONSET_SR / ONSET_HOP
 
 
@@ -271,8 +265,7 @@ def envelope_at_frames(env: np.ndarray, rate: float, n_frames: int, fps: float) 
     """The envelope at each video frame: the peak within about one frame period around the
     frame's time (so a short onset between two frames is not missed), scaled to [0, 1] by
     the track's strongest onset (or by ``MIN_ONSET_DB`` where all are weaker)."""
-    from scipy.ndimage import maximum_filter1d
-    pooled = maximum_filter1d(env, size=max(1, round(rate / fps)), mode="nearest")
+    pooled = rhythm.running_max(env, max(1, round(rate / fps)))
     out = np.interp(frame_times(n_frames, fps), np.arange(len(env)) / rate, pooled)
     top = max(float(out.max(initial=0.0)), MIN_ONSET_DB)
     return np.clip(out / top, 0.0, 1.0)
@@ -281,12 +274,9 @@ def envelope_at_frames(env: np.ndarray, rate: float, n_frames: int, fps: float) 
 def track_beats(env: np.ndarray, tightness: float) -> tuple[float, np.ndarray]:
     """Tempo (BPM, 0.0 without beats) and beat times (seconds) from an onset envelope.
     Audio without a clear onset (silence, a steady tone) or with a single beat has none."""
-    import librosa.feature.rhythm
-
     if env.max(initial=0.0) < MIN_ONSET_DB:
         return 0.0, np.zeros(0)
-    tempo = librosa.feature.rhythm.tempo(onset_envelope=env, sr=ONSET_SR, hop_length=ONSET_HOP)
-    tempo = float(np.asarray(tempo, dtype=np.float64).reshape(-1)[0]) if np.size(tempo) else 0.0
+    tempo = rhythm.tempo(env, ONSET_SR, ONSET_HOP)
     if not math.isfinite(tempo) or tempo <= 0:
         return 0.0, np.zeros(0)
     beats = ellis_beats(env, ONSET_SR / ONSET_HOP, tempo, tightness) * (ONSET_HOP / ONSET_SR)

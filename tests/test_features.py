@@ -364,3 +364,48 @@ def test_beats_are_librosas(bpm):
                                              hop_length=features.ONSET_HOP, tightness=tightness)
             assert len(ref) > 10
             np.testing.assert_array_equal(ours, ref)
+
+
+# -- nodes/rhythm.py: librosa's onset strength and tempo without librosa's imports -----------
+@pytest.mark.parametrize("sr,bpm,seconds", [(44100, 96, 12.0), (22050, 140, 9.0),
+                                            (48000, 70, 15.0), (22050, 120, 0.05)])
+def test_rhythm_gives_librosas_onset_strength_and_tempo(sr, bpm, seconds):
+    """The demo's onset node no longer imports librosa (2.3 s of start-up); what it computes
+    must stay librosa's: the same resampling, onset envelope and tempo."""
+    import librosa
+    import librosa.feature.rhythm
+    from afx_graph.nodes import rhythm
+    rng = np.random.default_rng(bpm)
+    t = np.arange(int(sr * seconds)) / sr
+    y = (0.2 * rng.standard_normal(len(t)) * (np.mod(t, 60 / bpm) < 0.03)
+         + 0.1 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+    ours = rhythm.resample(y, sr, 22050) if sr != 22050 else y
+    theirs = librosa.resample(y, orig_sr=sr, target_sr=22050) if sr != 22050 else y
+    assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
+    ours = np.pad(ours, (0, max(0, 2048 - len(ours))))
+    env = rhythm.onset_strength(ours, 22050, 256)
+    ref = librosa.onset.onset_strength(y=ours, sr=22050, hop_length=256)
+    assert env.shape == ref.shape and env.dtype == ref.dtype
+    np.testing.assert_allclose(env, ref, rtol=0, atol=1e-5 * max(1.0, float(ref.max())))
+    if seconds > 5:
+        assert abs(rhythm.tempo(ref.astype(np.float64), 22050, 256) - bpm) < 3
+    assert rhythm.tempo(ref.astype(np.float64), 22050, 256) == pytest.approx(float(
+        librosa.feature.rhythm.tempo(onset_envelope=ref.astype(np.float64), sr=22050,
+                                     hop_length=256)[0]))
+    np.testing.assert_allclose(rhythm.mel_filters(22050),
+                               librosa.filters.mel(sr=22050, n_fft=2048, fmax=11025), atol=1e-9)
+
+
+def test_rhythm_helpers_are_scipys():
+    import scipy.fft
+    import scipy.ndimage
+    import scipy.signal
+    from afx_graph.nodes import rhythm
+    assert [rhythm.next_fast_len(n) for n in range(1, 3000)] == \
+        [scipy.fft.next_fast_len(n, real=True) for n in range(1, 3000)]
+    x = np.random.default_rng(0).random(500)
+    for size in range(1, 9):
+        assert np.array_equal(rhythm.running_max(x, size),
+                              scipy.ndimage.maximum_filter1d(x, size, mode="nearest"))
+    np.testing.assert_allclose(rhythm.hann(2048), scipy.signal.get_window("hann", 2048), atol=1e-15)
+
