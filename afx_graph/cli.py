@@ -152,13 +152,51 @@ def _restore_signal_handlers(old: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``afx`` command (``argv`` None: the process's own arguments, as the entry point
+    calls it; given: a call inside a program or a test, whose signal handlers come back)."""
+    entry = argv is None
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     handlers = _install_signal_handlers()
+    code = 1
     try:
-        return _main(argv, debug)
+        code = _main(argv, debug)
+        return code
     finally:
-        _restore_signal_handlers(handlers)
+        if entry:
+            _leave_on_signal(handlers, code)
+        else:
+            _restore_signal_handlers(handlers)
+
+
+def _leave_on_signal(handlers: dict, code: int) -> None:
+    """The command is over (its files written or removed): a signal that lands while the
+    interpreter shuts down (torch's and the thread pools' teardown take a moment) ends the
+    process with the command's own exit code, not as killed by the signal. Python puts back
+    the default action of every signal it handles when it finalises, so from the last exit
+    hook on those signals are ignored: the process ends a moment later all the same."""
+    import atexit
+
+    def ignore():
+        for sig in handlers:
+            try:
+                signal.signal(sig, signal.SIG_IGN)
+            except (ValueError, OSError):
+                pass
+
+    def leave(signum, frame):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    for sig in handlers:
+        try:
+            signal.signal(sig, leave)
+        except (ValueError, OSError):
+            pass
+    atexit.register(ignore)           # registered last: runs first
 
 
 def _interrupted(e: KeyboardInterrupt) -> int:
