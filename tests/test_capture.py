@@ -51,13 +51,15 @@ def test_a_click_track_played_into_the_sink_gives_onsets_and_beats(pulse):
     onsets.push(heard)
     rows = onsets.rows
     beats = (np.nonzero(rows[:, 1] == 1.0)[0] + 1) / onsets.rate
-    # the clicks as they arrived (the capture starts before the player, by a varying delay)
-    first = np.argmax(np.abs(heard) > 0.3) / cap.rate
-    end = len(heard) / cap.rate - 0.05
-    due = first + np.arange(int(4.0 / period), int((end - first) / period) + 1) * period
-    assert len(due) >= 6, (first, end)                       # locked within 4 s, then ...
+    # the clicks as they arrived: the capture starts before the player by a varying delay,
+    # and a loaded sound server may drop or insert a block on the way (a shifted grid)
+    loud = np.nonzero(np.abs(heard) > 0.3)[0]
+    starts = loud[np.concatenate([[True], np.diff(loud) > 0.1 * cap.rate])] / cap.rate
+    due = starts[starts >= starts[0] + 4.0]
+    due = due[due < len(heard) / cap.rate - 0.05]
+    assert len(due) >= 6, starts                             # locked within 4 s, then ...
     miss = [b for b in due if np.min(np.abs(beats - b)) > 0.03]
-    assert not miss, (miss, beats)                           # ... a flag on every beat
+    assert not miss, (miss, beats, starts)                   # ... a flag on every beat
     later = beats[beats > due[0] - period / 2]
     assert len(later) <= len(due) + 1, beats                 # and none between them
     assert abs(rows[-1, 3] - 120) < 3, rows[-1, 3]

@@ -1,14 +1,12 @@
 """A saved patch says what it needs (issue 13): the afx version that saved it and the node packs
 its nodes come from. Saving writes it, loading reads it (old patches have none), a node of a
 pack that is not installed names the pack, and a patch saved by a newer afx gets a warning."""
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from afx_graph import Graph, Registry, dumps, load_patch, loads, save_patch
+from afxcli import run_afx
 from afx_graph.cli import main
 from afx_graph.patchfile.requires import afx_version, graph_warnings, newer, version_key
 
@@ -162,28 +160,31 @@ def test_a_newer_pack_than_installed_warns(packed):
                                  "different, pip install -U afx-fixture"]
 
 
-def test_an_installed_entry_point_pack_is_recorded_by_its_distribution(tmp_path):
-    """End to end: a pack installed as a distribution with an `afx.nodes` entry point is
-    saved under the distribution's name and version; without it, `afx validate` names it."""
+def test_an_installed_entry_point_pack_is_recorded_by_its_distribution(tmp_path, monkeypatch):
+    """End to end: a pack installed as a distribution with an `afx.nodes` entry point (found
+    on sys.path as pip leaves it) is saved under the distribution's name and version; without
+    it, `afx validate` names it. (A fresh process finding the entry point:
+    tests/test_cli_engine.py.)"""
+    import importlib
+
+    from afx_graph import default_registry
     site = tmp_path / "site"
     dist = site / "afx_fixture-1.0.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: afx-fixture\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[afx.nodes]\nfixture = fixture_pack\n")
     (tmp_path / "old.yaml").write_text(OLD)
-    code = ("import sys; from afx_graph import Graph, Registry, dumps, load_patch; "
-            "r = Registry().load_builtins().load_entry_points(); "
-            "print(dumps(Graph.from_patch(load_patch(sys.argv[1]), r).to_patch()), end='')")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(TESTS)]))
-    r = subprocess.run([sys.executable, "-c", code, "old.yaml"], capture_output=True, text=True,
-                       env=env, cwd=tmp_path, timeout=120)
-    assert r.returncode == 0, r.stderr
+    with monkeypatch.context() as m:
+        m.syspath_prepend(str(site))
+        importlib.invalidate_caches()
+        r = Registry().load_builtins().load_entry_points()
+        saved = dumps(Graph.from_patch(load_patch(tmp_path / "old.yaml"), r).to_patch())
+    importlib.invalidate_caches()
+    default_registry.cache_clear()                   # built without the pack
     assert ("  packs:\n    afx-fixture:\n      version: '1.0'\n"
-            "      types: [test.clock, test.image, test.sink]\n") in r.stdout
-    (tmp_path / "saved.yaml").write_text(r.stdout)
-    env = dict(os.environ, PYTHONPATH=str(TESTS))          # the pack is not installed
-    r = subprocess.run([sys.executable, "-m", "afx_graph.cli", "validate", "saved.yaml"],
-                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+            "      types: [test.clock, test.image, test.sink]\n") in saved
+    (tmp_path / "saved.yaml").write_text(saved)
+    r = run_afx("validate", "saved.yaml", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert ("error: saved.yaml: node 'clock' type: unknown node type 'test.clock' from node pack "
             "'afx-fixture' 1.0, which is not installed (pip install afx-fixture)") in r.stderr

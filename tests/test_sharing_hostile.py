@@ -25,7 +25,7 @@ from afx_graph.cli import main
 from afx_graph.errors import PatchError
 from afx_graph.sharing.opening import load_patch
 from afx_graph.media.png import encode_png, text_chunk
-from afxcli import run_afx, run_afx_process
+from afxcli import run_afx
 from media import beat_track, read_video, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -293,7 +293,7 @@ def test_pack_audio_typed_on_the_command_line_may_be_anywhere(tmp_path, monkeypa
 def test_pack_cli_refuses_the_key_without_a_traceback(tmp_path, home):
     """The same through the installed command, as a user runs it."""
     patch = piece(tmp_path, set_param("look", "path", "~/.ssh/id_rsa"))
-    r = run_afx_process("pack", patch, "-o", tmp_path / "piece.afxpack", env={"HOME": home})
+    r = run_afx("pack", patch, "-o", tmp_path / "piece.afxpack", env={"HOME": home})
     one_error(r.returncode, r.stderr, "node 'look' params.path", "id_rsa")
     assert not (tmp_path / "piece.afxpack").exists()
 
