@@ -306,6 +306,7 @@ class EditorApp:
         c.maybe_autosave()
         self._update_title()
         self.inspector.update()
+        self.inspector.params.poll()
         self.frames.update(hidden=self.popup_shown() or self.performance.showing)
         self.status_bar.update()
 
@@ -476,8 +477,11 @@ class EditorApp:
         if index is not None:
             self.frames.edit(index, mouse)
             return
-        over = [nid for nid, v in self.views.views.items() if dpg.is_item_hovered(v.tag)]
-        if over:
+        over = [nid for nid, v in self.views.views.items() if dpg.is_item_hovered(v.tag)
+                or any(dpg.does_item_exist(w.tag) and (dpg.is_item_hovered(w.tag)
+                                                       or dpg.is_item_active(w.tag))
+                       for w in v.widgets.values())]
+        if over:            # a double-click on a value types it: no canvas action fires through
             if double and self.controller.graph.nodes[over[0]].type == subpatch.TYPE:
                 self.enter(over[0])
             return
@@ -697,8 +701,15 @@ class EditorApp:
         if self.built:
             dpg.stop_dearpygui()
 
+    def _replaced(self, play: bool = False) -> None:
+        """Another patch is in the editor: the preview drops the last one's picture (and
+        ``play``s the new one from its first frame)."""
+        self.worker.new_document(self.controller.preview_graph(), play)
+        self.panel.forget()
+
     def new(self) -> None:
         self.controller.new()
+        self._replaced()
         self.canvas.fit_soon()
         self.status("new patch", "info")
 
@@ -710,6 +721,7 @@ class EditorApp:
             self.open(path)
         else:
             self.controller.new()
+            self._replaced()
             self.controller.graph.path = path.expanduser().resolve()
             self.status(f"new patch: Save writes {path}", "info")
 
@@ -721,6 +733,7 @@ class EditorApp:
             self.status(f"cannot open: {e.lines[0]}", "error", toast=False)
             self.open_error.show(path, e)
             return False
+        self._replaced(play=True)           # a patch opens playing
         self.canvas.fit_soon()
         n = len(self.controller.graph.nodes)
         if issues:
@@ -732,6 +745,7 @@ class EditorApp:
 
     def restore(self, rec) -> None:
         self.controller.restore_recovery(rec)
+        self._replaced()
         self.canvas.fit_soon()
         self.status(f"restored unsaved work on {rec.name}; Save to keep it", "warning")
 

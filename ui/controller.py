@@ -111,8 +111,19 @@ class EditorController:
     def preview_graph(self) -> Graph:
         """What the preview renders: the patch being edited or, inside inline subpatches,
         the whole patch they belong to (their inputs come from the nodes around them)."""
-        if not self.inside_inline:
+        if not self.outer:
             return self.graph
+        if not self.inside_inline:
+            # a subpatch file edited on its own: rendered with the settings of the patch it
+            # was entered from (its size, rate and length), not the defaults
+            key = ("file", id(self.graph), self.graph.revision, id(self.outer[0].graph),
+                   repr(self.outer[0].graph.settings))
+            if self._preview[0] != key:
+                g = self.graph.copy()
+                g.path = self.graph.path
+                g.settings = dict(self.outer[0].graph.settings)
+                self._preview = (key, g)
+            return self._preview[1]
         key = (id(self.graph), self.graph.revision, tuple(id(l.graph) for l in self.outer),
                tuple(l.graph.revision for l in self.outer))
         if self._preview[0] != key:

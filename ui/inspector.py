@@ -7,6 +7,7 @@ import dearpygui.dearpygui as dpg
 from afx_graph.subpatches import definitions as subpatch
 
 from afx_graph.ui.palette import paragraphs
+from afx_graph.ui.param_panel import ParamPanel
 from afx_graph.ui.theme import ERROR, MUTED, OK, WARNING
 
 INSPECT = "afx.inspect"
@@ -18,6 +19,7 @@ class Inspector:
         self.app = app
         self.wrap = width - 30
         self._shown = object()          # what it shows now: redrawn only when that changes
+        self.params = ParamPanel(app)
 
     def invalidate(self) -> None:
         self._shown = object()
@@ -26,17 +28,31 @@ class Inspector:
         app = self.app
         c, worker = app.controller, app.worker
         sel = tuple(c.selection)
-        key = (sel, c.graph.revision, id(c.graph), worker.errors_serial, app.problems.serial,
-               len(c._undo), len(c._redo))          # an expose edit changes no revision
+        g = c.graph
+        one = sel[0] if len(sel) == 1 and sel[0] in g.nodes else None
+        # rebuilt when what it shows changes shape; a param's new value is shown in place (a
+        # field being typed into, a handle being dragged, stays under the mouse)
+        key = (sel, id(g), worker.errors_serial, app.problems.serial, repr(g.expose),
+               self._links_of(g, one) if one else repr(c.outer[0].graph.settings if c.outer
+                                                        else g.settings),
+               g.nodes[one].type if one else None)
         if key == self._shown:
+            if one:
+                self.params.refresh()
             return
         self._shown = key
         dpg.delete_item(INSPECT, children_only=True)
-        g = c.graph
-        if len(sel) == 1 and sel[0] in g.nodes:
-            self._node(g.nodes[sel[0]])
+        self.params.node = None
+        if one:
+            self._node(g.nodes[one])
         else:
-            self._settings(g.settings)
+            self._settings(c.outer[0].graph.settings if c.outer else g.settings,
+                           inside=bool(c.outer))
+
+    @staticmethod
+    def _links_of(g, node: str) -> tuple:
+        return tuple(sorted((port, link.src, link.src_port)
+                            for port, link in g.inputs_of(node).items()))
 
     def _node(self, n) -> None:
         app = self.app
@@ -54,6 +70,9 @@ class Inspector:
                     dpg.add_combo(list(n.spec.outputs), tag="afx.inspect.port", width=170,
                                   default_value=shown or resolve_port(n.spec),
                                   callback=lambda s_, a: app.worker.set_target(node_id, a))
+            if n.spec.params:
+                self.params.build(INSPECT, n, self.wrap + 20)
+                dpg.add_separator(parent=INSPECT)
             dpg.add_text(paragraphs(n.spec.doc), parent=INSPECT, wrap=self.wrap)
             if n.type == subpatch.TYPE:
                 node_id = n.id
@@ -104,21 +123,30 @@ class Inspector:
         else:
             self.app.status(f"the subpatch now offers {node}.{port} (as '{port}')", "ok")
 
-    def _settings(self, s: dict) -> None:
-        dpg.add_text("Patch settings", parent=INSPECT, color=MUTED)
+    def _settings(self, s: dict, inside: bool = False) -> None:
+        """The patch's settings; inside a subpatch, those of the patch it belongs to (what
+        the preview renders with), shown but edited outside."""
+        if inside:
+            dpg.add_text("Patch settings (of the patch around this subpatch: edit them there)",
+                         parent=INSPECT, color=MUTED, wrap=self.wrap)
+        else:
+            dpg.add_text("Patch settings", parent=INSPECT, color=MUTED)
         size = s.get("size") if isinstance(s.get("size"), list) else [640, 360]
         with dpg.group(horizontal=True, parent=INSPECT):
             dpg.add_text("size")
             dpg.add_input_intx(tag="afx.set.size", size=2, width=150, default_value=list(size) + [0, 0],
+                               enabled=not inside,
                                on_enter=True, callback=lambda s_, a: self.set(
                                    "size", [int(a[0]), int(a[1])]))
             dpg.add_text("fps")
             dpg.add_input_float(tag="afx.set.fps", width=90, default_value=float(s.get("fps") or 30),
+                                enabled=not inside,
                                 step=0, on_enter=True, format="%.3g",
                                 callback=lambda s_, a: self.set("fps", a))
         with dpg.group(horizontal=True, parent=INSPECT):
             dpg.add_text("duration")
             dpg.add_input_float(tag="afx.set.duration", width=90, step=0, on_enter=True, format="%.2f",
+                                enabled=not inside,
                                 default_value=float(s.get("duration") or 0),
                                 callback=lambda s_, a: self.set("duration", a if a > 0 else None))
             dpg.add_text("s (0: the audio's length)", color=MUTED)

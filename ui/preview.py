@@ -90,6 +90,7 @@ class _Request:
     aspect: str = "patch"
     live: str | None = None        # a device: the patch's audio comes from that live input
     serial: int = 0
+    document: int = 0              # another patch (New, Open): nothing of the last one shows
 
 
 class PreviewWorker:
@@ -164,6 +165,28 @@ class PreviewWorker:
         self._wake.set()
         return True
 
+    _play_on_first = False
+
+    def new_document(self, graph: Graph, play: bool = False) -> None:
+        """Another patch, ``graph``, is open (File > New, Open): the last patch's picture,
+        errors and length are dropped at once, and the clock goes back to the start;
+        ``play``: it plays from its first frame (unless paused before that)."""
+        self.clock.pause()
+        self._play_on_first = play
+        self._seen = (id(graph), graph.revision, str(graph.path))
+        snap = graph.copy()
+        snap.path = graph.path
+        with self._lock:
+            self._req.graph = snap
+            self._req.document += 1
+            self._req.serial += 1
+            self._req.target = (None, None)
+            self._latest = None
+        self.duration = 0.0
+        self._set_errors({})
+        self.clock.seek(0.0)
+        self._wake.set()
+
     def set_target(self, node: str | None, port: str | None = None) -> None:
         with self._lock:
             if self._req.target != (node, port):
@@ -223,6 +246,7 @@ class PreviewWorker:
         self._wake.set()
 
     def pause(self) -> None:
+        self._play_on_first = False           # a pause asked for wins over playing on open
         self.clock.pause()
         self._wake.set()
 
@@ -271,6 +295,9 @@ class PreviewWorker:
                     st.serial = req.serial
                     st.graph, st.target, st.size, st.aspect = req.graph, req.target, req.size, req.aspect
                     st.live = req.live
+                    if req.document != st.document:
+                        st.document = req.document
+                        self._latest = None       # never the last patch's picture
             if changed:
                 st.plan = None
                 st.failed = False
@@ -301,6 +328,9 @@ class PreviewWorker:
             except (AfxError, NodeCrash) as e:
                 self._fail(st, e)
                 continue
+            if self._play_on_first:
+                self._play_on_first = False
+                self.clock.play()
             now = time.perf_counter()
             rendered.append(now)
             while rendered and now - rendered[0] > 1.0:
@@ -466,6 +496,8 @@ class PreviewWorker:
                          data_serial=st.data_serial)
         _describe(f, value, ptype, st, t)
         with self._lock:
+            if self._req.document != st.document:
+                return                    # rendered for the patch that was just replaced
             f.serial = (self._latest.serial + 1) if self._latest else 1
             self._latest = f
         self.state = "ok"
@@ -494,6 +526,7 @@ class _State:
     audio: Audio | None = None
     live: str | None = None          # the live input the patch's audio comes from, if any
     data_serial: int = 0
+    document: int = 0
     series_cache: tuple | None = None
     side_errors: dict = field(default_factory=dict)
 
@@ -570,6 +603,11 @@ def resolve_target(g: Graph, node: str | None, port: str | None = None) -> tuple
         return nid, next(p for p, o in g.nodes[nid].spec.outputs.items() if o.type is IMAGE)
     if not g.nodes:
         return "empty patch: add nodes from the palette"
+    unknown = sorted((nid, n.type) for nid, n in g.nodes.items() if n.spec is None)
+    if unknown:          # what the output's picture would come from is not a known node
+        names = ", ".join(f"'{nid}' ({t})" for nid, t in unknown[:3])
+        return (f"nothing to preview: unknown node type{'s' if len(unknown) > 1 else ''} "
+                f"{names}; is a node pack missing?")
     return "nothing to preview: select a node, or add an image node and an output"
 
 

@@ -109,6 +109,19 @@ class PreviewPanel:
                 dpg.add_text("", tag=FPS, color=MUTED)
             dpg.add_text("", tag=STATUS, wrap=w, color=MUTED)
 
+    def forget(self) -> None:
+        """Another patch: no picture of the last one (an empty, dark frame until the new
+        patch's first frame; the status line says why nothing shows where it cannot)."""
+        self.last = None
+        self.seen = None
+        self.buf[:] = 0.0
+        self.buf[..., 3] = 1.0
+        dpg.set_value(TEX, self.flat)
+        dpg.set_value(TARGET, "")
+        dpg.set_value(VALUE, "")
+        self.kind = None
+        self._set_kind("image")
+
     # -- transport -------------------------------------------------------------------------
     def _scrub(self, t: float) -> None:
         self._scrubbed = time.monotonic()

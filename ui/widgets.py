@@ -2,8 +2,8 @@
 
 Which widget a param gets:
 
-* number with a small range -> slider (the spec's min/max); a wide range or no range -> drag
-  (clamped to whatever bound there is);
+* number -> drag (clamped to whatever bound there is): a click selects, a drag changes the
+  value by a step that fits the range, a double-click (or Ctrl+click) types it;
 * ``choices`` -> combo; ``bool`` -> checkbox;
 * ``str`` of kind ``path`` -> text + "..." (open dialog), kind ``output`` -> text + "..." (save
   dialog), kind ``color`` -> colour editor, other text -> text field (committed on Enter or
@@ -15,6 +15,7 @@ form (a choice stays an int if it is one, a colour stays the type the spec decla
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import dearpygui.dearpygui as dpg
@@ -22,8 +23,7 @@ import dearpygui.dearpygui as dpg
 from afx_graph.spec import Param
 
 WIDTH = 112
-SLIDER_SPAN = {float: 1000.0, int: 256}
-LIVE_KINDS = {"slider_float", "drag_float", "slider_int", "drag_int", "tuple", "color"}
+LIVE_KINDS = {"drag_float", "drag_int", "tuple", "color"}
 TEXT_KINDS = {"text", "path", "output", "tuple_text", "device"}
 
 
@@ -51,9 +51,8 @@ def kind_of(p: Param) -> str:
         if p.kind == "color" and len(p.default) in (3, 4):
             return "color"
         return "tuple" if len(p.default) <= 4 else "tuple_text"
-    bounded = p.min is not None and p.max is not None
-    small = bounded and (p.max - p.min) <= SLIDER_SPAN[p.type]
-    return ("slider_" if small else "drag_") + ("int" if p.type is int else "float")
+    # never a slider on a node face: a click on one jumped the value to where it landed
+    return "drag_int" if p.type is int else "drag_float"
 
 
 def _fmt(p: Param) -> str:
@@ -61,25 +60,30 @@ def _fmt(p: Param) -> str:
     return "%.3f" if span <= 10 else "%.2f" if span <= 1000 else "%.1f"
 
 
-def _speed(p: Param) -> float:
-    if p.type is int:
-        return max(1.0, abs(p.default) * 0.01) if abs(p.default) < 1e6 else 1.0
-    return max(abs(float(p.default)), 1.0) * 0.01
+def drag_step(p: Param) -> float:
+    """How much one pixel of a drag moves a number (on the node face and the parameter
+    panel's handle): the range (up to 1000 of it) over 400 px, so the useful part of a range
+    is a comfortable drag; without a range, 1% of the default's size."""
+    if p.min is not None and p.max is not None:
+        step = min(float(p.max - p.min), 1000.0) / 400.0
+    else:
+        step = max(abs(float(p.default)), 1.0) * 0.01
+    return max(step, 1.0 / 16) if p.type is int else step
+
+
+_speed = drag_step     # on the node face, Alt drags finer and Shift coarser (dearpygui's keys)
 
 
 def build(p: Param, value, *, tag: str, label: str, callback, user_data, width: int = WIDTH,
-          browse_callback=None) -> ParamWidget:
-    """Add the widget for one param (inside the current container)."""
+          browse_callback=None, full: bool = False) -> ParamWidget:
+    """Add the widget for one param (inside the current container). ``full``: exactly
+    ``width`` wide (the parameter panel), not sized to a node face."""
     k = kind_of(p)
     v = to_widget(p, value)
     common = dict(tag=tag, label=label, callback=callback, user_data=user_data, width=width)
     lo = p.min if p.min is not None else None
     hi = p.max if p.max is not None else None
-    if k == "slider_float":
-        dpg.add_slider_float(default_value=v, min_value=lo, max_value=hi, format=_fmt(p), **common)
-    elif k == "slider_int":
-        dpg.add_slider_int(default_value=v, min_value=int(lo), max_value=int(hi), **common)
-    elif k in ("drag_float", "drag_int"):
+    if k in ("drag_float", "drag_int"):
         add = dpg.add_drag_float if k == "drag_float" else dpg.add_drag_int
         kw = {"speed": _speed(p)}
         if k == "drag_float":
@@ -93,13 +97,12 @@ def build(p: Param, value, *, tag: str, label: str, callback, user_data, width: 
             kw.setdefault("min_value", -1e30 if k == "drag_float" else -(2**31))
             kw.setdefault("max_value", 1e30 if k == "drag_float" else 2**31 - 1)
         add(default_value=v, **kw, **common)
-    elif k == "combo":
-        choices = [str(c) for c in p.choices]
-        common["width"], arrow = combo_width(choices, width)
-        dpg.add_combo(choices, default_value=v, no_arrow_button=not arrow, **common)
-    elif k == "device":               # the inputs this machine has (afx devices), and the value
-        choices = list(dict.fromkeys(["", v, *input_names()]))
-        common["width"], arrow = combo_width(choices, width)
+    elif k in ("combo", "device"):
+        if k == "combo":
+            choices = [str(c) for c in p.choices]
+        else:                         # the inputs this machine has (afx devices), and the value
+            choices = list(dict.fromkeys(["", v, *input_names()]))
+        common["width"], arrow = (width, True) if full else combo_width(choices, width)
         dpg.add_combo(choices, default_value=v, no_arrow_button=not arrow, **common)
     elif k == "checkbox":
         common.pop("width")
@@ -118,7 +121,7 @@ def build(p: Param, value, *, tag: str, label: str, callback, user_data, width: 
     else:   # text, path, output, tuple_text (numbers separated by commas)
         with dpg.group(horizontal=True):
             field = width - (28 if k in ("path", "output") else 0)
-            if k == "output":
+            if k == "output" and not full:
                 # "out/demo.mp4" was cut to "out/demo.mp": an output node ends a chain, on
                 # the right, so it may grow (an input file's node has neighbours to its right)
                 field = int(min(COMBO_MAX, max(field, text_width(str(v)) + 2 * COMBO_PAD)))
@@ -210,7 +213,17 @@ def from_widget(p: Param, raw):
         return str(raw)
     if p.type is int:
         return int(round(raw))
-    return float(raw)
+    return shortest(raw)
+
+
+def shortest(x) -> float:
+    """A float a widget gave (single precision: 0.2 arrives as 0.20000000298023224) as the
+    shortest decimal that reads back as the same single-precision number (0.2)."""
+    import numpy as np
+    x = float(x)
+    if not math.isfinite(x):
+        return x
+    return float(np.format_float_positional(np.float32(x), unique=True, trim="-"))
 
 
 def _color_to_widget(p: Param, value):

@@ -84,3 +84,30 @@ def xvfb():
         os.environ.pop("DISPLAY", None)
     else:
         os.environ["DISPLAY"] = old
+
+
+@pytest.fixture(scope="session")
+def app(xvfb, tmp_path_factory):
+    """One editor window for every window test (one Dear PyGui context per process)."""
+    from afx_graph.ui.app import EditorApp
+    rec = tmp_path_factory.mktemp("recovery")
+    a = EditorApp(None, recovery=rec, audio=False, preview_size=64, device="cpu",
+                  offer_recovery=False, width=1680, height=960)
+    a.build()
+    yield a
+    errors = list(a.callback_errors)
+    worker_exc = a.worker.exception
+    a.shutdown()
+    assert not errors, errors[0]
+    assert worker_exc is None
+
+
+@pytest.fixture
+def demo_app(app, demo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert app.open(demo)
+    app.worker.pause()
+    app.worker.seek(0.0)
+    app.select([])
+    app.step(3)
+    return app

@@ -18,32 +18,6 @@ from afx_graph.media.png import read_png, write_png
 PREVIEW = 64
 
 
-@pytest.fixture(scope="module")
-def app(xvfb, tmp_path_factory):
-    from afx_graph.ui.app import EditorApp
-    rec = tmp_path_factory.mktemp("recovery")
-    a = EditorApp(None, recovery=rec, audio=False, preview_size=PREVIEW, device="cpu",
-                  offer_recovery=False, width=1680, height=960)
-    a.build()
-    yield a
-    errors = list(a.callback_errors)
-    worker_exc = a.worker.exception
-    a.shutdown()
-    assert not errors, errors[0]
-    assert worker_exc is None
-
-
-@pytest.fixture
-def demo_app(app, demo, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert app.open(demo)
-    app.worker.pause()
-    app.worker.seek(0.0)
-    app.select([])
-    app.step(3)
-    return app
-
-
 def items():
     import dearpygui.dearpygui as dpg
     return dpg
