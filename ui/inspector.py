@@ -71,7 +71,7 @@ class Inspector:
                                   default_value=shown or resolve_port(n.spec),
                                   callback=lambda s_, a: app.worker.set_target(node_id, a))
             if n.spec.params:
-                self.params.build(INSPECT, n, self.wrap + 20)
+                self.params.build(INSPECT, n, self.wrap)
                 dpg.add_separator(parent=INSPECT)
             dpg.add_text(paragraphs(n.spec.doc), parent=INSPECT, wrap=self.wrap)
             if n.type == subpatch.TYPE:

@@ -2,7 +2,7 @@
 
 Each row: the name (its doc on hover), a typed field (Enter commits; a number is typed, never
 jumped to by a click), a drag handle ``<>`` (drag left/right; Shift: ten times finer, Ctrl: ten
-times coarser; the speed fits the parameter's range), ``reset`` (back to the default; shown
+times coarser; the speed fits the parameter's range), ``R`` (reset to the default; shown
 only where the value differs), and where a link drives the parameter, that link as a button
 that selects the node it comes from. The last slot of a row (``afx.param.learn.<name>``) is
 where MIDI/OSC learn will sit.
@@ -23,9 +23,9 @@ from afx_graph.ui import widgets
 from afx_graph.ui.theme import MUTED
 
 PANEL = "afx.param.panel"
-NAME_W = 112             # the name column
+NAME_W = 104             # the name column
 HANDLE_W = 26            # the drag handle
-RESET_W = 46
+RESET_W = 22
 FINE, COARSE = 0.1, 10.0  # Shift and Ctrl on the drag handle
 
 
@@ -70,7 +70,7 @@ class ParamPanel:
     # -- building -------------------------------------------------------------------------------
     def build(self, parent, node, width: int) -> None:
         self.node, self.rows, self._drag = node.id, {}, None
-        field_w = max(80, width - NAME_W - HANDLE_W - RESET_W - 24)
+        field_w = max(80, width - NAME_W - HANDLE_W - RESET_W - 40)   # 5 gaps of 8 px
         links = self.app.controller.graph.inputs_of(node.id)
         with dpg.group(tag=PANEL, parent=parent):
             for name, p in node.spec.params.items():
@@ -115,8 +115,10 @@ class ParamPanel:
             if link is None:
                 self.app.keys.text_inputs.add(row.field)        # its keys are its own
             row.reset = f"{tag}.reset"
-            dpg.add_button(label="reset", tag=row.reset, width=RESET_W, show=False,
+            dpg.add_button(label="R", tag=row.reset, width=RESET_W, show=False,
                            callback=lambda s, a, u: self.reset(u), user_data=name)
+            with dpg.tooltip(row.reset):
+                dpg.add_text(f"reset: back to the default, {p.default!r}")
             dpg.add_group(tag=f"afx.param.learn.{name}", horizontal=True)   # MIDI/OSC learn
         row.shown = value
         self.rows[name] = row

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ZOOM_MIN = 0.25          # a wide patch on a laptop still fits (organic_breath: ~0.4 at 1366x768)
+FONT_PX = 15             # the editor's font at zoom 1 (theme.FONT_SIZE)
+MIN_TEXT_PX = 11         # node text is never drawn smaller: a patch wider than the canvas at
+ZOOM_MIN = MIN_TEXT_PX / FONT_PX     # this zoom shows its sources, the minimap the rest
 ZOOM_MAX = 1.5
 FIT_MAX = 1.0            # fitting never magnifies a small patch beyond its natural size
 STEP = 1.2               # one wheel notch or one +/- press
@@ -74,7 +76,8 @@ def fit(rects, canvas: Rect, *, margin: float = MARGIN, minimap: float = MINIMAP
     inside ``canvas`` (grid coordinates) with ``margin`` screen pixels around them, clear of
     the minimap in the bottom-right corner (``minimap``: its share of the canvas; 0 when
     there is none), centred. The zoom is clamped to ``lo..hi``: a patch too big for the
-    canvas at ``lo`` is centred and overflows."""
+    canvas at ``lo`` (the smallest zoom whose text is readable) shows its left, where the
+    sources are, and overflows: the minimap shows the whole patch."""
     cx, cy, cw, ch = canvas
     box = bounds(rects)
     if box is None:

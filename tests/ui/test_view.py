@@ -1,5 +1,6 @@
 """Zoom, pan and fit as a view transform (ui/view.py, no display): every example fits the
-canvas of a laptop and of a full-HD screen, zooming is reversible and keeps the point under
+canvas of a laptop and of a full-HD screen, whole or (too wide to read whole) from its
+sources at the smallest readable zoom (node text at 11 px), zooming is reversible and keeps the point under
 the mouse, and looking never changes a patch position. The window sizing and the screen
 query's parsing are here too; test_window_view.py checks the same in a real window."""
 from __future__ import annotations
@@ -46,25 +47,31 @@ def test_fit_puts_every_node_of_every_example_inside_the_canvas(screen_size):
         for path in EXAMPLES:
             rects = node_rects(path)
             v = view.fit(rects.values(), canvas)
-            assert view.ZOOM_MIN <= v.zoom <= view.FIT_MAX
+            assert view.ZOOM_MIN <= v.zoom <= view.FIT_MAX      # text never below 11 px
+            box = view.bounds([v.rect_to_grid(r) for r in rects.values()])
+            if v.zoom == view.ZOOM_MIN and not view.inside(box, canvas):
+                # too wide to read whole: its left edge (the sources) shows, the minimap
+                # shows the rest
+                assert box[0] == pytest.approx(canvas[0] + view.MARGIN), path.name
+                continue
             for nid, r in rects.items():
                 g = v.rect_to_grid(r)
                 assert view.inside(g, canvas), (path.name, screen_size, nid, g, canvas)
                 clear = (g[0] + g[2] <= minimap[0] or g[1] + g[3] <= minimap[1])
                 assert clear, (path.name, nid, "under the minimap")
-            box = view.bounds([v.rect_to_grid(r) for r in rects.values()])
             # and not needlessly small: unless at zoom 1, it spans most of the canvas one way
             assert v.zoom == view.FIT_MAX or box[2] > 0.75 * cw or box[3] > 0.75 * ch
 
 
-def test_the_widest_example_fits_a_laptop_at_a_readable_zoom():
-    v = view.fit(node_rects(ROOT / "graphs" / "organic_breath.yaml").values(),
-                 (0, 0, *CANVAS[(1366, 768)]))
-    assert v.zoom > view.ZOOM_MIN            # fitted, not clamped and overflowing
+def test_the_readable_zoom_is_the_editors_font_at_11_px():
+    from afx_graph.ui.theme import FONT_SIZE
+    assert view.FONT_PX == FONT_SIZE
+    assert view.ZOOM_MIN * FONT_SIZE == pytest.approx(11.0)
+    assert View().zoom_at(0.01, (0, 0)).zoom == view.ZOOM_MIN
 
 
 def test_zoom_in_then_out_returns_to_the_same_view():
-    v = View(0.7, (31.5, -12.25))
+    v = View(0.8, (31.5, -12.25))
     for anchor in ((0, 0), (400, 300), (-50, 820)):
         back = v.zoom_at(STEP, anchor).zoom_at(1 / STEP, anchor)
         assert back.zoom == pytest.approx(v.zoom)

@@ -653,6 +653,42 @@ def assert_all_inside(app):
         assert r[0] + r[2] <= mini[0] + 1 or r[1] + r[3] <= mini[1] + 1, (nid, r, "under the minimap")
 
 
+def assert_fitted(app):
+    """Fitted: every node inside the canvas and clear of the minimap or, a patch too wide to
+    read whole, drawn at the smallest readable zoom from its sources (its leftmost node in
+    view; the minimap shows the rest)."""
+    from afx_graph.ui import view
+    if app.canvas.view.zoom > view.ZOOM_MIN + 1e-6:
+        assert_all_inside(app)
+        return
+    c = canvas_rect(app)
+    rects = app.canvas.screen_rects()
+    left = min(rects.values(), key=lambda r: r[0])
+    assert c[0] <= left[0] <= c[0] + view.MARGIN + 2, (left, c)
+    assert dpg_shown_minimap(app)
+
+
+def dpg_shown_minimap(app) -> bool:
+    from afx_graph.ui.node_views import EDITOR
+    return bool(items().get_item_configuration(EDITOR).get("minimap"))
+
+
+def node_text_px(app, nid: str) -> float:
+    """The height in pixels of a line of text on a node, as drawn now."""
+    dpg = items()
+
+    def texts(item):
+        for slot in (0, 1, 2, 3):
+            for child in dpg.get_item_children(item, slot) or []:
+                if dpg.get_item_type(child) == "mvAppItemType::mvText" and dpg.get_value(child):
+                    yield child
+                yield from texts(child)
+    heights = [dpg.get_item_rect_size(t)[1] for t in texts(app.views.views[nid].tag)]
+    heights = [h for h in heights if h > 0]
+    assert heights, nid
+    return min(heights)
+
+
 def resize(app, size) -> None:
     dpg = items()
     dpg.set_viewport_width(size[0])
@@ -694,8 +730,9 @@ def test_a_laptop_window_keeps_the_status_bar_and_opens_the_widest_example_fitte
     assert sh > 0 and sy + sh <= vh and sx >= 0
     x, y, w, h = canvas_rect(app)
     assert y + h < sy and x + w <= vw and w > 500 and h > 500
-    assert view.ZOOM_MIN < app.canvas.view.zoom < 1
-    assert_all_inside(app)
+    assert view.ZOOM_MIN <= app.canvas.view.zoom < 1
+    assert_fitted(app)
+    assert min(node_text_px(app, n) for n in app.controller.graph.nodes) >= 11 - 0.5
     assert not app.controller.dirty
 
 
@@ -724,7 +761,7 @@ def test_zoom_and_fit_change_the_view_not_the_patch(app, laptop, tmp_path):
     app.press(dpg.mvKey_Home)                  # Home: fitted again
     settle(app)
     assert c.view.zoom == pytest.approx(fitted.zoom, rel=0.02)
-    assert_all_inside(app)
+    assert_fitted(app)
     assert not app.controller.dirty
     out = tmp_path / "same.yaml"
     assert app.save(out)
@@ -761,8 +798,8 @@ def test_the_side_panels_hide_and_give_the_canvas_their_room(app, laptop):
     assert not dpg.is_item_shown("afx.left") and app.canvas.size()[0] > w0 + 550
     app.press(dpg.mvKey_F)
     settle(app)
-    assert app.canvas.view.zoom > z0 * 1.4
-    assert_all_inside(app)
+    assert app.canvas.view.zoom >= z0
+    assert_fitted(app)
     app.panels.show("afx.left", True)
     app.panels.show("afx.right", True)
     app.step(3)
@@ -774,8 +811,24 @@ def test_a_full_hd_window_fits_the_widest_example(app, tmp_path):
     resize(app, (1680, 960))
     assert app.open(WIDEST)
     settle(app)
-    assert_all_inside(app)
-    assert app.canvas.size()[0] > 1000 and app.canvas.view.zoom > 0.55
+    assert_fitted(app)
+    assert app.canvas.size()[0] > 1000 and app.canvas.view.zoom >= 11 / 15 - 1e-6
+
+
+def test_node_text_is_at_least_11_px_at_any_zoom(demo_app):
+    """At fit zoom (the demo, a 1680x960 window) and zoomed out as far as it goes."""
+    app = demo_app
+    app.canvas.fit_now()
+    settle(app)
+    fitted = min(node_text_px(app, n) for n in app.controller.graph.nodes)
+    assert fitted >= 11 - 0.5, fitted
+    for _ in range(12):
+        app.canvas.zoom(1 / 1.2)
+    settle(app)
+    smallest = min(node_text_px(app, n) for n in app.controller.graph.nodes)
+    assert smallest >= 11 - 0.5, smallest
+    app.canvas.fit_now()
+    settle(app)
 
 
 def test_the_performance_view_shows_the_preview_alone_and_gives_the_editor_back(demo_app, tmp_path):
