@@ -1,20 +1,16 @@
-"""Dialogs of the editor (dearpygui): unsaved-changes prompt, file choosers, Render...,
-recovered autosaves, keyboard shortcuts. Each is built once and shown when needed."""
+"""Dialogs of the editor (dearpygui): unsaved-changes prompt, file choosers, recovered
+autosaves, keyboard shortcuts (Render... and its queue: render_queue.py). Each is built once and shown when needed."""
 from __future__ import annotations
 
-import threading
-import traceback
 from pathlib import Path
 
 import dearpygui.dearpygui as dpg
 
-from afx_graph import AfxError, NodeCrash
-from afx_graph.run.render import RunOptions, render_graph
-
-from afx_graph.ui.theme import ERROR, MUTED, OK
+from afx_graph.ui.panels import center  # noqa: F401 (the dialogs' modules use it from here)
+from afx_graph.ui.render_queue import RENDER
+from afx_graph.ui.theme import MUTED
 
 CONFIRM = "afx.confirm"
-RENDER = "afx.render"
 RECOVER = "afx.recover"
 SHORTCUTS = "afx.shortcuts"
 FD_OPEN = "afx.fd.open"
@@ -41,11 +37,6 @@ Ctrl+wheel  zoom about the mouse    + / -  zoom          Home / F  fit the patch
 F2  show / hide the palette          F3  show / hide the preview and inspector
 F5  performance view: the preview alone, full size, with the music (Esc: back; F11: full screen)
 F6  live input on / off: the preview's audio from the default input, analysed as it arrives"""
-
-
-def center(tag: str, w: int, h: int) -> None:
-    vw, vh = dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
-    dpg.configure_item(tag, pos=[max(0, (vw - w) // 2), max(0, (vh - h) // 3)])
 
 
 class ConfirmDialog:
@@ -222,133 +213,6 @@ class FileDialogs:
         p = self._path(app_data)
         if p:
             dpg.set_value(f"{RENDER}.out", p)
-
-
-class RenderDialog:
-    """Render... : output path (the patch's output path by default), overwrite, a progress
-    bar; renders on a background thread with the code path of ``afx run``."""
-
-    def __init__(self, app):
-        self.app = app
-        self.thread: threading.Thread | None = None
-        self.cancel = False
-        self.progress = None          # (done, total, fps)
-        self.result: str | None = None
-        self.error: str | None = None
-        self.stopped: str | None = None   # Stop was pressed (not a failure)
-        self.outputs: list[Path] = []
-        with dpg.window(tag=RENDER, label="Render", show=False, width=520, height=210, no_collapse=True):
-            dpg.add_text("Renders the whole patch at its own size with the music, like `afx run`.",
-                         color=MUTED, wrap=500)
-            with dpg.group(horizontal=True):
-                dpg.add_text("output")
-                dpg.add_input_text(tag=f"{RENDER}.out", width=380)
-                dpg.add_button(label="...", width=28, callback=lambda: self.app.dialogs.show_render())
-            dpg.add_checkbox(label="overwrite an existing file", tag=f"{RENDER}.force")
-            with dpg.group(horizontal=True):
-                dpg.add_button(label="Render", tag=f"{RENDER}.go", width=100, callback=lambda: self.start())
-                dpg.bind_item_theme(f"{RENDER}.go", "afx.theme.accent_button")
-                dpg.add_button(label="Stop", tag=f"{RENDER}.stop", width=100, callback=lambda: self.stop(),
-                               enabled=False)
-                dpg.add_button(label="Close", width=100,
-                               callback=lambda: dpg.configure_item(RENDER, show=False))
-            dpg.add_progress_bar(tag=f"{RENDER}.bar", width=-1, default_value=0.0, overlay="")
-            dpg.add_text("", tag=f"{RENDER}.msg", wrap=500)
-
-    @property
-    def busy(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
-
-    def default_output(self) -> str:
-        """The patch's own output path, where `afx run` would write it from here."""
-        g = self.app.controller.graph
-        outs = [(nid, name) for nid, n in g.nodes.items() if n.spec and n.spec.sink
-                for name, p in n.spec.params.items() if p.kind == "output"]
-        if len(outs) != 1:
-            return ""
-        nid, name = outs[0]
-        value = g.nodes[nid].param(name)
-        return str(Path(value) if Path(value).is_absolute() else Path.cwd() / value)
-
-    def show(self) -> None:
-        if not self.busy:
-            dpg.set_value(f"{RENDER}.out", self.default_output())
-        center(RENDER, 520, 210)
-        dpg.configure_item(RENDER, show=True)
-
-    def start(self, output: str | None = None, force: bool | None = None) -> bool:
-        if self.busy:
-            return False
-        out = output if output is not None else dpg.get_value(f"{RENDER}.out").strip()
-        force = bool(dpg.get_value(f"{RENDER}.force")) if force is None else force
-        graph = self.app.controller.graph.copy()      # the render's own snapshot
-        graph.path = self.app.controller.graph.path
-        opts = RunOptions(output=out or None, force=force)
-        self.cancel, self.progress, self.result, self.error = False, (0, 1, 0.0), None, None
-        self.stopped = None
-        dpg.configure_item(f"{RENDER}.go", enabled=False)
-        dpg.configure_item(f"{RENDER}.stop", enabled=True)
-        dpg.set_value(f"{RENDER}.msg", "preparing...")
-        dpg.configure_item(f"{RENDER}.msg", color=MUTED)
-
-        def work():
-            try:
-                stats, outputs = render_graph(graph, opts, on_progress=self._on_progress,
-                                              should_stop=lambda: self.cancel)
-                self.outputs = outputs
-                self.result = (f"wrote {', '.join(str(p) for p in outputs)}: {stats.frames} frames "
-                               f"in {stats.elapsed:.1f} s ({stats.fps:.1f} fps)")
-            except KeyboardInterrupt:       # Stop: what the user asked for, not a failure
-                self.stopped = "render stopped; nothing was written"
-            except AfxError as e:
-                self.error = "\n".join(e.lines)
-            except NodeCrash as e:
-                self.error = f"internal error: {e}"
-            except Exception as e:
-                traceback.print_exc()
-                self.error = f"internal error: {type(e).__name__}: {e}"
-
-        self.thread = threading.Thread(target=work, name="afx-render", daemon=True)
-        self.thread.start()
-        return True
-
-    def _on_progress(self, p) -> None:
-        self.progress = (p.done, p.total, p.fps)
-
-    def stop(self) -> None:
-        self.cancel = True
-
-    def wait(self, timeout: float = 120.0) -> None:
-        if self.thread is not None:
-            self.thread.join(timeout)
-
-    def update(self) -> None:
-        """Each UI frame: progress and the outcome."""
-        if self.progress is None:
-            return
-        done, total, fps = self.progress
-        dpg.set_value(f"{RENDER}.bar", done / max(total, 1))
-        dpg.configure_item(f"{RENDER}.bar", overlay=f"{done}/{total} frames  {fps:.1f} fps")
-        if self.busy:
-            if done:
-                dpg.set_value(f"{RENDER}.msg", "rendering...")
-            return
-        dpg.configure_item(f"{RENDER}.go", enabled=True)
-        dpg.configure_item(f"{RENDER}.stop", enabled=False)
-        if self.stopped:
-            dpg.set_value(f"{RENDER}.msg", self.stopped)
-            dpg.configure_item(f"{RENDER}.msg", color=MUTED)
-            self.app.status(self.stopped, "info")
-        elif self.error:
-            dpg.set_value(f"{RENDER}.msg", self.error)
-            dpg.configure_item(f"{RENDER}.msg", color=ERROR)
-            self.app.status(f"render failed: {self.error.splitlines()[0]}", "error")
-            self.app.controller.autosave()          # nothing lost when something fails
-        elif self.result:
-            dpg.set_value(f"{RENDER}.msg", self.result)
-            dpg.configure_item(f"{RENDER}.msg", color=OK)
-            self.app.status(self.result, "ok")
-        self.progress = None
 
 
 class RecoveryDialog:

@@ -47,3 +47,9 @@ class Panels:
         else:
             return False
         return True
+
+
+def center(tag: str, w: int, h: int) -> None:
+    """Put a ``w`` x ``h`` window in the middle of the viewport (a third of the way down)."""
+    vw, vh = dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
+    dpg.configure_item(tag, pos=[max(0, (vw - w) // 2), max(0, (vh - h) // 3)])

@@ -118,6 +118,7 @@ class PreviewWorker:
         self.duration = FALLBACK_DURATION
         self.fps = 0.0                           # preview frames rendered per second
         self.frames_rendered = 0
+        self.cook_ms: dict[str, float] = {}      # per node id: ms of one frame (see _cooked)
         self.executor: Executor | None = None
         self.exception: BaseException | None = None   # an internal fault of the worker itself
         self._live_sources: list = []            # the LiveAudio values of a live preview
@@ -338,6 +339,22 @@ class PreviewWorker:
             self.fps = (len(rendered) - 1) / (rendered[-1] - rendered[0]) if len(rendered) > 1 else 0.0
             self.frames_rendered += 1
 
+    COOK_SMOOTHING = 0.25      # each new frame's share of the moving average
+
+    def _cooked(self, before: dict, calls: dict) -> None:
+        """Per node: milliseconds of one frame (a moving average) from the executor's own
+        clock. On a GPU a node's time is the time to queue its work, not to finish it."""
+        ex = self.executor
+        cook = dict(self.cook_ms)
+        for nid, seconds in ex.node_seconds.items():
+            n = ex.calls[nid] - calls.get(nid, 0)
+            if n <= 0:
+                continue
+            ms = (seconds - before.get(nid, 0.0)) * 1000.0 / n
+            old = cook.get(nid)
+            cook[nid] = ms if old is None else old + self.COOK_SMOOTHING * (ms - old)
+        self.cook_ms = cook                       # replaced whole: the UI thread reads it
+
     def _idle(self, seconds: float) -> None:
         self._wake.wait(seconds)
         self._wake.clear()
@@ -450,6 +467,7 @@ class PreviewWorker:
         st.data_serial += 1
         st.series_cache = None
         self.executor.reset(st.plan)      # stateful nodes start afresh
+        self.cook_ms = {}
         self.status = f"previewing {st.node}.{st.port}"
         return True
 
@@ -484,10 +502,13 @@ class PreviewWorker:
         from where its state is, so playing or stepping shows what the render writes; after a
         jump of more than CATCH_UP_SECONDS its state starts at the jump instead."""
         values = {}
+        before = dict(self.executor.node_seconds)
+        calls = dict(self.executor.calls)
         for _, values in self.executor.frames(
                 st.run, frame, frame + 1,
                 catch_up=int(CATCH_UP_SECONDS * st.settings.fps)):
             pass
+        self._cooked(before, calls)
         st.frame, st.dirty = frame, False
         value = values[st.node][st.port]
         ptype = st.graph.nodes[st.node].spec.outputs[st.port].type

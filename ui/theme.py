@@ -60,6 +60,7 @@ class Themes:
         self._pins: dict[str, int] = {}
         self.global_theme = self._global()
         self.error_node = self._title((170, 40, 40), tag="afx.theme.error")
+        self.hot_node = self._title((205, 110, 20), tag="afx.theme.hot")     # the slowest
         self.unknown_node = self._title((110, 60, 60), tag="afx.theme.unknown")
         with dpg.theme(tag="afx.theme.danger_button"):
             with dpg.theme_component(dpg.mvButton):

@@ -85,3 +85,24 @@ def test_a_pause_before_the_first_frame_wins(app, demo, tmp_path, monkeypatch):
     assert step_until(app, lambda: app.worker.latest() is not None, 90)
     app.step(5)
     assert not app.worker.clock.playing
+
+
+def test_each_node_shows_its_time_per_frame_and_the_slowest_is_tinted(demo_app):
+    import dearpygui.dearpygui as dpg
+    app = demo_app
+    app.worker.play()
+    assert step_until(app, lambda: app.worker.frames_rendered >= 5, 90)
+    app.worker.pause()
+    app._show_cook_times(force=True)
+    ms = app.worker.cook_ms
+    assert ms.get("field", 0) > 0 and ms.get("walk", 0) > 0        # run every frame
+    assert "music" not in ms and "coords" not in ms     # computed once, before the first frame
+    label = dpg.get_item_label(app.views.views["field"].tag)
+    assert label == f"field   cppn   {ms['field']:.1f} ms", label
+    assert dpg.get_item_label(app.views.views["music"].tag) == "music   audio.synth"
+    views, themes = app.views, app.themes
+    views.show_cook_times({"field": 30.0, "coords": 1.0, "walk": 0.5})
+    assert dpg.get_item_theme(views.views["field"].tag) == themes.hot_node
+    assert dpg.get_item_theme(views.views["coords"].tag) != themes.hot_node
+    views.show_cook_times({"field": 3.0, "coords": 2.5})            # nothing stands out
+    assert dpg.get_item_theme(views.views["field"].tag) != themes.hot_node
