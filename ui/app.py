@@ -26,6 +26,7 @@ from afx_graph.registry import Registry
 from afx_graph.ui import (dialogs, error_dialog, event_loop, fit_dialog, layout, nesting,
                           render_queue, screen, view, widgets)
 from afx_graph.ui.add_menu import ADDMENU, AddMenu
+from afx_graph.ui.cook_times import CookTimes
 from afx_graph.ui.canvas import CANVAS, Canvas
 from afx_graph.ui.controller import AUTOSAVE_SECONDS, EditorController
 from afx_graph.ui.frames import FrameLayer
@@ -78,6 +79,7 @@ class EditorApp:
         self.status_bar = StatusBar(PALETTE_W)
         self.add_menu = AddMenu(self)
         self.inspector = Inspector(self, PREVIEW_W)
+        self.cook = CookTimes(self)          # each node's time per frame, drawn under it
         self.frames = FrameLayer(self)
         self._need_sync = True
         self._rebuild = True
@@ -139,6 +141,7 @@ class EditorApp:
         dialogs.build_shortcuts()
         self.canvas.build()
         self.frames.build()
+        self.cook.build()
         self.keys = Keys(self, {SEARCH, f"{ADDMENU}.search", *render_queue.TEXT_INPUTS, *SETTINGS_INPUTS}
                          | self.fit_dialog.text_inputs | self.frames.text_inputs)
         with dpg.handler_registry():
@@ -209,6 +212,7 @@ class EditorApp:
                 self.canvas.menu()
                 dpg.add_separator()
                 self.panels.menu()
+                self.cook.menu()
             with dpg.menu(label="Preview"):
                 dpg.add_menu_item(label="Play / Pause", shortcut="Space",
                                   callback=lambda: self.panel.toggle())
@@ -300,7 +304,6 @@ class EditorApp:
             self._errors_seen = self.worker.errors_serial
             self._problems_seen = self.problems.serial
             self.views.show_messages(self.shown_errors(), self.problems.by_node)
-        self._show_cook_times()
         self.render_dialog.update()
         self.fit_dialog.update()
         self.open_error.update()
@@ -309,27 +312,8 @@ class EditorApp:
         self.inspector.update()
         self.inspector.params.poll()
         self.frames.update(hidden=self.popup_shown() or self.performance.showing)
+        self.cook.update(hidden=self.popup_shown() or self.performance.showing)
         self.status_bar.update()
-
-    COOK_EVERY = 0.5          # seconds between updates of the nodes' cook times
-
-    def _show_cook_times(self, force: bool = False) -> None:
-        """Each node's time per frame in the preview (a subpatch: the nodes it holds)."""
-        now = time.monotonic()
-        if not force and now - self._cook_shown < self.COOK_EVERY:
-            return
-        self._cook_shown = now
-        ms = self.worker.cook_ms
-        prefix = self.controller.preview_prefix
-        shown = {}
-        for nid in self.views.views:
-            key = prefix + nid
-            total = sum(v for k, v in ms.items() if k == key or k.startswith(key + "/"))
-            if any(k == key or k.startswith(key + "/") for k in ms):
-                shown[nid] = total
-        self.views.show_cook_times(shown)
-
-    _cook_shown = 0.0
 
     def _check(self) -> None:
         """Validation problems of the graph, shown on the nodes and in the status bar; the

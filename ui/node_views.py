@@ -81,8 +81,6 @@ class NodeView:
     ppos: tuple | None = None       # the patch position it stands for (None: the patch has none)
     scaled: list = field(default_factory=list)    # (item, "width" | "indent" | "wrap", base)
     message: tuple | None = None    # (text, severity) shown in the node
-    title: str = ""                 # "id   type"
-    shown_title: str = ""           # with the cook time
     hot: bool = False               # the slowest node, tinted
 
 
@@ -209,7 +207,6 @@ class NodeViews:
         pos = [int(round(v)) for v in self.view.to_grid(ppos if ppos is not None else (0, 0))]
         view = NodeView(nid, _key(n), tag, pos=pos, ppos=ppos)
         title = f"{nid}   {spec.id if spec else n.type}"
-        view.title = view.shown_title = title
         with dpg.node(label=title, tag=tag, parent=EDITOR, pos=pos, user_data=nid):
             if spec is None:
                 self._unknown_body(graph, nid)
@@ -354,25 +351,22 @@ class NodeViews:
             dpg.delete_item(t)
 
     # -- messages ---------------------------------------------------------------------------
-    def show_cook_times(self, ms: dict[str, float]) -> None:
-        """Each node's time per frame in its title ('12.3 ms'); the slowest, when it takes
-        at least HOT_SHARE of the frame and HOT_MS, gets a hot title bar so it is obvious."""
+    def show_hot(self, ms: dict[str, float]) -> str | None:
+        """The slowest node, when it takes at least HOT_SHARE of the frame and HOT_MS, gets a
+        hot title bar so it is obvious (a colour: the node's size stays as it is). Returns
+        it, or None."""
         total = sum(ms.values())
         hot = max(ms, key=ms.get) if ms else None
         if hot is not None and (ms[hot] < HOT_MS or ms[hot] < HOT_SHARE * total):
             hot = None
         for nid, view in self.views.items():
-            t = ms.get(nid)
-            label = view.title + (f"   {t:.1f} ms" if t is not None and t >= 0.05 else "")
-            if label != view.shown_title:
-                view.shown_title = label
-                dpg.configure_item(view.tag, label=label)
             heat = nid == hot
             if heat != view.hot and not (view.message and view.message[1] == "error"):
                 view.hot = heat
                 dpg.bind_item_theme(view.tag, self.themes.hot_node if heat
                                     else self.themes.category(view.key[2]) if view.key[1] is not None
                                     else self.themes.unknown_node)
+        return hot
 
     def show_messages(self, errors: dict[str, str], issues: dict[str, str]) -> None:
         """Red title and message for a node that failed; an orange message for a problem

@@ -89,20 +89,30 @@ def test_a_pause_before_the_first_frame_wins(app, demo, tmp_path, monkeypatch):
 
 def test_each_node_shows_its_time_per_frame_and_the_slowest_is_tinted(demo_app):
     import dearpygui.dearpygui as dpg
+    from afx_graph.ui.cook_times import LAYER
     app = demo_app
+    sizes = app.views.sizes()
     app.worker.play()
     assert step_until(app, lambda: app.worker.frames_rendered >= 5, 90)
     app.worker.pause()
-    app._show_cook_times(force=True)
+    app.cook.update(force=True)
+    app.step(2)
     ms = app.worker.cook_ms
     assert ms.get("field", 0) > 0 and ms.get("walk", 0) > 0        # run every frame
     assert "music" not in ms and "coords" not in ms     # computed once, before the first frame
-    label = dpg.get_item_label(app.views.views["field"].tag)
-    assert label == f"field   cppn   {ms['field']:.1f} ms", label
-    assert dpg.get_item_label(app.views.views["music"].tag) == "music   audio.synth"
+    assert app.cook.ms == {k: v for k, v in ms.items() if k in app.views.views}
+    drawn = [dpg.get_item_configuration(t)["text"] for t in dpg.get_item_children(LAYER, 2)]
+    assert f"{ms['field']:.1f} ms" in drawn, drawn
+    after = app.views.sizes()                           # a badge never makes a node bigger
+    assert all(after[n][0] <= sizes[n][0] * 1.02 + 1 for n in sizes), (sizes, after)
     views, themes = app.views, app.themes
-    views.show_cook_times({"field": 30.0, "coords": 1.0, "walk": 0.5})
+    assert views.show_hot({"field": 30.0, "coords": 1.0, "walk": 0.5}) == "field"
     assert dpg.get_item_theme(views.views["field"].tag) == themes.hot_node
     assert dpg.get_item_theme(views.views["coords"].tag) != themes.hot_node
-    views.show_cook_times({"field": 3.0, "coords": 2.5})            # nothing stands out
+    assert views.show_hot({"field": 3.0, "coords": 2.5}) is None     # nothing stands out
     assert dpg.get_item_theme(views.views["field"].tag) != themes.hot_node
+    app.cook.show(False)
+    app.cook.update(force=True)
+    app.step(2)
+    assert dpg.get_item_children(LAYER, 2) == []
+    app.cook.show(True)
