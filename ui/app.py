@@ -76,7 +76,7 @@ class EditorApp:
         self.built = False
         self.callback_errors: list[str] = []    # exceptions raised inside callbacks
         self.problems = Problems()              # what validation says, by node
-        self.status_bar = StatusBar(PALETTE_W)
+        self.status_bar = StatusBar(PALETTE_W, on_problems=lambda: self.go_to_problem())
         self.add_menu = AddMenu(self)
         self.inspector = Inspector(self, PREVIEW_W)
         self.cook = CookTimes(self)          # each node's time per frame, drawn under it
@@ -559,6 +559,21 @@ class EditorApp:
         self.controller.select(list(ids))
         self.worker.set_target(self.preview_node(ids[0]) if len(ids) == 1 else None)
 
+    def go_to_problem(self) -> str | None:
+        """A click on "N problems": the first node with one is selected and brought into the
+        middle of the canvas (a problem of the patch's settings: its form, in the inspector)."""
+        by_node = self.problems.by_node
+        nid = next((n for n in by_node if n in self.controller.graph.nodes), None)
+        if nid is None:
+            self.select([])
+            if self.problems.other:
+                self.status(self.problems.other[0], "warning")
+            return None
+        self.select([nid])
+        self.canvas.show_node(nid)
+        self.status(f"{nid}: {by_node[nid]}", "warning")
+        return nid
+
     def delete_selected(self) -> int:
         """Delete: the selected nodes with their own links, or the selected links when no
         node is selected (a box select also selects links it crosses: see selection.py)."""
@@ -597,13 +612,15 @@ class EditorApp:
             at = self.mouse_grid()
         new = self.controller.paste(at)
         if new:
-            self.status(f"pasted {', '.join(new)}", "ok")
+            self.select(new)              # what was pasted is what Delete or Ctrl+C acts on next
+            self.status(f"pasted {', '.join(new)} (selected)", "ok")
         return new
 
     def duplicate(self) -> list[str]:
         new = self.controller.duplicate()
         if new:
-            self.status(f"duplicated as {', '.join(new)}", "ok")
+            self.select(new)
+            self.status(f"duplicated as {', '.join(new)} (selected)", "ok")
         return new
 
     def frame_selection(self, title: str = "") -> int | None:

@@ -186,6 +186,20 @@ class Canvas:
             self.set_view(v)
         return v
 
+    def show_node(self, nid: str) -> View | None:
+        """Pan (at the same zoom) so the node is in the middle of the canvas."""
+        r = self.node_rects().get(nid)
+        if r is None:
+            return None
+        cx, cy, cw, ch = self.rect()
+        z = self.view.zoom
+        px, py = r[0] + r[2] / 2, r[1] + r[3] / 2
+        v = View(z, (cx + cw / 2 - px * z, cy + ch / 2 - py * z))
+        self._fit_passes = 0
+        if _differs(v, self.view):
+            self.set_view(v)
+        return v
+
     def scroll(self, dx: float, dy: float) -> None:
         self._fit_passes = 0
         self.set_view(self.view.panned(dx, dy))

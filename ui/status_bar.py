@@ -9,7 +9,7 @@ import time
 
 import dearpygui.dearpygui as dpg
 
-from afx_graph.ui.theme import ERROR, OK, TEXT, WARNING
+from afx_graph.ui.theme import ERROR, MUTED, OK, TEXT, WARNING
 
 STATUS = "afx.status"
 PROBLEMS = "afx.problems"
@@ -41,8 +41,9 @@ class Problems:
 
 
 class StatusBar:
-    def __init__(self, left_edge: int):
+    def __init__(self, left_edge: int, on_problems=lambda: None):
         self.text = ""
+        self.on_problems = on_problems      # a click on "N problems"
         self.left_edge = left_edge          # toasts stay right of the palette
         self.built = False
         self._toast_until = 0.0
@@ -53,6 +54,10 @@ class StatusBar:
             dpg.add_text("", tag=PROBLEMS, color=WARNING)
             with dpg.tooltip(PROBLEMS):
                 dpg.add_text("", tag=f"{PROBLEMS}.list", wrap=600)
+                dpg.add_text("click: go to the first node with a problem", color=MUTED)
+            with dpg.item_handler_registry(tag=f"{PROBLEMS}.handlers"):
+                dpg.add_item_clicked_handler(callback=lambda: self.on_problems())
+            dpg.bind_item_handler_registry(PROBLEMS, f"{PROBLEMS}.handlers")
         self.built = True
 
     def build_toast(self) -> None:

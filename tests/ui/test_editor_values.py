@@ -191,3 +191,44 @@ def test_a_value_set_on_a_node_face_is_saved_as_the_shortest_decimal(demo_app, t
     assert "0000000" not in text
     p = load_patch(tmp_path / "saved.yaml")
     assert p.nodes["field"].params["contrast"] == 1.3
+
+
+def test_a_click_on_the_problem_count_goes_to_the_node(demo_app):
+    from afx_graph.ui.status_bar import PROBLEMS
+    app = demo_app
+    app.canvas.zoom(1.2)                          # the video node off the middle
+    app.canvas.scroll(-300, -200)
+    app.step(3)
+    assert app.controller.unlink("video", "image")      # a required input left empty
+    app.step(3)
+    assert "problem" in dpg().get_value(PROBLEMS)
+    (x, y), (w, h) = dpg().get_item_rect_min(PROBLEMS), dpg().get_item_rect_size(PROBLEMS)
+    point_at(app, int(x + w * 0.6), int(y + h / 2))
+    click(app)
+    app.step(3)
+    assert app.controller.selection == ["video"]
+    cx, cy, cw, ch = app.canvas.origin() + app.canvas.size()
+    r = app.canvas.screen_rects()["video"]
+    assert abs(r[0] + r[2] / 2 - (cx + cw / 2)) < 30 and abs(r[1] + r[3] / 2 - (cy + ch / 2)) < 30
+    assert "video" in app.status_bar.text
+    app.undo()
+    xdotool("mousemove", 5, 5)
+    app.step(2)
+
+
+def test_pasted_and_duplicated_nodes_are_selected(demo_app):
+    app = demo_app
+    app.select(["walk", "shift"])
+    app.copy()
+    new = app.paste()
+    assert len(new) == 2 and app.controller.selection == new
+    app.step(2)
+    assert app.controller.selection == new               # the editor's own poll keeps it
+    assert app.delete_selected() == 2                    # Delete acts on what was pasted
+    assert not set(new) & set(app.controller.graph.nodes)
+    app.select(["coords"])
+    dup = app.duplicate()
+    assert app.controller.selection == dup and dup[0] != "coords"
+    app.undo()
+    app.undo()
+    app.undo()
