@@ -19,7 +19,7 @@ from afx_graph.patchfile import requires as requires_mod
 from afx_graph import settings as settings_mod
 from afx_graph.subpatches import definitions as subpatch_mod, flatten as flatten_mod
 from afx_graph.errors import AfxError, GraphEditError, Issue, PatchError
-from afx_graph.patchfile.patch import NODE_ID, NodeEntry, Patch, inline_types, parse_link
+from afx_graph.patchfile.patch import MODES, NODE_ID, NodeEntry, Patch, inline_types, parse_link
 from afx_graph.registry import Registry, UnknownNodeType
 from afx_graph.spec import NodeSpec, ParamValueError
 
@@ -32,6 +32,7 @@ class GraphNode:
     params: dict[str, Any] = field(default_factory=dict)   # explicit values only
     ui: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    mode: str | None = None                    # "bypass", "mute" or None (it runs)
 
     def param(self, name: str) -> Any:
         if name in self.params:
@@ -120,7 +121,7 @@ class Graph:
             version = spec.version
         elif spec is not None and version < spec.version:
             version = spec.version
-        n = GraphNode(nid, e.type, spec, params, dict(e.ui), version)
+        n = GraphNode(nid, e.type, spec, params, dict(e.ui), version, e.mode)
         self.nodes[nid] = n
         self.g.add_node(nid)
         return n
@@ -254,6 +255,14 @@ class Graph:
         n.params[name] = self._coerce(node, n.spec, name, value)
         self._changed("param", node)
 
+    def set_mode(self, node: str, mode: str | None) -> None:
+        """Bypass (the node passes its first input of each output's type through), mute
+        (its outputs are zeros: black, silent, still) or None (it runs)."""
+        if mode is not None and mode not in MODES:
+            raise GraphEditError(f"mode is bypass or mute, got {mode!r}", node=node, field="mode")
+        self._need(node).mode = mode
+        self._changed("param", node)
+
     def reset_param(self, node: str, name: str) -> None:
         self._need(node).params.pop(name, None)
         self._changed("param", node)
@@ -370,7 +379,7 @@ class Graph:
             for p in sorted(texts, key=lambda p: (port_order.index(p) if p in port_order
                                                   else len(port_order), p)):
                 inputs[p] = texts[p]
-            nodes[nid] = NodeEntry(n.type, params, inputs, dict(n.ui), n.version)
+            nodes[nid] = NodeEntry(n.type, params, inputs, dict(n.ui), n.version, n.mode)
         inner = [(t, self.registry.get(t) if t in self.registry else None)
                  for t in inline_types(self.subpatches)]
         needs = requires_mod.of_nodes([(n.type, n.spec) for n in self.nodes.values()] + inner,

@@ -227,3 +227,56 @@ nodes:
     assert ex.calls["music"] == 1                     # depends on nothing of the context
     assert ex.calls["spectrum"] == 2                  # the frame rate (10, then 20)
     assert ex.calls["grid"] == 3                      # the size (64x36, 32x18, 48x27)
+
+
+# -- bypass and mute ------------------------------------------------------------------------
+def _chain(mode_of_blur=None):
+    from afx_graph import Graph, default_registry, loads
+    text = """
+afx: 1
+settings: {size: [32, 18], fps: 10, duration: 0.3}
+nodes:
+  c: {type: field.coords}
+  f: {type: cppn, params: {hidden: 8}, inputs: {coords: c.coords}}
+  b: {type: image.blur, params: {radius: 250}, inputs: {image: f.image}}
+  v: {type: output.frames, params: {path: out}, inputs: {image: b.out}}
+"""
+    g = Graph.from_patch(loads(text), default_registry())
+    if mode_of_blur:
+        g.set_mode("b", mode_of_blur)
+    return g
+
+
+def _frame(g, node, port="image"):
+    from afx_graph import Executor, Plan
+    ex = Executor(g, device="cpu")
+    plan = Plan(g, targets=[node])
+    run = ex.prepare(plan, g.render_settings())
+    for _, values in ex.frames(run, 0, 1):
+        pass
+    return values[node][port]
+
+
+def test_a_bypassed_node_passes_its_input_through_and_a_muted_one_gives_black():
+    import torch
+    field = _frame(_chain(), "f")
+    blurred = _frame(_chain(), "b", "out")
+    assert not torch.allclose(blurred, field)                  # the blur does something
+    assert torch.equal(_frame(_chain("bypass"), "b", "out"), field)   # taken out of the chain
+    muted = _frame(_chain("mute"), "b", "out")
+    assert muted.shape == field.shape and float(muted.abs().max()) == 0.0
+
+
+def test_a_nodes_mode_is_saved_and_read_and_refused_when_unknown():
+    from afx_graph import PatchError, dumps, loads
+    g = _chain("bypass")
+    text = dumps(g.to_patch())
+    assert "    mode: bypass\n" in text
+    assert loads(text).nodes["b"].mode == "bypass"
+    g.set_mode("b", None)
+    assert "mode" not in dumps(g.to_patch())
+    p = loads(text.replace("mode: bypass", "mode: sometimes"))
+    assert any(i.field == "mode" and "bypass or mute" in i.message for i in p.issues)
+    import pytest
+    with pytest.raises(Exception, match="bypass or mute"):
+        g.set_mode("b", "sometimes")

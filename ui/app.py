@@ -193,6 +193,10 @@ class EditorApp:
                 dpg.add_menu_item(label="Paste", shortcut="Ctrl+V", callback=lambda: self.paste())
                 dpg.add_menu_item(label="Duplicate", shortcut="Ctrl+D", callback=lambda: self.duplicate())
                 dpg.add_menu_item(label="Delete", shortcut="Del", callback=lambda: self.delete_selected())
+                dpg.add_menu_item(label="Bypass (pass the input through)", shortcut="Ctrl+B",
+                                  callback=lambda: self.toggle_mode("bypass"))
+                dpg.add_menu_item(label="Mute (outputs zero)", shortcut="Ctrl+M",
+                                  callback=lambda: self.toggle_mode("mute"))
                 dpg.add_separator()
                 dpg.add_menu_item(label="Group into a subpatch", shortcut="Ctrl+G",
                                   callback=lambda: self.group())
@@ -558,6 +562,17 @@ class EditorApp:
         self._selection_seen = []
         self.controller.select(list(ids))
         self.worker.set_target(self.preview_node(ids[0]) if len(ids) == 1 else None)
+
+    def toggle_mode(self, mode: str) -> None:
+        """Ctrl+B / Ctrl+M: bypass or mute the selected nodes (again: they run)."""
+        reason = self.controller.toggle_mode(mode)
+        if reason:
+            self.status(reason, "info")
+            return
+        sel = self.controller.selection
+        now = self.controller.graph.nodes[sel[0]].mode
+        self.status(f"{', '.join(sel)}: {now + 'ed' if now == 'bypass' else now + 'd' if now else 'running'}"
+                    " (Ctrl+Z undoes)", "ok")
 
     def go_to_problem(self) -> str | None:
         """A click on "N problems": the first node with one is selected and brought into the

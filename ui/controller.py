@@ -24,7 +24,7 @@ from afx_graph.spec import ParamValueError
 from afx_graph.ui import autosave, frames as frames_mod, layout, nesting
 from afx_graph.ui.autosave import AUTOSAVE_SECONDS, Recovery, recovery_dir  # noqa: F401 (the API)
 from afx_graph.ui.edits import (MISSING, AddNode, Command, Compound, Connect, Disconnect, Move,
-    NodeRecord, RemoveNodes, SetExpose, SetParam, SetPatchUi, SetSettings, Snapshot)
+    NodeRecord, RemoveNodes, SetExpose, SetMode, SetParam, SetPatchUi, SetSettings, Snapshot)
 
 PASTE_OFFSET = (40, 40)
 DEFAULT_SETTINGS = {"size": [640, 360], "fps": 30}
@@ -345,6 +345,17 @@ class EditorController:
             return False
         self._push(Move(moves, label))
         return True
+
+    def toggle_mode(self, mode: str, ids=None) -> str | None:
+        """Bypass or mute the selected nodes (or ``ids``); when all of them already are,
+        they run again. One undo step. Returns the mode set (None: running), or why not."""
+        ids = [i for i in (self.selection if ids is None else ids) if i in self.graph.nodes]
+        ids = [i for i in ids if self.graph.nodes[i].spec is not None]
+        if not ids:
+            return "select the nodes to bypass or mute"
+        new = None if all(self.graph.nodes[i].mode == mode for i in ids) else mode
+        self._push(SetMode(self.graph, ids, new))
+        return None
 
     def param_value(self, node: str, name: str) -> Any:
         return self.graph.nodes[node].param(name)

@@ -1,6 +1,6 @@
 """Each node's time per frame in the preview, drawn as a small badge just under the node's
-bottom-right corner (in the gap the layout keeps between nodes), on a layer in front of the
-node editor: a badge never changes a node's size, so nodes never grow into each other. The
+bottom-right corner, and BYPASSED / MUTED just above a node in that mode (in the gaps the
+layout keeps between nodes), on a layer in front of the node editor: a badge never changes a node's size, so nodes never grow into each other. The
 slowest node, when it takes a large share of the frame, also gets a hot title bar
 (:meth:`NodeViews.show_hot`). View > Cook times turns them off."""
 from __future__ import annotations
@@ -14,6 +14,7 @@ from afx_graph.ui.theme import MUTED
 LAYER = "afx.cook.layer"
 EVERY = 0.5                # seconds between updates of the times
 HOT = (245, 150, 60)
+MODE_COLOURS = {"bypass": (140, 180, 240), "mute": (170, 170, 175)}
 
 
 class CookTimes:
@@ -56,12 +57,13 @@ class CookTimes:
             self._at = now
             self.ms = self.measure() if self.shown else {}
             self.hot = self.app.views.show_hot(self.ms) if self.shown else None
-        rects = self.app.canvas.screen_rects() if self.ms and not hidden else {}
+        modes = {nid: v.mode for nid, v in self.app.views.views.items() if v.mode}
+        rects = self.app.canvas.screen_rects() if (self.ms or modes) and not hidden else {}
         ox, oy = self.app.canvas.origin()
         w, h = self.app.canvas.size()
         key = (tuple(sorted((k, round(v, 1)) for k, v in self.ms.items())), self.hot,
                tuple(sorted((k, tuple(round(v) for v in r)) for k, r in rects.items())),
-               round(ox), round(oy), round(w), round(h), hidden)
+               round(ox), round(oy), round(w), round(h), hidden, tuple(sorted(modes.items())))
         if key == self._key:
             return
         self._key = key
@@ -78,3 +80,12 @@ class CookTimes:
                 continue                    # off the canvas
             dpg.draw_text((x, y), text, size=font, color=HOT if nid == self.hot else MUTED,
                           parent=LAYER)
+        for nid, mode in modes.items():     # what a bypassed or muted node does instead
+            r = rects.get(nid)
+            if r is None:
+                continue
+            text = "BYPASSED" if mode == "bypass" else "MUTED"
+            tw = len(text) * font * 0.6
+            x, y = r[0] + r[2] - tw, r[1] - font - 3
+            if x >= ox and y >= oy and x + tw <= ox + w:
+                dpg.draw_text((x, y), text, size=font, color=MODE_COLOURS[mode], parent=LAYER)

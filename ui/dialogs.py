@@ -24,6 +24,7 @@ Ctrl+Shift+S  save as        Ctrl+R  render...        Ctrl+Q  quit
 Ctrl+Z  undo                 Ctrl+Shift+Z / Ctrl+Y  redo
 Ctrl+C  copy                 Ctrl+V  paste            Ctrl+D  duplicate
 Delete  remove selected nodes and links
+Ctrl+B  bypass the selected nodes (their input passes through)   Ctrl+M  mute them (zeros)
 Ctrl+G  group the selection into a subpatch      Ctrl+Shift+G  ungroup it
 Ctrl+E or double-click a subpatch: go inside     Ctrl+Shift+E  back out
 Ctrl+J  frame the selection (titled box)         Ctrl+Shift+J  remove its frames

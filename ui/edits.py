@@ -116,6 +116,25 @@ class Disconnect(Command):
         ctl.graph.connect(l.src, l.src_port, l.dst, l.dst_port)
 
 
+class SetMode(Command):
+    """Bypass, mute, or run again (None) a set of nodes."""
+
+    def __init__(self, graph: Graph, ids: list[str], mode: str | None):
+        super().__init__()
+        self.before = {i: graph.nodes[i].mode for i in ids}
+        self.mode = mode
+        what = {"bypass": "bypass", "mute": "mute", None: "unbypass/unmute"}[mode]
+        self.label = f"{what} {', '.join(ids)}" if len(ids) <= 3 else f"{what} {len(ids)} nodes"
+
+    def do(self, ctl) -> None:
+        for nid in self.before:
+            ctl.graph.set_mode(nid, self.mode)
+
+    def undo(self, ctl) -> None:
+        for nid, mode in self.before.items():
+            ctl.graph.set_mode(nid, mode)
+
+
 class Move(Command):
     """Node positions (``ui.pos``): layout only, but saved in the patch, so undoable."""
 

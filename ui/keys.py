@@ -29,6 +29,8 @@ class Keys:
             dpg.mvKey_G: app.ungroup if shift else app.group,
             dpg.mvKey_E: app.leave if shift else app.enter,
             dpg.mvKey_J: app.unframe if shift else app.frame_selection,
+            dpg.mvKey_B: lambda: app.toggle_mode("bypass"),
+            dpg.mvKey_M: lambda: app.toggle_mode("mute"),
             dpg.mvKey_S: app.show_save_dialog if shift else app.save,
             dpg.mvKey_O: app.request_open, dpg.mvKey_N: app.request_new,
             dpg.mvKey_R: app.render_dialog.show, dpg.mvKey_Q: app.request_quit,

@@ -82,6 +82,8 @@ class NodeView:
     scaled: list = field(default_factory=list)    # (item, "width" | "indent" | "wrap", base)
     message: tuple | None = None    # (text, severity) shown in the node
     hot: bool = False               # the slowest node, tinted
+    mode: str | None = None         # bypassed / muted: its own title colour
+    theme: int | str | None = None  # the title theme bound now
 
 
 class NodeViews:
@@ -215,10 +217,8 @@ class NodeViews:
             with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static, tag=f"afx.msgattr.{nid}",
                                     show=False):
                 dpg.add_text("", tag=f"afx.msg.{nid}", wrap=NODE_TEXT_WIDTH, color=ERROR)
-        if spec is None:
-            dpg.bind_item_theme(tag, self.themes.unknown_node)
-        else:
-            dpg.bind_item_theme(tag, self.themes.category(spec.category))
+        view.mode = n.mode
+        self._theme(view)
         self._collect_scaled(view)
         if self.view.zoom != 1:
             self._scale(view)
@@ -311,6 +311,9 @@ class NodeViews:
 
     def _refresh(self, graph: Graph, view: NodeView, active: str | None) -> None:
         n = graph.nodes[view.nid]
+        if n.mode != view.mode:
+            view.mode = n.mode
+            self._theme(view)
         if n.spec is None:
             return
         links = graph.inputs_of(view.nid)
@@ -360,13 +363,28 @@ class NodeViews:
         if hot is not None and (ms[hot] < HOT_MS or ms[hot] < HOT_SHARE * total):
             hot = None
         for nid, view in self.views.items():
-            heat = nid == hot
-            if heat != view.hot and not (view.message and view.message[1] == "error"):
-                view.hot = heat
-                dpg.bind_item_theme(view.tag, self.themes.hot_node if heat
-                                    else self.themes.category(view.key[2]) if view.key[1] is not None
-                                    else self.themes.unknown_node)
+            if (nid == hot) != view.hot:
+                view.hot = nid == hot
+                self._theme(view)
         return hot
+
+    def _theme(self, view: NodeView) -> None:
+        """A node's title colour: failed, else bypassed/muted, else the slowest, else its
+        category's."""
+        t = self.themes
+        if view.message and view.message[1] == "error":
+            theme = t.error_node
+        elif view.mode is not None:
+            theme = t.bypassed_node if view.mode == "bypass" else t.muted_node
+        elif view.hot:
+            theme = t.hot_node
+        elif view.key[1] is None:
+            theme = t.unknown_node
+        else:
+            theme = t.category(view.key[2])
+        if theme != view.theme:
+            view.theme = theme
+            dpg.bind_item_theme(view.tag, theme)
 
     def show_messages(self, errors: dict[str, str], issues: dict[str, str]) -> None:
         """Red title and message for a node that failed; an orange message for a problem
@@ -388,10 +406,7 @@ class NodeViews:
                 dpg.set_value(txt, ("failed: " if msg[1] == "error" else "") + msg[0])
                 dpg.configure_item(txt, color=ERROR if msg[1] == "error" else WARNING)
                 dpg.configure_item(attr, show=True)
-            if msg is not None and msg[1] == "error":
-                dpg.bind_item_theme(view.tag, self.themes.error_node)
-            elif view.key[1] is not None:
-                dpg.bind_item_theme(view.tag, self.themes.category(view.key[2]))
+            self._theme(view)
 
 
 def _patch_pos(pos) -> tuple | None:

@@ -61,6 +61,8 @@ class Themes:
         self.global_theme = self._global()
         self.error_node = self._title((170, 40, 40), tag="afx.theme.error")
         self.hot_node = self._title((205, 110, 20), tag="afx.theme.hot")     # the slowest
+        self.bypassed_node = self._title((70, 90, 120), tag="afx.theme.bypassed")
+        self.muted_node = self._title((75, 75, 80), tag="afx.theme.muted")
         self.unknown_node = self._title((110, 60, 60), tag="afx.theme.unknown")
         with dpg.theme(tag="afx.theme.danger_button"):
             with dpg.theme_component(dpg.mvButton):

@@ -24,7 +24,7 @@ from afx_graph.errors import AfxError, Issue, NodeCrash, NodeFailure, NodeInputE
 from afx_graph.graph import FlatGraph, Graph
 from afx_graph.engine.plan import Plan, Step
 from afx_graph.settings import NO_LENGTH, RenderSettings, past_end
-from afx_graph.types import AUDIO, NORMALISE, Audio
+from afx_graph.types import AUDIO, NORMALISE, Audio, Timeline
 
 STATIC_CACHE_ENTRIES = 128
 
@@ -163,7 +163,7 @@ class Executor:
         context = {"size": s.size, "fps": s.fps, "span": (s.start, s.duration),
                    "device": (str(self.device), str(self.dtype))}
         text = repr((n.spec.id, n.spec.version, sorted(params.items()), stamp, srcs,
-                     [(k, context[k]) for k in uses], s.analysis, s.live))
+                     [(k, context[k]) for k in uses], s.analysis, s.live, n.mode))
         return hashlib.sha1(text.encode()).hexdigest()
 
     # -- per-frame part -------------------------------------------------------------------
@@ -247,7 +247,8 @@ class Executor:
         missing = [o for o in spec.outputs if o not in out]
         if missing:
             raise NodeCrash(nid, spec.id, RuntimeError(f"did not return outputs {missing}"))
-        return out
+        mode = self.graph.nodes[nid].mode
+        return out if mode is None else _moded(spec, mode, kwargs, out)
 
     # -- a whole render -------------------------------------------------------------------
     def duration_of(self, plan: Plan, settings: RenderSettings, static: dict[str, dict],
@@ -424,3 +425,35 @@ def _out_of_memory(e: BaseException) -> bool:
     text = str(e)
     return isinstance(e, RuntimeError) and ("can't allocate memory" in text
                                             or "out of memory" in text.lower())
+
+
+def _moded(spec, mode: str, kwargs: dict, out: dict) -> dict:
+    """A bypassed node passes, for each output, its first linked input of the same type
+    through (an effect taken out of a chain); an output with no such input, and every output
+    of a muted node, is that value's zero (a black image, a silent track, a still value)."""
+    done = {}
+    for port, decl in spec.outputs.items():
+        src = None
+        if mode == "bypass":
+            src = next((p for p, i in spec.inputs.items()
+                        if i.type is decl.type and kwargs.get(p) is not None), None)
+        done[port] = kwargs[src] if src is not None else _zero(out[port])
+    return done
+
+
+def _zero(value):
+    """The 'nothing' of a value of any port type, in its shape."""
+    if isinstance(value, torch.Tensor):
+        return torch.zeros_like(value)
+    if isinstance(value, np.ndarray):
+        return np.zeros_like(value)
+    if isinstance(value, Timeline):
+        return Timeline(np.zeros_like(value.values), value.fps, value.names, value.start)
+    if isinstance(value, Audio):
+        return Audio(np.zeros_like(value.samples), value.sr, value.source, value.layout,
+                     offset=value.offset, to_end=value.to_end)
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return type(value)(0)
+    return value

@@ -51,7 +51,7 @@ from afx_graph.settings import whole
 
 FORMAT_VERSION = 1
 TOP_KEYS = ("afx", "meta", "requires", "settings", "expose", "subpatches", "nodes", "ui")
-NODE_KEYS = ("type", "version", "params", "inputs", "ui")
+NODE_KEYS = ("type", "version", "mode", "params", "inputs", "ui")
 NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")     # use fullmatch: '$' also matches before a final newline
 PORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -66,6 +66,10 @@ class NodeEntry:
     inputs: dict[str, str] = field(default_factory=dict)     # port -> "node.port"
     ui: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    mode: str | None = None        # "bypass" (passes its input through) or "mute" (silent)
+
+
+MODES = ("bypass", "mute")
 
 
 @dataclass
@@ -265,7 +269,11 @@ def from_data(data: Any, *, path: Path | None = None) -> Patch:
         for port, src in _mapping(raw.get("inputs"), file, nid, "inputs", issues).items():
             inputs[str(port)] = src   # syntax is checked by validation, with the rest
         ui = _mapping(raw.get("ui"), file, nid, "ui", issues)
-        nodes[nid] = NodeEntry(typ, params, inputs, dict(ui), ver)
+        mode = raw.get("mode")
+        if mode is not None and mode not in MODES:
+            issues.append(Issue(f"mode is bypass or mute, got {mode!r}", file, nid, "mode"))
+            mode = None
+        nodes[nid] = NodeEntry(typ, params, inputs, dict(ui), ver, mode)
     patch_ui = _mapping(data.get("ui"), file, None, "ui", issues)
     subpatches = _mapping(data.get("subpatches"), file, None, "subpatches", issues)
     for name in list(subpatches):
@@ -310,6 +318,8 @@ def node_data(e: NodeEntry) -> dict[str, Any]:
     d: dict[str, Any] = {"type": e.type}
     if e.version != 1:
         d["version"] = e.version
+    if e.mode:
+        d["mode"] = e.mode
     if e.params:
         d["params"] = {k: _plain(v) for k, v in e.params.items()}
     if e.inputs:

@@ -226,6 +226,8 @@ def patch_schema(registry: Registry) -> dict:
         "properties": {
             "type": {"type": "string", "enum": type_ids, "description": "node type id"},
             "version": {"type": "integer", "minimum": 1},
+            "mode": {"enum": ["bypass", "mute"],
+                     "description": "bypass: the node passes its input through; mute: zeros"},
             "params": {"type": ["object", "null"]},
             "inputs": {"type": ["object", "null"], "additionalProperties": _link()},
             "ui": {"type": ["object", "null"], "description": "editor layout; ignored when rendering"},

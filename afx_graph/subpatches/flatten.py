@@ -146,7 +146,7 @@ def flatten(graph):
 
 
 def _entry_of(n):
-    return NodeEntry(n.type, dict(n.params), {}, dict(n.ui), n.version)
+    return NodeEntry(n.type, dict(n.params), {}, dict(n.ui), n.version, n.mode)
 
 
 def flattened_with_targets(graph, targets):

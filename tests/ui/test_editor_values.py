@@ -232,3 +232,33 @@ def test_pasted_and_duplicated_nodes_are_selected(demo_app):
     app.undo()
     app.undo()
     app.undo()
+
+
+def test_ctrl_b_bypasses_the_selected_node_in_the_preview_and_ctrl_z_brings_it_back(demo_app):
+    """The preview of the video's picture with the field bypassed: the field has no image
+    input, so its picture is black; muted, black too; running again, the field's picture."""
+    from afx_graph.ui.cook_times import LAYER
+    app = demo_app
+    app.select(["field"])
+    app.step(2)
+    app.press(dpg().mvKey_B, ctrl=True)
+    app.step(3)
+    assert app.controller.graph.nodes["field"].mode == "bypass"
+    assert app.views.views["field"].theme == app.themes.bypassed_node
+    app.cook.update(force=True)
+    app.step(2)
+    drawn = [dpg().get_item_configuration(t)["text"] for t in dpg().get_item_children(LAYER, 2)]
+    assert "BYPASSED" in drawn
+    f = app.worker.wait_for(lambda f: f.node == "field" and f.image is not None
+                            and f.image[..., :3].max() == 0.0, timeout=60)
+    assert f is not None                                    # the preview shows it at once
+    app.press(dpg().mvKey_B, ctrl=True)                     # again: it runs
+    app.step(3)
+    assert app.controller.graph.nodes["field"].mode is None
+    app.undo()
+    app.undo()
+    app.step(3)
+    assert app.controller.graph.nodes["field"].mode is None
+    assert app.views.views["field"].theme != app.themes.bypassed_node
+    assert app.worker.wait_for(lambda f: f.node == "field" and f.image is not None
+                               and f.image[..., :3].max() > 0.1, timeout=60) is not None
