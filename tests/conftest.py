@@ -96,19 +96,12 @@ def pulse_server():
     if shutil.which("pulseaudio") is None:
         pytest.fail("pulseaudio is not installed (.ci/run installs it: apt-get install "
                     "pulseaudio alsa-utils libasound2-plugins)")
-    home, runtime = os.environ.get("HOME"), os.environ.get("XDG_RUNTIME_DIR")
-    server = livesound.Pulse().start()
-    _restore_env(HOME=home, XDG_RUNTIME_DIR=runtime)      # each test sets them (`pulse`)
+    with pytest.MonkeyPatch.context() as m:     # the server's start sets them for its
+        m.delenv("HOME", raising=False)         # clients; each test sets them (`pulse`)
+        m.delenv("XDG_RUNTIME_DIR", raising=False)
+        server = livesound.Pulse().start()
     yield server
     server.stop()
-
-
-def _restore_env(**values) -> None:
-    for k, v in values.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 @pytest.fixture
