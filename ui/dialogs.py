@@ -149,8 +149,8 @@ class FileDialogs:
             return False
         info = dpg.get_file_dialog_info(tag)
         p = self._path(info)
-        if not (info or {}).get("file_name") or not p or Path(p).is_dir():
-            return False
+        if not p or Path(p).is_dir() or not _a_name(info):
+            return False                  # a folder: the dialog opens it
         dpg.configure_item(tag, show=False)
         self.kinds[tag][1](tag, info)
         return True
@@ -164,7 +164,16 @@ class FileDialogs:
 
     @staticmethod
     def _path(app_data) -> str | None:
-        p = (app_data or {}).get("file_path_name")
+        """The chosen file. A path typed whole into the name field (``/music/song.wav``,
+        ``~/song.wav``) is taken as typed: the dialog would put it under its folder without
+        its leading slash and add the filter's extension."""
+        info = app_data or {}
+        typed = str(info.get("file_name") or "").strip()
+        if typed.startswith(("/", "~")) or (len(typed) > 2 and typed[1] == ":"):
+            return str(Path(typed).expanduser())
+        if not _a_name(info):
+            return None                   # only the filter's extension: no file chosen
+        p = info.get("file_path_name")
         return p or None
 
     def show_open(self) -> None:
@@ -269,3 +278,14 @@ def relative_to(path: str, base: Path) -> str:
     except ValueError:
         return str(p)
 
+
+def _a_name(info) -> bool:
+    """Whether the dialog's name field names a file: not empty and not just an extension
+    (Enter on a folder left '.yaml' there, which it then tried to open)."""
+    info = info or {}
+    name = info.get("file_name")
+    if name is None:                  # a path handed over whole (tests, scripts)
+        name = Path(str(info.get("file_path_name") or "")).name
+    name = str(name).strip()
+    return bool(name) and Path(name).stem not in ("", ".*") and not (
+        name.startswith(".") and "." not in name[1:] and len(name) <= 6)

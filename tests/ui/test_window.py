@@ -1181,3 +1181,33 @@ def test_group_go_inside_preview_a_node_there_and_back_out(demo_app):
     app.step(3)
     assert {"beats", "walk", "shift"} <= set(c.graph.nodes) and "group" not in c.graph.nodes
     assert not app.callback_errors
+
+
+def test_file_dialog_names_a_folder_a_typed_path_and_a_bare_extension_as_a_person_means(app, tmp_path):
+    """Enter on a folder left '.yaml' in the name field (it tried to open '<folder>/.yaml');
+    a path typed whole lost its leading slash under the dialog's folder and gained the
+    filter's extension."""
+    from afx_graph.ui.dialogs import FileDialogs
+    dpg = items()
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"RIFF")
+    path = FileDialogs._path
+    assert path({"file_name": str(song), "file_path_name": f"/elsewhere{song}.yaml"}) == str(song)
+    assert path({"file_name": "~/x.wav", "file_path_name": "/here/~/x.wav.*"}) == \
+        str(Path("~/x.wav").expanduser())
+    assert path({"file_name": ".yaml", "file_path_name": f"{tmp_path}/.yaml"}) is None
+    assert path({"file_name": "mine", "file_path_name": f"{tmp_path}/mine.yaml"}) == \
+        f"{tmp_path}/mine.yaml"
+    app.dialogs.show_open()
+    app.step(2)
+    real = dpg.get_file_dialog_info
+    try:
+        dpg.get_file_dialog_info = lambda tag: {"file_name": ".yaml",
+                                                "file_path_name": f"{tmp_path}/.yaml",
+                                                "current_path": str(tmp_path)}
+        before = app.controller.path
+        assert app.dialogs.enter() is False          # left to the dialog: it opens the folder
+        assert app.controller.path == before and not app.open_error.showing
+    finally:
+        dpg.get_file_dialog_info = real
+        dpg.configure_item("afx.fd.open", show=False)
