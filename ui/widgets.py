@@ -71,9 +71,6 @@ def drag_step(p: Param) -> float:
     return max(step, 1.0 / 16) if p.type is int else step
 
 
-_speed = drag_step     # on the node face, Alt drags finer and Shift coarser (dearpygui's keys)
-
-
 def build(p: Param, value, *, tag: str, label: str, callback, user_data, width: int = WIDTH,
           browse_callback=None, full: bool = False) -> ParamWidget:
     """Add the widget for one param (inside the current container). ``full``: exactly
@@ -85,7 +82,7 @@ def build(p: Param, value, *, tag: str, label: str, callback, user_data, width: 
     hi = p.max if p.max is not None else None
     if k in ("drag_float", "drag_int"):
         add = dpg.add_drag_float if k == "drag_float" else dpg.add_drag_int
-        kw = {"speed": _speed(p)}
+        kw = {"speed": drag_step(p)}     # on the node face: Alt finer, Shift coarser
         if k == "drag_float":
             kw["format"] = _fmt(p)
         if lo is not None:
